@@ -1,0 +1,1 @@
+//! Images: the content-addressed store, OCI/Docker image formats, layer unpacking and overlay snapshots.

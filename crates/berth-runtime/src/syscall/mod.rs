@@ -1,0 +1,42 @@
+//! Kernel calls used while building a container's root, behind a trait.
+//!
+//! Why: the mount/device/path logic is the most intricate part of the runtime, and a trait lets
+//! its unit tests run without root against a recording implementation (`RecordingSyscall`).
+
+mod linux;
+#[cfg(test)]
+pub(crate) mod recording;
+
+pub use linux::LinuxSyscall;
+
+use std::path::Path;
+
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::{Mode, SFlag};
+
+/// The kernel operations the rootfs setup needs. Errors are raw errno values; callers add context.
+pub trait Syscall {
+    /// mount(2).
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()>;
+    /// umount2(2).
+    fn umount2(&self, target: &Path, flags: MntFlags) -> nix::Result<()>;
+    /// pivot_root(2).
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
+    /// chroot(2).
+    fn chroot(&self, path: &Path) -> nix::Result<()>;
+    /// chdir(2).
+    fn chdir(&self, path: &Path) -> nix::Result<()>;
+    /// mknod(2).
+    fn mknod(&self, path: &Path, kind: SFlag, perm: Mode, dev: u64) -> nix::Result<()>;
+    /// symlink(2): `link` points at `target`.
+    fn symlink(&self, target: &Path, link: &Path) -> nix::Result<()>;
+    /// chown(2) without following a final symlink.
+    fn lchown(&self, path: &Path, uid: u32, gid: u32) -> nix::Result<()>;
+}

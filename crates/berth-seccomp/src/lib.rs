@@ -1,0 +1,1 @@
+//! Seccomp: OCI `linux.seccomp` sections compiled to classic BPF and installed in the calling process.
