@@ -1,1 +1,4 @@
 //! Images: the content-addressed store, OCI/Docker image formats, layer unpacking and overlay snapshots.
+
+pub mod digest;
+pub mod reference;
