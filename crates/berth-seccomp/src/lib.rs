@@ -1,1 +1,19 @@
-//! Seccomp: OCI `linux.seccomp` sections compiled to classic BPF and installed in the calling process.
+//! Seccomp for Berth: OCI `linux.seccomp` sections compiled to classic BPF and
+//! installed in the calling process, plus Docker's default profile.
+//!
+//! - [`compile`] turns an [`oci_spec::runtime::LinuxSeccomp`] into a [`Filter`]
+//!   (pure Rust BPF generation, see the [`compile`] module docs for the layout
+//!   and rule precedence);
+//! - [`Filter::install`] loads it with `seccomp(2)`, returning the
+//!   user-notification fd when the profile uses `SCMP_ACT_NOTIFY`.
+
+mod bpf;
+mod compile;
+mod filter;
+#[cfg(test)]
+mod interp;
+mod syscalls;
+
+pub use bpf::AsmError;
+pub use compile::{compile, CompileError, BAD_ARCH_ACTION};
+pub use filter::{Filter, InstallError};
