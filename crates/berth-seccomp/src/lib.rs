@@ -9,6 +9,7 @@
 
 mod bpf;
 mod compile;
+mod docker;
 mod filter;
 #[cfg(test)]
 mod interp;
@@ -16,4 +17,5 @@ mod syscalls;
 
 pub use bpf::AsmError;
 pub use compile::{compile, CompileError, BAD_ARCH_ACTION};
+pub use docker::{docker_default, load_profile, ProfileError};
 pub use filter::{Filter, InstallError};
