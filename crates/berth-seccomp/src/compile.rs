@@ -17,7 +17,11 @@
 //!    listed gets the bad-arch action, so x32 calls cannot slip through a
 //!    filter that only lists x86_64. Number `-1` (a tracer skipping a call)
 //!    gets the default action.
-//! 3. Within a block the syscall number space is cut into intervals with one
+//! 3. With a denying default action, numbers above the highest syscall an
+//!    ABI's table knows get `ERRNO(ENOSYS)`, so that libc falls back from
+//!    syscalls newer than the table instead of failing with EPERM (runc does
+//!    the same for Docker's profile).
+//! 4. Within a block the syscall number space is cut into intervals with one
 //!    outcome each (adjacent numbers with the same plain action merge), and a
 //!    balanced binary search over the interval starts (`jge`) reaches the
 //!    leaf: either a `ret`, or the argument rules of one syscall.
@@ -178,12 +182,7 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter, CompileError> {
         asm.place(*label);
         let mut chains: Vec<(Abi, &Plan)> = Vec::new();
         let mut intervals: Vec<(u64, Leaf)> = Vec::new();
-        for (start, end, abi) in regions(family) {
-            let base = if abi.is_some() {
-                default
-            } else {
-                BAD_ARCH_ACTION
-            };
+        for (start, end, abi, base) in regions(family, default) {
             let mut cursor = start;
             if let Some(abi) = abi {
                 let per_abi = plans.get(&abi).unwrap_or(&empty);
@@ -226,21 +225,45 @@ fn start_u32(start: u64) -> u32 {
 }
 
 /// Splits the 32-bit syscall number space of one audit architecture into
-/// regions `[start, end)` owned by an ABI (`None`: not listed, bad arch).
-fn regions(family: &[Abi]) -> Vec<(u64, u64, Option<Abi>)> {
-    let has = |abi| family.contains(&abi).then_some(abi);
+/// regions `[start, end)` owned by an ABI (`None`: not listed), each with the
+/// action for numbers no rule mentions.
+fn regions(family: &[Abi], default: u32) -> Vec<(u64, u64, Option<Abi>, u32)> {
     let top = u64::from(u32::MAX);
-    if family.contains(&Abi::X86_64) || family.contains(&Abi::X32) {
-        let split = u64::from(X32_SYSCALL_BIT);
-        vec![
-            (0, split, has(Abi::X86_64)),
-            (split, top, has(Abi::X32)),
-            // -1: a tracer skipped the call; leave it to the default action.
-            (top, top + 1, family.first().copied()),
-        ]
-    } else {
-        vec![(0, top + 1, family.first().copied())]
+    let owned: Vec<(u64, u64, Option<Abi>)> =
+        if family.contains(&Abi::X86_64) || family.contains(&Abi::X32) {
+            let has = |abi| family.contains(&abi).then_some(abi);
+            let split = u64::from(X32_SYSCALL_BIT);
+            vec![(0, split, has(Abi::X86_64)), (split, top, has(Abi::X32))]
+        } else {
+            vec![(0, top, family.first().copied())]
+        };
+    // Numbers above every syscall the ABI knows answer ENOSYS rather than a
+    // denying default, so libc falls back from syscalls newer than this
+    // table (what runc does for Docker's profile).
+    let enosys = !matches!(default, libc::SECCOMP_RET_ALLOW | libc::SECCOMP_RET_LOG);
+    let mut out = Vec::new();
+    for (start, end, abi) in owned {
+        match abi {
+            None => out.push((start, end, None, BAD_ARCH_ACTION)),
+            Some(abi) => {
+                let (max, range_end) = abi.max_syscall_nr();
+                let (unknown_from, unknown_to) = (u64::from(max) + 1, u64::from(range_end));
+                if enosys && start < unknown_from && unknown_to <= end {
+                    out.push((start, unknown_from, Some(abi), default));
+                    let nosys = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+                    out.push((unknown_from, unknown_to, Some(abi), nosys));
+                    if unknown_to < end {
+                        out.push((unknown_to, end, Some(abi), default));
+                    }
+                } else {
+                    out.push((start, end, Some(abi), default));
+                }
+            }
+        }
     }
+    // -1: a tracer skipped the call; leave it to the default action.
+    out.push((top, top + 1, family.first().copied(), default));
+    out
 }
 
 fn push_interval(intervals: &mut Vec<(u64, Leaf)>, start: u64, leaf: Leaf) {

@@ -44,7 +44,8 @@ fn errno_rule_and_default() {
     .expect("compiles");
     assert_eq!(x64(&f, "read", &[]), ALLOW);
     assert_eq!(x64(&f, "write", &[]), errno(13));
-    assert_eq!(verdict(&f, AUDIT_ARCH_X86_64, 100_000, &[]), errno(13));
+    // Past every known syscall: ENOSYS, so libc can fall back.
+    assert_eq!(verdict(&f, AUDIT_ARCH_X86_64, 100_000, &[]), errno(38));
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -328,4 +329,36 @@ fn too_large_programs_are_rejected() {
         compile(&spec(&json)),
         Err(CompileError::TooLarge(_))
     ));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn numbers_past_the_table_get_enosys_when_denying() {
+    let deny = compile(&spec(
+        r#"{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"],
+            "syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}"#,
+    ))
+    .expect("compiles");
+    let enosys = errno(libc::ENOSYS as u32);
+    let (max, _) = Abi::X86_64.max_syscall_nr();
+    assert_eq!(Abi::X86_64.syscall_nr("file_setattr"), Some(max));
+    assert_eq!(x64(&deny, "read", &[]), ALLOW);
+    assert_eq!(x64(&deny, "write", &[]), errno(1));
+    assert_eq!(verdict(&deny, AUDIT_ARCH_X86_64, max, &[]), errno(1));
+    assert_eq!(verdict(&deny, AUDIT_ARCH_X86_64, max + 1, &[]), enosys);
+    assert_eq!(
+        verdict(&deny, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT - 1, &[]),
+        enosys
+    );
+    assert_eq!(
+        verdict(&deny, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | 0x1000, &[]),
+        enosys
+    );
+    assert_eq!(verdict(&deny, AUDIT_ARCH_X86_64, u32::MAX, &[]), errno(1));
+    assert_eq!(verdict(&deny, AUDIT_ARCH_I386, 100_000, &[]), enosys);
+
+    let allow = compile(&spec(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#)).expect("compiles");
+    assert_eq!(verdict(&allow, AUDIT_ARCH_X86_64, max + 1, &[]), ALLOW);
+    // ld arch, jeq, ret bad-arch, ld nr, 2 jge, 3 ret (x86_64, x32 = bad arch, -1)
+    assert_eq!(allow.len(), 9);
 }

@@ -96,6 +96,31 @@ impl Abi {
     }
 }
 
+impl Abi {
+    /// The highest ordinary syscall number in the table, and the end of the
+    /// range past it that holds no syscall of this ABI (ARM's private
+    /// syscalls start at 0x0f0000; x86_64 stops where x32 numbers begin).
+    pub(crate) fn max_syscall_nr(self) -> (u32, u32) {
+        let (table, end) = match self {
+            Abi::X86_64 => (tables::X86_64, X32_SYSCALL_BIT),
+            Abi::X32 => (tables::X32, u32::MAX),
+            Abi::X86 => (tables::X86, u32::MAX),
+            Abi::Aarch64 => (tables::AARCH64, u32::MAX),
+            Abi::Arm => (tables::ARM, ARM_PRIVATE_BASE),
+        };
+        let max = table
+            .iter()
+            .map(|(_, nr)| *nr)
+            .filter(|nr| *nr < end)
+            .max()
+            .unwrap_or(0);
+        (max, end)
+    }
+}
+
+/// First number of ARM's private syscalls (`__ARM_NR_BASE`).
+const ARM_PRIVATE_BASE: u32 = 0x000f_0000;
+
 /// All syscall names of an ABI (tests and profile checks).
 #[cfg(test)]
 pub(crate) fn all_names(abi: Abi) -> impl Iterator<Item = &'static str> {
