@@ -402,3 +402,22 @@ fn compare_with_containers_common() {
         podman_more_permissive.iter().collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn resolved_profile_round_trips_through_config_json() {
+    let spec = docker_default(&caps(&["CAP_SYS_ADMIN"]), Arch::ScmpArchNative).expect("resolves");
+    let json = serde_json::to_string(&spec).expect("serializes");
+    let back: LinuxSeccomp = serde_json::from_str(&json).expect("parses");
+    assert_eq!(back, spec);
+    let (a, b) = (
+        compile(&spec).expect("compiles"),
+        compile(&back).expect("compiles"),
+    );
+    let code = |f: &Filter| {
+        f.instructions()
+            .iter()
+            .map(|i| (i.code, i.jt, i.jf, i.k))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(code(&a), code(&b));
+}

@@ -5,7 +5,15 @@
 //!   (pure Rust BPF generation, see the [`compile`] module docs for the layout
 //!   and rule precedence);
 //! - [`Filter::install`] loads it with `seccomp(2)`, returning the
-//!   user-notification fd when the profile uses `SCMP_ACT_NOTIFY`.
+//!   user-notification fd when the profile uses `SCMP_ACT_NOTIFY`;
+//! - [`docker_default`] gives Docker's default profile (`profiles/default.json`)
+//!   resolved for a container's capabilities and architecture, and
+//!   [`load_profile`] does the same for any Docker-format profile.
+//!
+//! Syscall numbers come from tables generated from the kernel UAPI headers
+//! (x86_64, x32, i386, aarch64, arm) by `scripts/gen-syscall-tables.py`.
+//! The `seccomp-try` binary installs a profile and tries one syscall; the
+//! end-to-end tests use it so filters are never installed in the test harness.
 
 mod bpf;
 mod compile;

@@ -100,6 +100,9 @@ fn kill_and_trap_actions() {
             "{action}"
         );
     }
+    // TRACE without a tracer: the call is skipped with ENOSYS.
+    let json = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpid"],"action":"SCMP_ACT_TRACE"}]}"#;
+    assert_eq!(with(json, GETPID, &[]), Outcome::Errno(libc::ENOSYS));
     // LOG allows the call.
     let json = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpid"],"action":"SCMP_ACT_LOG"}]}"#;
     assert!(matches!(with(json, GETPID, &[]), Outcome::Ret(_)));
@@ -216,6 +219,40 @@ fn docker_default_profile() {
     assert_eq!(
         try_call("docker", libc::SYS_personality, &[0x40_0000]),
         Outcome::Errno(libc::EPERM)
+    );
+    // clone with a namespace flag is refused (no child is created).
+    let clone_newuser = (libc::CLONE_NEWUSER | libc::SIGCHLD) as u64;
+    assert_eq!(
+        try_call("docker", libc::SYS_clone, &[clone_newuser, 0, 0, 0, 0]),
+        Outcome::Errno(libc::EPERM)
+    );
+    // ptrace is allowed on kernels >= 4.8: an invalid request reaches the kernel.
+    assert_eq!(
+        try_call("docker", libc::SYS_ptrace, &[0xdead, 0x7fff_fff0]),
+        Outcome::Errno(libc::ESRCH)
+    );
+    // bpf needs CAP_BPF (or CAP_SYS_ADMIN) in the profile: an invalid command
+    // gets EINVAL from the kernel only when the filter lets it through.
+    let bad_bpf = [0xffff, 0, 0];
+    assert_eq!(
+        try_call("docker", libc::SYS_bpf, &bad_bpf),
+        Outcome::Errno(libc::EPERM)
+    );
+    assert_eq!(
+        try_call("docker:CAP_BPF", libc::SYS_bpf, &bad_bpf),
+        Outcome::Errno(libc::EINVAL)
+    );
+    assert_eq!(
+        try_call("docker", libc::SYS_perf_event_open, &[0, 0, 0, 0, 0]),
+        Outcome::Errno(libc::EPERM)
+    );
+    assert_eq!(
+        try_call("docker", libc::SYS_reboot, &[0, 0, 0, 0]),
+        Outcome::Errno(libc::EPERM)
+    );
+    assert_eq!(
+        try_call("docker:CAP_SYS_BOOT", libc::SYS_reboot, &[0, 0, 0, 0]),
+        Outcome::Errno(libc::EINVAL)
     );
     // With CAP_SYS_ADMIN, unshare reaches the kernel (a no-op unshare succeeds).
     assert_eq!(
