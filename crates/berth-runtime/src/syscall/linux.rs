@@ -1,9 +1,13 @@
 //! The real implementation of [`Syscall`](super::Syscall).
 
+use std::io::Write;
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 
+use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
-use nix::sys::stat::{Mode, SFlag};
+use nix::sys::stat::{FchmodatFlags, Mode, SFlag};
+use nix::sys::statvfs::FsFlags;
 use nix::unistd::{Gid, Uid};
 
 use super::Syscall;
@@ -56,5 +60,105 @@ impl Syscall for LinuxSyscall {
             Some(Gid::from_raw(gid)),
             nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
         )
+    }
+
+    fn fchdir(&self, dir: BorrowedFd<'_>) -> nix::Result<()> {
+        nix::unistd::fchdir(dir)
+    }
+
+    fn chmod(&self, path: &Path, mode: Mode) -> nix::Result<()> {
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            mode,
+            FchmodatFlags::FollowSymlink,
+        )
+    }
+
+    fn mount_flags(&self, path: &Path) -> nix::Result<MsFlags> {
+        let st = nix::sys::statvfs::statvfs(path)?;
+        Ok(statvfs_to_ms(st.flags()))
+    }
+
+    fn write_file(&self, path: &Path, contents: &[u8]) -> nix::Result<()> {
+        let io_errno = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io_errno)?;
+        f.write_all(contents).map_err(io_errno)
+    }
+}
+
+/// statvfs reports the per-mount flags with ST_* bits that differ from the MS_* ones mount(2)
+/// takes; this translates the ones a remount can carry (see calculate_f_flags in fs/statfs.c).
+fn statvfs_to_ms(st: FsFlags) -> MsFlags {
+    /// ST_NOSYMFOLLOW and MS_NOSYMFOLLOW (Linux 5.10) are missing from nix.
+    const ST_NOSYMFOLLOW: libc::c_ulong = 0x2000;
+    const MS_NOSYMFOLLOW: libc::c_ulong = 0x100;
+    let table = [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_SYNCHRONOUS, MsFlags::MS_SYNCHRONOUS),
+        (FsFlags::ST_MANDLOCK, MsFlags::MS_MANDLOCK),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ];
+    let mut out = MsFlags::empty();
+    for (st_flag, ms_flag) in table {
+        if st.contains(st_flag) {
+            out |= ms_flag;
+        }
+    }
+    if st.bits() & ST_NOSYMFOLLOW != 0 {
+        out |= MsFlags::from_bits_retain(MS_NOSYMFOLLOW);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statvfs_flags_translate_to_mount_flags() {
+        let st = FsFlags::ST_RDONLY | FsFlags::ST_NOSUID | FsFlags::ST_RELATIME;
+        assert_eq!(
+            statvfs_to_ms(st),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_RELATIME
+        );
+        assert_eq!(statvfs_to_ms(FsFlags::empty()), MsFlags::empty());
+    }
+
+    #[test]
+    fn mount_flags_of_proc_match_mountinfo() {
+        // Compare with the kernel's other view of the same mount, the per-mount options in
+        // /proc/self/mountinfo (field 6).
+        let info = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+        let opts: Vec<&str> = info
+            .lines()
+            .map(|l| l.split(' ').collect::<Vec<_>>())
+            .rfind(|f| f.get(4) == Some(&"/proc"))
+            .and_then(|f| f.get(5).map(|o| o.split(',').collect()))
+            .expect("/proc in mountinfo");
+        let flags = LinuxSyscall
+            .mount_flags(Path::new("/proc"))
+            .expect("statvfs /proc");
+        for (name, flag) in [
+            ("ro", MsFlags::MS_RDONLY),
+            ("nosuid", MsFlags::MS_NOSUID),
+            ("nodev", MsFlags::MS_NODEV),
+            ("noexec", MsFlags::MS_NOEXEC),
+            ("relatime", MsFlags::MS_RELATIME),
+        ] {
+            assert_eq!(
+                opts.contains(&name),
+                flags.contains(flag),
+                "{name}: {opts:?} vs {flags:?}"
+            );
+        }
     }
 }

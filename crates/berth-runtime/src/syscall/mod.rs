@@ -9,6 +9,7 @@ pub(crate) mod recording;
 
 pub use linux::LinuxSyscall;
 
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 
 use nix::mount::{MntFlags, MsFlags};
@@ -39,4 +40,16 @@ pub trait Syscall {
     fn symlink(&self, target: &Path, link: &Path) -> nix::Result<()>;
     /// chown(2) without following a final symlink.
     fn lchown(&self, path: &Path, uid: u32, gid: u32) -> nix::Result<()>;
+    /// fchdir(2): pivot_root needs to move between directories it holds open, because the
+    /// paths stop meaning the same thing half-way through.
+    fn fchdir(&self, dir: BorrowedFd<'_>) -> nix::Result<()>;
+    /// chmod(2), following symlinks: mknod's mode is filtered by the umask, devices need the
+    /// exact mode of the spec.
+    fn chmod(&self, path: &Path, mode: Mode) -> nix::Result<()>;
+    /// The per-mount flags (`MS_RDONLY`, `MS_NOSUID`, `MS_NODEV`, `MS_NOEXEC`, atime flags...)
+    /// of the mount holding `path`, from statvfs(2). Bind remounts in a user namespace must
+    /// repeat the locked ones, or the kernel answers EPERM.
+    fn mount_flags(&self, path: &Path) -> nix::Result<MsFlags>;
+    /// Writes `contents` to an existing file (no create, truncate): used for /proc/sys.
+    fn write_file(&self, path: &Path, contents: &[u8]) -> nix::Result<()>;
 }
