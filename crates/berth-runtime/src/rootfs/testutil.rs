@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use nix::mount::MsFlags;
 use oci_spec::runtime::Spec;
 
-use crate::syscall::recording::Call;
+use crate::syscall::recording::{Call, RecordingSyscall};
+
+use super::{prepare, RootfsError, RootfsOptions};
 
 /// A temporary bundle with a `rootfs` directory; paths are canonical so they compare equal
 /// to what /proc/self/fd reports.
@@ -60,4 +62,39 @@ pub(crate) fn mnt(
 /// A propagation/remount-style call (no source, type or data).
 pub(crate) fn flags_only(target: impl AsRef<Path>, flags: MsFlags) -> Call {
     mnt(None, target, None, flags, None)
+}
+
+pub(crate) const REC_SLAVE: MsFlags = MsFlags::MS_SLAVE.union(MsFlags::MS_REC);
+pub(crate) const BIND: MsFlags = MsFlags::MS_BIND;
+pub(crate) const REMOUNT: MsFlags = MsFlags::MS_BIND.union(MsFlags::MS_REMOUNT);
+
+pub(crate) fn run_prepare(b: &Bundle, s: &Spec, sys: &RecordingSyscall) -> Result<(), RootfsError> {
+    let opts = RootfsOptions {
+        rootfs: &b.rootfs,
+        bundle: &b.path,
+        new_cgroup_ns: false,
+    };
+    prepare(sys, s, &opts)
+}
+
+/// The three calls every prepare starts with.
+pub(crate) fn preamble(b: &Bundle) -> Vec<Call> {
+    let root = b.rootfs.to_str().expect("utf8");
+    vec![
+        flags_only("/", REC_SLAVE),
+        flags_only(&b.rootfs, MsFlags::MS_SLAVE),
+        mnt(
+            Some(root),
+            &b.rootfs,
+            Some("bind"),
+            BIND | MsFlags::MS_REC,
+            None,
+        ),
+    ]
+}
+
+/// A spec mounting /dev as a bind, so that no device setup is recorded.
+pub(crate) fn no_dev_mount(b: &Bundle) -> serde_json::Value {
+    std::fs::create_dir_all(b.path.join("devdir")).expect("mkdir");
+    serde_json::json!({"destination": "/dev", "type": "bind", "source": "devdir", "options": ["rbind"]})
 }
