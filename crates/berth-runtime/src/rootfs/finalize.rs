@@ -19,7 +19,8 @@ use crate::syscall::Syscall;
 /// Phase 3, inside the new root: sysctls, masked paths, read-only paths, read-only root.
 ///
 /// Order (as runc): the root propagation asked for by `linux.rootfsPropagation` when it is
-/// shared/unbindable (it can only be applied to the new `/`), the read-only remounts delayed
+/// shared/unbindable (it can only be applied to the new `/`), creating `process.cwd` if
+/// missing, the read-only remounts delayed
 /// by [`super::prepare`] (tmpfs and /dev), `root.readonly`, sysctls, `readonlyPaths`,
 /// `maskedPaths`. Call [`super::mount_console`] before this: with a read-only /dev it could
 /// not create /dev/console any more (prepare creates it when `process.terminal` is set).
@@ -45,6 +46,15 @@ pub(crate) fn finalize_in(sys: &dyn Syscall, spec: &Spec, root: &Path) -> Result
         }
     }
     let dir = RootDir::open(root)?;
+    // The working directory may not exist in the image; create it while `/` is writable.
+    if let Some(cwd) = spec
+        .process()
+        .as_ref()
+        .map(|p| p.cwd())
+        .filter(|c| !c.as_os_str().is_empty())
+    {
+        dir.resolve(cwd, Create::Dir)?;
+    }
     delayed_readonly(sys, spec, &dir)?;
     if spec
         .root()

@@ -158,7 +158,8 @@ fn fresh(
             data.as_deref(),
         )
         .map_err(|e| m.error(errno_text(e)))?;
-    propagate(ctx, m)
+    propagate(ctx, m)?;
+    recursive_attrs(ctx, m)
 }
 
 /// A bind mount: the bind itself, then a bind remount to apply flags (MS_BIND ignores all
@@ -188,7 +189,8 @@ fn bind(
         remount_bind(ctx.sys, &top.proc_path(), source, wanted, m.opts.cleared)
             .map_err(|e| m.error(e))?;
     }
-    propagate(ctx, m)
+    propagate(ctx, m)?;
+    recursive_attrs(ctx, m)
 }
 
 /// Applies `wanted` to the bind mount at `target` with MS_REMOUNT|MS_BIND, like
@@ -260,6 +262,20 @@ fn propagate(ctx: &Ctx<'_>, m: &PlannedMount) -> Result<(), RootfsError> {
             .map_err(|e| m.error(format!("set propagation: {}", errno_text(e))))?;
     }
     Ok(())
+}
+
+/// Applies `rro`-style options to the whole mounted tree with mount_setattr(2).
+fn recursive_attrs(ctx: &Ctx<'_>, m: &PlannedMount) -> Result<(), RootfsError> {
+    if m.opts.rec_set == 0 && m.opts.rec_clear == 0 {
+        return Ok(());
+    }
+    let top = ctx
+        .root
+        .resolve(&m.dest, Create::Nothing)
+        .map_err(|e| m.error(e))?;
+    ctx.sys
+        .mount_setattr(&top.proc_path(), true, m.opts.rec_set, m.opts.rec_clear)
+        .map_err(|e| m.error(format!("set recursive mount attributes: {}", errno_text(e))))
 }
 
 /// Mount flags as mount(8) options, for messages.

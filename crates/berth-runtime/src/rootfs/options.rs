@@ -37,6 +37,10 @@ pub(crate) struct MountOptions {
     pub(crate) propagation: Vec<MsFlags>,
     /// Everything else, comma-joined, passed to the filesystem as its data string.
     pub(crate) data: Vec<String>,
+    /// `MOUNT_ATTR_*` bits to set on the whole mounted tree (`rro`, `rnosuid`, ...).
+    pub(crate) rec_set: u64,
+    /// `MOUNT_ATTR_*` bits to clear on the whole mounted tree (`rrw`, `rsuid`, ...).
+    pub(crate) rec_clear: u64,
 }
 
 impl MountOptions {
@@ -130,16 +134,17 @@ pub(crate) fn rootfs_propagation(value: &str) -> Result<MsFlags, RootfsError> {
         .ok_or_else(|| RootfsError::Invalid(format!("rootfs propagation {value:?} is not valid")))
 }
 
-/// Parses a mount's options. Recursive-attribute options (`rro`, `rnosuid`, ...) and
-/// id-mapped mounts are rejected because this runtime does not implement them yet: silently
-/// dropping them would give the container a writable or differently-owned view it was not
-/// meant to have.
+/// Parses a mount's options. Id-mapped mounts and runc's `tmpcopyup` are rejected because
+/// this runtime does not implement them: silently dropping them would give the container a
+/// differently-owned or empty view it was not meant to have.
 pub(crate) fn parse(options: &[String]) -> Result<MountOptions, RootfsError> {
     let mut out = MountOptions {
         set: MsFlags::empty(),
         cleared: MsFlags::empty(),
         propagation: Vec::new(),
         data: Vec::new(),
+        rec_set: 0,
+        rec_clear: 0,
     };
     for opt in options {
         let opt = opt.as_str();
@@ -148,10 +153,24 @@ pub(crate) fn parse(options: &[String]) -> Result<MountOptions, RootfsError> {
                 "mount option {opt:?} (id-mapped mounts) is not supported"
             )));
         }
-        if is_recursive_attr(opt) {
-            return Err(RootfsError::Invalid(format!(
-                "recursive mount attribute {opt:?} is not supported"
-            )));
+        if opt == "tmpcopyup" {
+            return Err(RootfsError::Invalid(
+                "mount option \"tmpcopyup\" is not supported".into(),
+            ));
+        }
+        if let Some((clear, attr)) = recursive_attr(opt) {
+            if clear {
+                out.rec_clear |= attr;
+                out.rec_set &= !attr;
+            } else {
+                out.rec_set |= attr;
+                out.rec_clear &= !attr;
+                if attr & MOUNT_ATTR_ATIME == attr {
+                    // The kernel wants the whole atime field cleared when one is set.
+                    out.rec_clear |= MOUNT_ATTR_ATIME;
+                }
+            }
+            continue;
         }
         match effect(opt) {
             Some(Effect::Set(flags)) => {
@@ -170,30 +189,44 @@ pub(crate) fn parse(options: &[String]) -> Result<MountOptions, RootfsError> {
     Ok(out)
 }
 
-/// runc's `r`-prefixed recursive attributes (`rro`, `rnoexec`, `ratime`...), applied with
-/// mount_setattr(2).
-fn is_recursive_attr(opt: &str) -> bool {
-    matches!(
-        opt,
-        "rro"
-            | "rrw"
-            | "rnosuid"
-            | "rsuid"
-            | "rnodev"
-            | "rdev"
-            | "rnoexec"
-            | "rexec"
-            | "rnodiratime"
-            | "rdiratime"
-            | "rrelatime"
-            | "rnorelatime"
-            | "rnoatime"
-            | "ratime"
-            | "rstrictatime"
-            | "rnostrictatime"
-            | "rnosymfollow"
-            | "rsymfollow"
-    )
+/// `MOUNT_ATTR_*` from <linux/mount.h>.
+pub(crate) const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// The atime field (RELATIME is 0 in it).
+const MOUNT_ATTR_ATIME: u64 = 0x70;
+const MOUNT_ATTR_RELATIME: u64 = 0x0;
+const MOUNT_ATTR_NOATIME: u64 = 0x10;
+const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+/// runc's `r`-prefixed recursive attributes, applied with mount_setattr(2) to the whole
+/// mounted tree: `(clears, attribute)`. Docker passes `rro` for read-only bind mounts so
+/// that submounts of the source are read-only too.
+fn recursive_attr(opt: &str) -> Option<(bool, u64)> {
+    Some(match opt {
+        "rro" => (false, MOUNT_ATTR_RDONLY),
+        "rrw" => (true, MOUNT_ATTR_RDONLY),
+        "rnosuid" => (false, MOUNT_ATTR_NOSUID),
+        "rsuid" => (true, MOUNT_ATTR_NOSUID),
+        "rnodev" => (false, MOUNT_ATTR_NODEV),
+        "rdev" => (true, MOUNT_ATTR_NODEV),
+        "rnoexec" => (false, MOUNT_ATTR_NOEXEC),
+        "rexec" => (true, MOUNT_ATTR_NOEXEC),
+        "rnodiratime" => (false, MOUNT_ATTR_NODIRATIME),
+        "rdiratime" => (true, MOUNT_ATTR_NODIRATIME),
+        "rrelatime" => (false, MOUNT_ATTR_RELATIME),
+        "rnorelatime" => (true, MOUNT_ATTR_RELATIME),
+        "rnoatime" => (false, MOUNT_ATTR_NOATIME),
+        "ratime" => (true, MOUNT_ATTR_NOATIME),
+        "rstrictatime" => (false, MOUNT_ATTR_STRICTATIME),
+        "rnostrictatime" => (true, MOUNT_ATTR_STRICTATIME),
+        "rnosymfollow" => (false, MOUNT_ATTR_NOSYMFOLLOW),
+        "rsymfollow" => (true, MOUNT_ATTR_NOSYMFOLLOW),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -242,11 +275,26 @@ mod tests {
     }
 
     #[test]
-    fn idmap_and_recursive_attrs_are_rejected() {
+    fn idmap_and_tmpcopyup_are_rejected() {
         let err = parse(&opts(&["bind", "idmap"])).expect_err("idmap");
         assert!(err.to_string().contains("id-mapped"), "{err}");
-        let err = parse(&opts(&["rbind", "rro"])).expect_err("rro");
-        assert!(err.to_string().contains("\"rro\""), "{err}");
+        let err = parse(&opts(&["tmpcopyup"])).expect_err("tmpcopyup");
+        assert!(err.to_string().contains("\"tmpcopyup\""), "{err}");
+    }
+
+    #[test]
+    fn recursive_attributes_become_mount_attr_bits() {
+        let o = parse(&opts(&["rbind", "rro", "rnosuid", "rstrictatime"])).expect("parse");
+        assert_eq!(o.set, MsFlags::MS_BIND | MsFlags::MS_REC);
+        assert_eq!(
+            o.rec_set,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_STRICTATIME
+        );
+        assert_eq!(o.rec_clear, MOUNT_ATTR_ATIME);
+        let o = parse(&opts(&["rro", "rrw", "rnoatime"])).expect("parse");
+        assert_eq!(o.rec_set, MOUNT_ATTR_NOATIME);
+        assert_eq!(o.rec_clear, MOUNT_ATTR_RDONLY | MOUNT_ATTR_ATIME);
+        assert_eq!(o.data_string(), None);
     }
 
     #[test]

@@ -240,7 +240,8 @@ fn plan_mount(m: &Mount, bundle: &Path, new_netns: bool) -> Result<PlannedMount,
                     source_is_dir: true,
                 }
             }
-            "cgroup" | "cgroup2" => Kind::Cgroup,
+            // "cgroup2" is passed through: the spec asks for exactly that filesystem.
+            "cgroup" => Kind::Cgroup,
             other => Kind::Fs {
                 fstype: other.to_owned(),
             },

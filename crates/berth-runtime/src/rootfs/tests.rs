@@ -394,3 +394,53 @@ fn proc_on_a_symlink_is_refused() {
         "mount proc to /proc: filesystem proc must be mounted on an ordinary directory"
     );
 }
+
+#[test]
+fn rro_sets_recursive_read_only_after_the_remount() {
+    let b = Bundle::new();
+    std::fs::create_dir(b.path.join("data")).expect("mkdir");
+    let s = spec(json!({"mounts": [
+        no_dev_mount(&b),
+        {"destination": "/data", "type": "bind", "source": "data", "options": ["rbind", "ro", "rro"]},
+    ]}));
+    let sys = RecordingSyscall::default();
+    run_prepare(&b, &s, &sys).expect("prepare");
+    let src = b.path.join("data");
+    let calls = sys.calls.borrow();
+    assert_eq!(
+        calls[4..],
+        [
+            mnt(
+                src.to_str(),
+                b.in_root("data"),
+                None,
+                BIND | MsFlags::MS_REC,
+                None
+            ),
+            flags_only(b.in_root("data"), REMOUNT | MsFlags::MS_RDONLY),
+            Call::MountSetattr(b.in_root("data"), true, 0x1, 0),
+        ]
+    );
+}
+
+#[test]
+fn cgroup2_type_is_passed_through() {
+    let b = Bundle::new();
+    let s = spec(json!({"mounts": [
+        no_dev_mount(&b),
+        {"destination": "/sys/fs/cgroup", "type": "cgroup2", "source": "cgroup", "options": ["nosuid", "ro"]},
+    ]}));
+    let sys = RecordingSyscall::default();
+    run_prepare(&b, &s, &sys).expect("prepare");
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_RDONLY;
+    assert_eq!(
+        sys.mounts()[4..],
+        [mnt(
+            Some("cgroup"),
+            b.in_root("sys/fs/cgroup"),
+            Some("cgroup2"),
+            flags,
+            None
+        )]
+    );
+}

@@ -138,6 +138,7 @@ fn finalize_masks_readonly_paths_sysctls_and_readonly_root() {
     std::fs::write(b.in_root("proc/kcore"), b"").expect("write");
     std::fs::write(b.in_root("dev/null"), b"").expect("write");
     let s = spec(json!({
+        "process": {"cwd": "/home/app", "user": {"uid": 0, "gid": 0}},
         "root": {"path": "rootfs", "readonly": true},
         "mounts": [
             {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "ro"]},

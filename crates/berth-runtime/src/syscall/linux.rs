@@ -80,6 +80,46 @@ impl Syscall for LinuxSyscall {
         Ok(statvfs_to_ms(st.flags()))
     }
 
+    fn mount_setattr(
+        &self,
+        path: &Path,
+        recursive: bool,
+        attr_set: u64,
+        attr_clr: u64,
+    ) -> nix::Result<()> {
+        /// struct mount_attr from <linux/mount.h> (MOUNT_ATTR_SIZE_VER0).
+        #[repr(C)]
+        struct MountAttr {
+            attr_set: u64,
+            attr_clr: u64,
+            propagation: u64,
+            userns_fd: u64,
+        }
+        let attr = MountAttr {
+            attr_set,
+            attr_clr,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        let c_path =
+            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
+                .map_err(|_| Errno::EINVAL)?;
+        let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
+        // SAFETY: c_path is a valid NUL-terminated string and attr a properly laid out
+        // mount_attr, both alive for the duration of the call; the size passed matches attr.
+        let res = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                c_path.as_ptr(),
+                flags,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        Errno::result(res).map(drop)
+    }
+
     fn write_file(&self, path: &Path, contents: &[u8]) -> nix::Result<()> {
         let io_errno = |e: std::io::Error| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
         let mut f = std::fs::OpenOptions::new()

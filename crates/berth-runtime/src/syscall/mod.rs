@@ -50,6 +50,16 @@ pub trait Syscall {
     /// of the mount holding `path`, from statvfs(2). Bind remounts in a user namespace must
     /// repeat the locked ones, or the kernel answers EPERM.
     fn mount_flags(&self, path: &Path) -> nix::Result<MsFlags>;
+    /// mount_setattr(2) on the mount at `path` (and, when `recursive`, every mount below it):
+    /// sets `attr_set` and clears `attr_clr` (`MOUNT_ATTR_*` bits). The only way to make a
+    /// whole bind-mounted tree read-only (`rro`), which a bind remount cannot do.
+    fn mount_setattr(
+        &self,
+        path: &Path,
+        recursive: bool,
+        attr_set: u64,
+        attr_clr: u64,
+    ) -> nix::Result<()>;
     /// Writes `contents` to an existing file (no create, truncate): used for /proc/sys.
     fn write_file(&self, path: &Path, contents: &[u8]) -> nix::Result<()>;
 }

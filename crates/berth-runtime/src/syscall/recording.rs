@@ -35,6 +35,8 @@ pub(crate) enum Call {
     Fchdir(PathBuf),
     Chmod(PathBuf, Mode),
     WriteFile(PathBuf, String),
+    /// path, recursive, attr_set, attr_clr
+    MountSetattr(PathBuf, bool, u64, u64),
 }
 
 type FailRule = (Box<dyn Fn(&Call) -> bool>, Errno);
@@ -160,6 +162,20 @@ impl Syscall for RecordingSyscall {
             .get(&normalize(path))
             .copied()
             .unwrap_or_else(MsFlags::empty))
+    }
+    fn mount_setattr(
+        &self,
+        path: &Path,
+        recursive: bool,
+        attr_set: u64,
+        attr_clr: u64,
+    ) -> nix::Result<()> {
+        self.push(Call::MountSetattr(
+            normalize(path),
+            recursive,
+            attr_set,
+            attr_clr,
+        ))
     }
     fn write_file(&self, path: &Path, contents: &[u8]) -> nix::Result<()> {
         let text = String::from_utf8_lossy(contents).into_owned();
