@@ -161,10 +161,20 @@ pub(crate) fn mount(ctx: &Ctx<'_>, m: &PlannedMount) -> Result<(), RootfsError> 
     let read = |p: &str| std::fs::read_to_string(p).map_err(|e| m.error(format!("read {p}: {e}")));
     let mounts = parse_mountinfo(&read("/proc/self/mountinfo")?);
     let cgroups = parse_proc_cgroup(&read("/proc/self/cgroup")?);
-    if is_unified(&mounts) {
-        mount_v2(ctx, m, &cgroups)
+    mount_with(ctx, m, &mounts, &cgroups)
+}
+
+/// [`mount`] with the host's mount table and our cgroups given (tests pass crafted ones).
+pub(crate) fn mount_with(
+    ctx: &Ctx<'_>,
+    m: &PlannedMount,
+    mounts: &[MountInfo],
+    cgroups: &[CgroupLine],
+) -> Result<(), RootfsError> {
+    if is_unified(mounts) {
+        mount_v2(ctx, m, cgroups)
     } else {
-        mount_v1(ctx, m, &v1_hierarchies(&mounts, &cgroups))
+        mount_v1(ctx, m, &v1_hierarchies(mounts, cgroups))
     }
 }
 
@@ -312,78 +322,5 @@ fn mount_v1(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const HYBRID_MOUNTINFO: &str = "\
-25 30 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
-31 25 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
-32 31 0:27 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate
-33 31 0:28 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,xattr,name=systemd
-36 31 0:31 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup rw,cpu,cpuacct
-37 31 0:32 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,memory
-40 30 0:40 /foo /mnt/with\\040space rw - ext4 /dev/sda1 rw
-";
-
-    const PROC_CGROUP: &str = "\
-12:memory:/berth/c1
-4:cpu,cpuacct:/berth/c1
-1:name=systemd:/system.slice/berth.service
-0::/system.slice/berth.service
-";
-
-    #[test]
-    fn mountinfo_fields_and_escapes() {
-        let m = parse_mountinfo(HYBRID_MOUNTINFO);
-        assert_eq!(m.len(), 7);
-        assert_eq!(m[3].fstype, "cgroup");
-        assert_eq!(m[3].super_options, vec!["rw", "xattr", "name=systemd"]);
-        assert_eq!(m[6].mount_point, PathBuf::from("/mnt/with space"));
-        assert_eq!(m[6].root, "/foo");
-    }
-
-    #[test]
-    fn hybrid_host_is_not_unified() {
-        assert!(!is_unified(&parse_mountinfo(HYBRID_MOUNTINFO)));
-        let unified = "30 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n";
-        assert!(is_unified(&parse_mountinfo(unified)));
-    }
-
-    #[test]
-    fn v1_hierarchies_use_our_own_cgroup() {
-        let h = v1_hierarchies(
-            &parse_mountinfo(HYBRID_MOUNTINFO),
-            &parse_proc_cgroup(PROC_CGROUP),
-        );
-        assert_eq!(
-            h,
-            vec![
-                V1Hierarchy {
-                    name: "systemd".into(),
-                    source: "/sys/fs/cgroup/systemd/system.slice/berth.service".into(),
-                    controllers: "name=systemd".into(),
-                },
-                V1Hierarchy {
-                    name: "cpu,cpuacct".into(),
-                    source: "/sys/fs/cgroup/cpu,cpuacct/berth/c1".into(),
-                    controllers: "cpu,cpuacct".into(),
-                },
-                V1Hierarchy {
-                    name: "memory".into(),
-                    source: "/sys/fs/cgroup/memory/berth/c1".into(),
-                    controllers: "memory".into(),
-                },
-            ]
-        );
-    }
-
-    #[test]
-    fn v1_hierarchy_root_is_stripped_from_our_path() {
-        let mi = "36 31 0:31 /berth /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
-        let h = v1_hierarchies(
-            &parse_mountinfo(mi),
-            &parse_proc_cgroup("3:memory:/berth/c1\n"),
-        );
-        assert_eq!(h[0].source, PathBuf::from("/sys/fs/cgroup/memory/c1"));
-    }
-}
+#[path = "cgroup_tests.rs"]
+mod tests;
