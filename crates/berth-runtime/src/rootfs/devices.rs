@@ -5,13 +5,13 @@
 //! same device with the host's ownership and mode.
 
 use std::ffi::OsStr;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::{openat, OFlag};
 use nix::mount::MsFlags;
-use nix::sys::stat::{makedev, Mode};
+use nix::sys::stat::{fstat, makedev, Mode, SFlag};
 use nix::unistd::{unlinkat, UnlinkatFlags};
 
 use super::mounts::Ctx;
@@ -106,15 +106,8 @@ fn bind_device(ctx: &Ctx<'_>, d: &Device, dir: &Resolved, name: &OsStr) -> Resul
         path: d.path.clone(),
         errno,
     };
-    let file = openat(
-        dir.fd().as_fd(),
-        name,
-        OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
-        Mode::empty(),
-    )
-    .map_err(|e| sys_err("create device mountpoint", e))?;
-    let target =
-        Path::new("/proc/self/fd").join(std::os::fd::AsRawFd::as_raw_fd(&file).to_string());
+    let file = mountpoint_file(dir, name).map_err(|e| sys_err("create device mountpoint", e))?;
+    let target = Path::new("/proc/self/fd").join(file.as_raw_fd().to_string());
     ctx.sys
         .mount(Some(&d.path), &target, None, MsFlags::MS_BIND, None)
         .map_err(|e| RootfsError::Mount {
@@ -122,6 +115,44 @@ fn bind_device(ctx: &Ctx<'_>, d: &Device, dir: &Resolved, name: &OsStr) -> Resul
             dest: d.path.clone(),
             reason: errno_text(e),
         })
+}
+
+/// An O_PATH fd on `name` in `dir`, created as an empty file if missing. Never opens an
+/// existing node for reading (that could be a tty becoming our controlling terminal), never
+/// follows a symlink.
+fn mountpoint_file(dir: &Resolved, name: &OsStr) -> nix::Result<OwnedFd> {
+    let open_path = || {
+        openat(
+            dir.fd().as_fd(),
+            name,
+            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    let fd = match open_path() {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => {
+            match openat(
+                dir.fd().as_fd(),
+                name,
+                OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC
+                    | OFlag::O_RDONLY,
+                Mode::empty(),
+            ) {
+                Ok(_) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+            open_path()?
+        }
+        Err(e) => return Err(e),
+    };
+    if fstat(&fd)?.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits() {
+        return Err(Errno::ELOOP);
+    }
+    Ok(fd)
 }
 
 /// /dev/ptmx must be the devpts instance's own ptmx (a `newinstance` devpts is only reached

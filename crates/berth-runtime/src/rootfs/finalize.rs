@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::AtFlags;
 use nix::mount::MsFlags;
-use nix::sys::stat::{fstat, SFlag};
+use nix::sys::stat::{fstat, fstatat, makedev, SFlag};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::options::{self, rootfs_propagation};
@@ -90,17 +91,42 @@ pub(crate) fn finalize_in(sys: &dyn Syscall, spec: &Spec, root: &Path) -> Result
     {
         readonly_path(sys, &dir, Path::new(path))?;
     }
-    let dev_null = root.join("dev/null");
-    let mut seen = HashSet::new();
-    for path in linux
+    let masked = linux
         .and_then(|l| l.masked_paths().as_deref())
-        .unwrap_or_default()
-    {
+        .unwrap_or_default();
+    if masked.is_empty() {
+        return Ok(());
+    }
+    let dev_null = verified_dev_null(&dir)?;
+    let mut seen = HashSet::new();
+    for path in masked {
         if seen.insert(lexical_clean(Path::new(path))) {
-            mask_path(sys, &dir, Path::new(path), &dev_null)?;
+            mask_path(sys, &dir, Path::new(path), &dev_null.proc_path())?;
         }
     }
     Ok(())
+}
+
+/// The container's /dev/null, checked to be the real 1:3 character device: the image (when
+/// /dev is not a tmpfs) could ship a regular file or a symlink there, and masking with it
+/// would then expose that file instead of hiding the masked one.
+fn verified_dev_null(dir: &RootDir) -> Result<Resolved, RootfsError> {
+    let (parent, name) = dir.resolve_parent(Path::new("/dev/null"), false)?;
+    let st =
+        fstatat(parent.fd(), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|errno| {
+            RootfsError::Sys {
+                what: "stat",
+                path: "/dev/null".into(),
+                errno,
+            }
+        })?;
+    let is_char = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFCHR;
+    if !is_char || st.st_rdev != makedev(1, 3) {
+        return Err(RootfsError::Invalid(
+            "cannot mask paths: the container's /dev/null is not the null device".into(),
+        ));
+    }
+    dir.resolve(Path::new("/dev/null"), Create::Nothing)
 }
 
 /// Resolves a container path, `None` when it does not exist (masked and read-only paths that
@@ -227,7 +253,7 @@ fn mask_path(
         src: if is_dir {
             "tmpfs".into()
         } else {
-            dev_null.display().to_string()
+            "/dev/null".into()
         },
         dest: path.to_path_buf(),
         reason: format!("mask: {}", errno_text(e)),

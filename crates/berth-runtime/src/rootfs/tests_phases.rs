@@ -136,7 +136,7 @@ fn finalize_masks_readonly_paths_sysctls_and_readonly_root() {
         std::fs::create_dir_all(b.in_root(d)).expect("mkdir");
     }
     std::fs::write(b.in_root("proc/kcore"), b"").expect("write");
-    std::fs::write(b.in_root("dev/null"), b"").expect("write");
+    make_dev_null(&b);
     let s = spec(json!({
         "process": {"cwd": "/home/app", "user": {"uid": 0, "gid": 0}},
         "root": {"path": "rootfs", "readonly": true},
@@ -193,6 +193,34 @@ fn finalize_masks_readonly_paths_sysctls_and_readonly_root() {
             ),
         ]
     );
+}
+
+/// A real 1:3 node in the temporary rootfs (these tests run as root).
+fn make_dev_null(b: &Bundle) {
+    std::fs::create_dir_all(b.in_root("dev")).expect("mkdir");
+    nix::sys::stat::mknod(
+        &b.in_root("dev/null"),
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 3),
+    )
+    .expect("mknod /dev/null (needs root)");
+}
+
+#[test]
+fn masking_refuses_a_fake_dev_null() {
+    let b = Bundle::new();
+    std::fs::create_dir_all(b.in_root("dev")).expect("mkdir");
+    std::fs::write(b.in_root("proc_secret"), b"").expect("write");
+    std::os::unix::fs::symlink("/proc_secret", b.in_root("dev/null")).expect("symlink");
+    let s = spec(json!({"linux": {"maskedPaths": ["/proc/kcore"]}}));
+    let sys = RecordingSyscall::default();
+    let err = finalize::finalize_in(&sys, &s, &b.rootfs).expect_err("fake /dev/null");
+    assert_eq!(
+        err.to_string(),
+        "cannot mask paths: the container's /dev/null is not the null device"
+    );
+    assert!(sys.calls.borrow().is_empty());
 }
 
 #[test]
