@@ -14,7 +14,7 @@ use nix::sys::stat::{fstat, fstatat, SFlag};
 
 use super::options::{ATIME_FLAGS, LOCKED_FLAGS};
 use super::paths::{Create, Resolved, RootDir};
-use super::plan::{Kind, PlannedMount};
+use super::plan::{sysfs_bind, Kind, PlannedMount};
 use super::{cgroup, errno_text, RootfsError};
 use crate::syscall::Syscall;
 
@@ -54,7 +54,18 @@ pub(crate) fn mount(ctx: &Ctx<'_>, m: &PlannedMount) -> Result<(), RootfsError> 
             source_is_dir,
         } => bind(ctx, m, source, *source_is_dir),
         Kind::Proc => fresh(ctx, m, "proc", true),
-        Kind::Sysfs => fresh(ctx, m, "sysfs", true),
+        Kind::Sysfs => match fresh(ctx, m, "sysfs", true) {
+            Err(RootfsError::Mount { reason, .. }) if reason == errno_text(Errno::EPERM) => {
+                let (opts, source) = sysfs_bind(m.opts.clone());
+                let bind_m = PlannedMount {
+                    opts,
+                    source,
+                    ..m.clone()
+                };
+                bind(ctx, &bind_m, Path::new("/sys"), true)
+            }
+            other => other,
+        },
         Kind::Cgroup => cgroup::mount(ctx, m),
         Kind::Fs { fstype } => fresh(ctx, m, fstype, false),
     }

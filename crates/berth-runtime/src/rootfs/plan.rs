@@ -25,7 +25,9 @@ pub(crate) enum Kind {
     },
     /// A fresh procfs.
     Proc,
-    /// A fresh sysfs (the container has its own network namespace).
+    /// A fresh sysfs (shows the network devices of the mounter's network namespace). When
+    /// the kernel refuses it (EPERM: a user namespace without its own netns that the spec
+    /// did not tell us about), `/sys` is bind-mounted instead, see [`sysfs_bind`].
     Sysfs,
     /// `cgroup`: v1 hierarchies under a tmpfs, or cgroup2.
     Cgroup,
@@ -115,12 +117,13 @@ impl Plan {
             Some(p) => Some(options::rootfs_propagation(p)?),
         };
         let new_netns = has_ns(LinuxNamespaceType::Network);
+        let new_userns = has_ns(LinuxNamespaceType::User);
         let mounts = spec
             .mounts()
             .as_deref()
             .unwrap_or_default()
             .iter()
-            .map(|m| plan_mount(m, opts.bundle, new_netns))
+            .map(|m| plan_mount(m, opts.bundle, new_netns, new_userns))
             .collect::<Result<Vec<_>, _>>()?;
         let setup_dev = !mounts
             .iter()
@@ -166,7 +169,12 @@ impl Plan {
     }
 }
 
-fn plan_mount(m: &Mount, bundle: &Path, new_netns: bool) -> Result<PlannedMount, RootfsError> {
+fn plan_mount(
+    m: &Mount,
+    bundle: &Path,
+    new_netns: bool,
+    new_userns: bool,
+) -> Result<PlannedMount, RootfsError> {
     let raw_dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
     let raw_source = m.source().as_ref().map(|s| s.display().to_string());
@@ -227,14 +235,14 @@ fn plan_mount(m: &Mount, bundle: &Path, new_netns: bool) -> Result<PlannedMount,
                 ))
             }
             "proc" => Kind::Proc,
-            "sysfs" if new_netns => Kind::Sysfs,
+            "sysfs" if new_netns || !new_userns => Kind::Sysfs,
             "sysfs" => {
-                // sysfs shows the network devices of the mounter's network namespace, and
-                // cannot be mounted at all in a user namespace without its own netns: give
-                // the container the host's /sys instead, as runc and crun do.
-                opts.set |= MsFlags::MS_BIND | MsFlags::MS_REC;
-                opts.data.clear();
-                source = "/sys".into();
+                // In a user namespace sysfs can only be mounted together with a network
+                // namespace owned by it: give the container the host's /sys instead (what
+                // `runc spec --rootless` and moby do for this case).
+                let (bind, source_text) = sysfs_bind(opts);
+                opts = bind;
+                source = source_text;
                 Kind::Bind {
                     source: PathBuf::from("/sys"),
                     source_is_dir: true,
@@ -289,4 +297,12 @@ fn plan_device(d: &oci_spec::runtime::LinuxDevice) -> Result<Device, RootfsError
         uid: d.uid().unwrap_or(0),
         gid: d.gid().unwrap_or(0),
     })
+}
+
+/// The options of a sysfs mount turned into a recursive bind of the host's `/sys`, and the
+/// source to name in messages.
+pub(crate) fn sysfs_bind(mut opts: MountOptions) -> (MountOptions, String) {
+    opts.set |= MsFlags::MS_BIND | MsFlags::MS_REC;
+    opts.data.clear();
+    (opts, "/sys".into())
 }

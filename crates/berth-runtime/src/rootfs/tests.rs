@@ -297,12 +297,16 @@ fn invalid_specs_fail_before_any_call() {
 }
 
 #[test]
-fn sysfs_without_network_namespace_binds_the_host_sys() {
+fn sysfs_in_a_user_namespace_without_network_namespace_binds_the_host_sys() {
     let b = Bundle::new();
-    let s = spec(json!({"mounts": [
-        no_dev_mount(&b),
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-    ]}));
+    let s = spec(json!({
+        "mounts": [
+            no_dev_mount(&b),
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+        ],
+        "linux": {"namespaces": [{"type": "user"}, {"type": "mount"}]},
+    }));
     let sys = RecordingSyscall::default();
     run_prepare(&b, &s, &sys).expect("prepare");
     let nne = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
@@ -317,6 +321,49 @@ fn sysfs_without_network_namespace_binds_the_host_sys() {
                 None
             ),
             flags_only(b.in_root("sys"), REMOUNT | nne | MsFlags::MS_RDONLY),
+        ]
+    );
+}
+
+#[test]
+fn sysfs_without_network_namespace_is_fresh_and_falls_back_to_a_bind() {
+    let b = Bundle::new();
+    let s = spec(json!({"mounts": [
+        no_dev_mount(&b),
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro"]},
+    ]}));
+    let sys = RecordingSyscall::default();
+    run_prepare(&b, &s, &sys).expect("prepare");
+    let ro = MsFlags::MS_RDONLY;
+    assert_eq!(
+        sys.mounts()[4..],
+        [mnt(
+            Some("sysfs"),
+            b.in_root("sys"),
+            Some("sysfs"),
+            ro,
+            None
+        )]
+    );
+
+    // Refused (we are in a user namespace the spec does not mention): bind instead.
+    let sys = RecordingSyscall::default();
+    sys.fail_when(
+        |c| matches!(c, Call::Mount { fstype: Some(t), .. } if t == "sysfs"),
+        Errno::EPERM,
+    );
+    run_prepare(&b, &s, &sys).expect("prepare");
+    assert_eq!(
+        sys.mounts()[5..],
+        [
+            mnt(
+                Some("/sys"),
+                b.in_root("sys"),
+                None,
+                BIND | MsFlags::MS_REC,
+                None
+            ),
+            flags_only(b.in_root("sys"), REMOUNT | ro),
         ]
     );
 }
