@@ -185,3 +185,6 @@ mod tests;
 
 #[cfg(test)]
 mod tests_phases;
+
+#[cfg(test)]
+mod kernel_tests;
