@@ -1,5 +1,9 @@
 //! Images: the content-addressed store, OCI/Docker image formats, layer unpacking and overlay snapshots.
 
+pub mod changes;
+pub mod config;
 pub mod content;
 pub mod digest;
+pub mod manifest;
+pub mod platform;
 pub mod reference;
