@@ -211,6 +211,15 @@ fn plan_mount(
         let Some(src) = m.source() else {
             return Err(fail("bind mount without a source".into()));
         };
+        if !opts.data.is_empty() {
+            // The kernel ignores data for bind mounts; say so rather than drop it silently
+            // (a typo such as "rprivat" would otherwise go unnoticed).
+            tracing::warn!(
+                destination = %raw_dest.display(),
+                options = %opts.data.join(","),
+                "ignoring unknown options of a bind mount"
+            );
+        }
         let src = if src.is_absolute() {
             src.clone()
         } else {
