@@ -4,6 +4,7 @@ pub mod changes;
 pub mod config;
 pub mod content;
 pub mod digest;
+pub mod layer;
 pub mod manifest;
 pub mod platform;
 pub mod reference;
