@@ -11,7 +11,7 @@ mod compress;
 pub(crate) mod fsops;
 pub(crate) mod path;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
