@@ -182,6 +182,19 @@ impl Manager {
     }
 }
 
+/// What this crate supports, in the OCI `features` document's shape (`linux.cgroup`):
+/// v1 and v2 yes, rdma yes; systemd no, since `slice:prefix:name` paths are mapped onto
+/// cgroupfs without asking systemd over D-Bus to create the scope.
+pub fn oci_features() -> oci_spec::runtime::Cgroup {
+    let mut c = oci_spec::runtime::Cgroup::default();
+    c.set_v1(Some(true))
+        .set_v2(Some(true))
+        .set_systemd(Some(false))
+        .set_systemd_user(Some(false))
+        .set_rdma(Some(true));
+    c
+}
+
 /// The controllers available on this host, whichever hierarchy holds them (for `features`).
 pub fn host_controllers() -> Result<BTreeSet<String>> {
     let layout = Layout::detect()?;
@@ -197,4 +210,50 @@ pub fn host_controllers() -> Result<BTreeSet<String>> {
         out.insert("freezer".into());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_document() {
+        let v = serde_json::to_value(oci_features()).expect("serialize");
+        assert_eq!(
+            v,
+            serde_json::json!({"v1": true, "v2": true, "systemd": false,
+                               "systemdUser": false, "rdma": true})
+        );
+    }
+
+    #[test]
+    fn unified_layout_gives_v2_and_clone_into_cgroup_path() {
+        let layout = Layout::parse(
+            "30 24 0:24 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+            "0::/\n",
+        )
+        .expect("layout");
+        let m = Manager::with_layout(&layout, None, "c9").expect("manager");
+        assert_eq!(m.mode(), CgroupMode::Unified);
+        assert_eq!(
+            m.unified_path(),
+            Some(PathBuf::from("/sys/fs/cgroup/berth/c9"))
+        );
+        let hybrid = Layout::parse(
+            "1 0 0:1 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             2 0 0:2 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+            "4:memory:/\n0::/\n",
+        )
+        .expect("layout");
+        let m = Manager::with_layout(&hybrid, Some("/a/b"), "c9").expect("manager");
+        assert_eq!(m.mode(), CgroupMode::Hybrid);
+        assert_eq!(m.unified_path(), None);
+        assert_eq!(
+            m.paths(),
+            vec![
+                PathBuf::from("/sys/fs/cgroup/memory/a/b"),
+                PathBuf::from("/sys/fs/cgroup/unified/a/b")
+            ]
+        );
+    }
 }
