@@ -10,3 +10,10 @@ pub mod manifest;
 pub mod platform;
 pub mod reference;
 pub mod snapshot;
+pub mod store;
+mod tree_tar;
+
+pub use digest::Digest;
+pub use reference::Reference;
+pub use snapshot::{Mount, SnapshotterKind};
+pub use store::{ImageStore, StoreConfig, StoreError};

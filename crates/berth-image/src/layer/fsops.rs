@@ -8,7 +8,7 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 /// Resolution flags used for every lookup inside an extraction root.
 pub(crate) const RESOLVE: u64 =
@@ -401,4 +401,63 @@ pub(crate) fn get_xattr_fd(fd: BorrowedFd<'_>, name: &str) -> io::Result<Option<
     }
     buf.truncate(r as usize);
     Ok(Some(buf))
+}
+
+/// All extended attributes of an open file or directory.
+pub(crate) fn list_xattrs_fd(fd: BorrowedFd<'_>) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let mut names = vec![0u8; 4096];
+    // SAFETY: valid fd and writable buffer of the given length.
+    let n = unsafe { libc::flistxattr(fd.as_raw_fd(), names.as_mut_ptr().cast(), names.len()) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.raw_os_error() == Some(libc::ENOTSUP) {
+            Ok(Vec::new())
+        } else {
+            Err(e)
+        };
+    }
+    names.truncate(n as usize);
+    let mut out = Vec::new();
+    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let Ok(name) = std::str::from_utf8(name) else {
+            continue;
+        };
+        let cname = cstr(OsStr::new(name))?;
+        let mut val = vec![0u8; 65536];
+        // SAFETY: valid fd, name and buffer.
+        let len = unsafe {
+            libc::fgetxattr(
+                fd.as_raw_fd(),
+                cname.as_ptr(),
+                val.as_mut_ptr().cast(),
+                val.len(),
+            )
+        };
+        if len < 0 {
+            continue;
+        }
+        val.truncate(len as usize);
+        out.push((name.to_owned(), val));
+    }
+    Ok(out)
+}
+
+/// `readlinkat(dir, name)`.
+pub(crate) fn read_link_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<OsString> {
+    let n = cstr(name)?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: valid fd, name and buffer.
+    let len = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if len < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(len as usize);
+    Ok(OsString::from_vec(buf))
 }
