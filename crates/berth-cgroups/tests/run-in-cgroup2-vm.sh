@@ -22,7 +22,17 @@ if [ -z "$bins" ]; then
   exit 2
 fi
 
-script='set -e; export TMPDIR=/mnt; grep -q " /sys/fs/cgroup cgroup2 " /proc/mounts || { echo "not a cgroup v2 VM" >&2; exit 3; }'
+# The VM kernel's modules are not installed in it; bring the RAM disk driver along (from the
+# kernel package the VM tool unpacked) so the io controller has a block device to work on.
+prep=true
+brd=$(find "${CGROUP2_VM_CACHE:-/var/cache/cgroup2-vm}/root/lib/modules" -name 'brd.ko*' 2>/dev/null | head -1 || true)
+if [ -n "$brd" ]; then
+  mkdir -p target/cgroup2-vm
+  cp "$brd" "target/cgroup2-vm/$(basename "$brd")"
+  prep="insmod target/cgroup2-vm/$(basename "$brd") rd_nr=1 rd_size=16384 || echo 'note: no RAM disk' >&2"
+fi
+
+script='set -e; export TMPDIR=/mnt; grep -q " /sys/fs/cgroup cgroup2 " /proc/mounts || { echo "not a cgroup v2 VM" >&2; exit 3; }; '"$prep"
 for b in $bins; do
   script="$script; echo \"== $(basename "$b") (cgroup v2 VM)\"; $(printf '%q' "$b") --test-threads 1 $(printf '%q ' "$@")"
 done
