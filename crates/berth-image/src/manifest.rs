@@ -133,6 +133,8 @@ pub struct Index {
 }
 
 /// A parsed manifest-like document.
+// Short-lived parse results; boxing would only add noise at every match site.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
     /// A single-platform image manifest.
@@ -256,7 +258,7 @@ mod tests {
 
     #[test]
     fn detects_by_shape_and_hint() {
-        let raw = format!(r#"{{"schemaVersion":2,"manifests":[]}}"#);
+        let raw = r#"{"schemaVersion":2,"manifests":[]}"#;
         assert_eq!(detect_media_type(raw.as_bytes(), None).unwrap(), OCI_INDEX);
         assert_eq!(
             detect_media_type(raw.as_bytes(), Some(DOCKER_MANIFEST_LIST)).unwrap(),
