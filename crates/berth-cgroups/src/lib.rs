@@ -25,6 +25,8 @@ pub mod v1;
 pub mod v2;
 
 use std::collections::BTreeSet;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use oci_spec::runtime::LinuxResources;
@@ -122,6 +124,24 @@ impl Manager {
             Manager::V1(_) => None,
             Manager::V2(m) => Some(m.path().to_path_buf()),
         }
+    }
+
+    /// [`Manager::unified_path`] opened as `clone3` wants it (`O_RDONLY | O_DIRECTORY |
+    /// O_CLOEXEC`; an `O_PATH` descriptor would be refused by `CLONE_INTO_CGROUP`).
+    pub fn unified_dir_fd(&self) -> Result<Option<OwnedFd>> {
+        let Some(p) = self.unified_path() else {
+            return Ok(None);
+        };
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&p)
+            .map_err(|e| Error::Io {
+                op: "open",
+                path: p,
+                source: e,
+            })?;
+        Ok(Some(OwnedFd::from(f)))
     }
 
     /// Every directory of this cgroup (one per hierarchy).

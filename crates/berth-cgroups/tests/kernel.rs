@@ -152,6 +152,17 @@ fn limits_stats_freeze_and_destroy() {
     let mut g = Guard::new(m.clone());
     m.create().expect("create");
     m.create().expect("create is idempotent");
+    match m.unified_dir_fd().expect("open") {
+        Some(fd) => {
+            use std::os::fd::AsRawFd;
+            // SAFETY: an all-zero stat is valid, and fstat only writes into it.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: the fd is open for the duration of the call.
+            assert_eq!(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) }, 0);
+            assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFDIR);
+        }
+        None => assert_ne!(m.mode(), CgroupMode::Unified),
+    }
     let mut json = String::from(
         r#"{"memory": {"limit": 67108864, "swap": 134217728, "reservation": 33554432},
             "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
@@ -538,4 +549,36 @@ impl Drop for RemoveFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// Freezing really stops the processes: a busy loop's CPU time does not move while frozen,
+/// and moves again once thawed.
+#[test]
+fn freeze_stops_a_busy_process() {
+    if !is_root() {
+        return;
+    }
+    let m = Manager::new(Some(&format!("/{}", unique())), "c").expect("manager");
+    let mut g = Guard::new(m.clone());
+    m.create().expect("create");
+    let mut child = gated("while :; do :; done");
+    m.add_task(child.id() as i32).expect("add_task");
+    release(&mut child);
+    g.children.push(child);
+    let usage = || m.stats().expect("stats").cpu.usage_total_ns;
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(usage() > 10_000_000, "the loop runs");
+    m.freeze().expect("freeze");
+    assert_eq!(m.state().expect("state"), FreezerState::Frozen);
+    let frozen_at = usage();
+    std::thread::sleep(Duration::from_millis(300));
+    let still = usage();
+    assert!(
+        still - frozen_at < 5_000_000,
+        "frozen process used {} ns",
+        still - frozen_at
+    );
+    m.thaw().expect("thaw");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(usage() - still > 50_000_000, "the loop runs again");
 }
