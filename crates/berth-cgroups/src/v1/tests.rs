@@ -332,3 +332,46 @@ fn freezer_and_destroy() {
     }
     m.destroy().expect("destroy again");
 }
+
+#[test]
+fn network_and_rdma_controllers() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let hier = |c: &str| Hierarchy {
+        mount_point: root.join(c),
+        mount_root: "/".into(),
+        controllers: c.split(',').map(str::to_string).collect(),
+        own_cgroup: "/".into(),
+    };
+    let l = Layout {
+        v1: vec![hier("net_cls,net_prio"), hier("rdma")],
+        unified: None,
+    };
+    let m = manager(&l, "/c1");
+    let net = root.join("net_cls,net_prio/c1");
+    seed(
+        &net,
+        &[("net_cls.classid", "0\n"), ("net_prio.ifpriomap", "")],
+    );
+    seed(&root.join("rdma/c1"), &[("rdma.max", "")]);
+    m.apply(&resources(
+        r#"{"network": {"classID": 1048577,
+                        "priorities": [{"name": "eth0", "priority": 5}, {"name": "lo", "priority": 2}]},
+            "rdma": {"mlx5_1": {"hcaHandles": 3}}}"#,
+    ))
+    .expect("apply");
+    assert_eq!(rd(&net, "net_cls.classid"), "1048577");
+    assert_eq!(rd(&net, "net_prio.ifpriomap"), "eth0 5\nlo 2\n");
+    assert_eq!(
+        rd(&root.join("rdma/c1"), "rdma.max"),
+        "mlx5_1 hca_handle=3\n"
+    );
+    // Without the hierarchies, network settings are skipped with a warning, not an error.
+    let bare = Layout {
+        v1: vec![hier("memory")],
+        unified: None,
+    };
+    manager(&bare, "/c1")
+        .apply(&resources(r#"{"network": {"classID": 1}}"#))
+        .expect("skipped");
+}
