@@ -1,5 +1,6 @@
 //! Images: the content-addressed store, OCI/Docker image formats, layer unpacking and overlay snapshots.
 
+pub mod archive;
 mod atomic;
 pub mod changes;
 pub mod config;

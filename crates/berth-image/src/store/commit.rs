@@ -95,7 +95,18 @@ impl ImageStore {
         tags: &[Reference],
     ) -> Result<ImageInfo, StoreError> {
         let cfg_bytes = cfg.to_vec()?;
-        let cfg_digest = self.content.put(&cfg_bytes)?;
+        self.write_manifest(&cfg_bytes, layers, tags)
+    }
+
+    /// Store config bytes as given (never re-serialised) and an OCI manifest over `layers`,
+    /// then register the image.
+    pub(crate) fn write_manifest(
+        &self,
+        cfg_bytes: &[u8],
+        layers: Vec<Descriptor>,
+        tags: &[Reference],
+    ) -> Result<ImageInfo, StoreError> {
+        let cfg_digest = self.content.put(cfg_bytes)?;
         let m = Manifest {
             schema_version: 2,
             media_type: Some(manifest::OCI_MANIFEST.to_owned()),

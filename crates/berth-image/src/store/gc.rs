@@ -112,7 +112,7 @@ impl ImageStore {
                 doc.images.remove(&id);
                 report.images_deleted.push(id);
             }
-            self.save(&doc)?;
+            self.save_meta(&doc)?;
         }
         let (b, s, freed) = self.collect_garbage()?;
         report.blobs_deleted = b;

@@ -12,7 +12,7 @@ mod gc;
 pub mod meta;
 mod query;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -173,7 +173,7 @@ impl ImageStore {
         self.meta.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn save(&self, doc: &MetaDoc) -> Result<(), StoreError> {
+    pub(crate) fn save_meta(&self, doc: &MetaDoc) -> Result<(), StoreError> {
         let p = self.root.join("images.json");
         crate::atomic::write_json(&p, doc).map_err(io_at(&p))
     }
@@ -275,7 +275,7 @@ impl ImageStore {
                 id.clone(),
             );
         }
-        self.save(&doc)?;
+        self.save_meta(&doc)?;
         let info = query::info_of(&doc, &id)?;
         Ok(info)
     }
@@ -285,7 +285,7 @@ impl ImageStore {
         if let Some(r) = doc.images.get_mut(id) {
             r.parent = parent;
         }
-        self.save(&doc)
+        self.save_meta(&doc)
     }
 
     /// Create the writable root for a container from `image` (name or id) and return how to
@@ -298,7 +298,7 @@ impl ImageStore {
         let mut doc = self.lock();
         doc.containers
             .insert(container_id.to_owned(), info.record.id);
-        self.save(&doc)?;
+        self.save_meta(&doc)?;
         Ok(mount)
     }
 
@@ -312,6 +312,6 @@ impl ImageStore {
         self.snapshots.remove_container(container_id)?;
         let mut doc = self.lock();
         doc.containers.remove(container_id);
-        self.save(&doc)
+        self.save_meta(&doc)
     }
 }

@@ -87,7 +87,7 @@ impl ImageStore {
         let mut doc = self.lock();
         let id = resolve_id(&doc, source).ok_or_else(|| StoreError::NotFound(source.to_owned()))?;
         doc.tags.insert(r.to_string(), id);
-        self.save(&doc)
+        self.save_meta(&doc)
     }
 
     /// Remove images like `docker rmi`: a tag name only untags unless it was the last name;
@@ -110,7 +110,7 @@ impl ImageStore {
             if let Some(tag) = by_tag.filter(|_| tags.len() > 1) {
                 doc.tags.remove(&tag);
                 events.push(RmiEvent::Untagged(tag));
-                self.save(&doc)?;
+                self.save_meta(&doc)?;
                 return Ok(events);
             }
             if !force && !users.is_empty() {
@@ -134,7 +134,7 @@ impl ImageStore {
                 doc.images.remove(&id);
                 events.push(RmiEvent::Deleted(id));
             }
-            self.save(&doc)?;
+            self.save_meta(&doc)?;
         }
         self.collect_garbage()?;
         Ok(events)
