@@ -14,6 +14,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroup::CgroupError),
+    #[error(transparent)]
+    Namespace(#[from] crate::namespaces::NamespaceError),
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
+    #[error(transparent)]
+    Channel(#[from] crate::process::channel::ChannelError),
+    #[error(transparent)]
+    Userns(#[from] crate::process::userns::UsernsError),
     #[error("{0}")]
     Other(String),
 }

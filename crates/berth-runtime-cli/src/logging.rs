@@ -1,0 +1,51 @@
+//! Logging and error reporting: runc's shapes, so callers that parse runc's output parse ours.
+
+use std::io::Write;
+
+use crate::cli::Global;
+
+/// Where `report` also writes errors, set once at start.
+static LOG: std::sync::OnceLock<(std::path::PathBuf, bool)> = std::sync::OnceLock::new();
+
+/// Sets up tracing (to the log file when given, else stderr) at warn level, debug with --debug.
+pub fn init(g: &Global) {
+    let level = if g.debug { "debug" } else { "warn" };
+    let json = g.log_format == "json";
+    if let Some(path) = &g.log {
+        let _ = LOG.set((path.clone(), json));
+    }
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_ansi(false);
+    match g.log.as_ref().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    }) {
+        Some(f) if json => builder.json().with_writer(std::sync::Mutex::new(f)).init(),
+        Some(f) => builder.with_writer(std::sync::Mutex::new(f)).init(),
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+}
+
+/// Prints a command's failure on stderr, and in the log file, as runc does.
+pub fn report(e: &anyhow::Error) {
+    let msg = format!("{e:#}");
+    eprintln!("berth-runtime: {msg}");
+    if let Some((path, json)) = LOG.get() {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let line = if *json {
+                serde_json::json!({"level": "error", "msg": msg}).to_string()
+            } else {
+                format!("level=error msg={msg:?}")
+            };
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}

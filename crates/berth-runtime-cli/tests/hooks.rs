@@ -1,0 +1,70 @@
+//! Every hook stage runs, in order, in the right namespace, with the state on stdin.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[test]
+fn all_hook_stages_run_with_state() {
+    let w = World::new();
+    let log = tempfile::tempdir().unwrap();
+    let logp = log.path().display().to_string();
+    let hook = |stage: &str| {
+        json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("read -r s; echo \"{stage} $s\" >> {logp}/hooks || true")],
+        })
+    };
+    let mut spec = base_spec(&shared_rootfs(), &["true"]);
+    // createContainer/startContainer run in the container's mount namespace: give them the host
+    // log directory through a bind mount at the same path, and /bin/sh from the rootfs.
+    spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": logp, "type": "bind", "source": logp, "options": ["bind", "rw"]
+    }));
+    spec["hooks"] = json!({
+        "prestart": [hook("prestart")],
+        "createRuntime": [hook("createRuntime")],
+        "createContainer": [hook("createContainer")],
+        "startContainer": [hook("startContainer")],
+        "poststart": [hook("poststart")],
+        "poststop": [hook("poststop")],
+    });
+    let (code, _, err) = w.run(&spec, "hooks");
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(log.path().join("hooks")).unwrap();
+    let stages: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        stages,
+        vec![
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ],
+        "{text}"
+    );
+    for line in text.lines() {
+        let json = line.split_once(' ').unwrap().1;
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert!(v["id"].as_str().unwrap().starts_with("berth-t-hooks"));
+        assert!(v["pid"].as_i64().unwrap() > 0 || line.starts_with("poststop"));
+    }
+}
+
+#[test]
+fn failing_create_hook_fails_create_cleanly() {
+    let w = World::new();
+    let mut spec = base_spec(&shared_rootfs(), &["true"]);
+    spec["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]});
+    w.write_spec(&spec);
+    let id = w.id("hookfail");
+    let out = w.rt(&["create", "--bundle", w.bundle_str(), &id]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/bin/false"));
+    assert!(!w.root.path().join(&id).exists());
+    assert!(!cgroup_exists(&id));
+}

@@ -1,0 +1,172 @@
+//! Confinement and the escape classes: capabilities, no_new_privs, seccomp, leaked descriptors
+//! (CVE-2024-21626), and the runtime binary's protection (CVE-2019-5736).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+fn status_field(out: &str, field: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn default_caps_and_no_new_privs() {
+    let w = World::new();
+    let spec = base_spec(&shared_rootfs(), &["cat", "/proc/self/status"]);
+    let (code, out, err) = w.run(&spec, "caps");
+    assert_eq!(code, 0, "{err}");
+    // CAP_AUDIT_WRITE (29), CAP_KILL (5), CAP_NET_BIND_SERVICE (10).
+    for f in ["CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"] {
+        assert_eq!(status_field(&out, f), "0000000020000420", "{f}\n{out}");
+    }
+    assert_eq!(status_field(&out, "NoNewPrivs"), "1");
+}
+
+#[test]
+fn capability_sets_follow_the_spec() {
+    let w = World::new();
+    let mut spec = base_spec(&shared_rootfs(), &["cat", "/proc/self/status"]);
+    spec["process"]["capabilities"] = json!({
+        "bounding": ["CAP_CHOWN", "CAP_NET_RAW"],
+        "effective": ["CAP_CHOWN"],
+        "permitted": ["CAP_CHOWN", "CAP_NET_RAW"],
+    });
+    spec["process"]["noNewPrivileges"] = json!(false);
+    let (code, out, err) = w.run(&spec, "caps2");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(status_field(&out, "CapBnd"), "0000000000002001");
+    assert_eq!(status_field(&out, "CapPrm"), "0000000000002001");
+    // Root's effective set becomes its permitted set at exec (legacy root semantics, as runc).
+    assert_eq!(status_field(&out, "CapEff"), "0000000000002001");
+    assert_eq!(status_field(&out, "CapInh"), "0000000000000000");
+    assert_eq!(status_field(&out, "NoNewPrivs"), "0");
+}
+
+#[test]
+fn seccomp_from_the_spec_applies() {
+    let w = World::new();
+    let mut spec = base_spec(
+        &shared_rootfs(),
+        &[
+            "sh",
+            "-c",
+            "grep Seccomp: /proc/self/status; mkdir /tmp/x 2>&1; echo rc=$?",
+        ],
+    );
+    spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]
+    }));
+    spec["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+    let (code, out, err) = w.run(&spec, "seccomp");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(
+        out.contains("Operation not permitted") && out.contains("rc=1"),
+        "{out}"
+    );
+}
+
+#[test]
+fn no_runtime_descriptor_reaches_the_container() {
+    let w = World::new();
+    let spec = base_spec(
+        &shared_rootfs(),
+        &[
+            "sh",
+            "-c",
+            "ls /proc/self/fd | sort -n | tr '\\n' ' '; readlink /proc/self/cwd",
+        ],
+    );
+    w.write_spec(&spec);
+    let id = w.id("fds");
+    // Open extra host descriptors (a file and a directory) in the runtime's parent.
+    let script = format!(
+        "exec 5</etc/hostname 6</sys/fs/cgroup 7</; exec {} --root {} run --bundle {} {}",
+        BIN,
+        w.root.path().display(),
+        w.bundle_str(),
+        id
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = ok(&out);
+    let mut lines = stdout.lines();
+    // ls's own directory descriptor is 3; nothing else may be open, and cwd is the container's /.
+    // 0-2 and the descriptor ls uses to read the directory.
+    assert_eq!(lines.next().unwrap().trim(), "0 1 2 3 /", "{stdout}");
+}
+
+#[test]
+fn runtime_runs_from_a_sealed_copy() {
+    let w = World::new();
+    w.write_spec(&base_spec(&shared_rootfs(), &["sleep", "1000"]));
+    let id = w.id("seal");
+    let before = std::fs::read(BIN).unwrap();
+    let mut child = w
+        .cmd(&["run", "--bundle", w.bundle_str(), &id])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).unwrap();
+    let exe = exe.to_string_lossy().into_owned();
+    assert!(exe.starts_with("/memfd:berth-runtime"), "{exe}");
+    // Writing through the running runtime's exe must fail: the copy is sealed.
+    let w_res = std::fs::OpenOptions::new()
+        .append(true)
+        .open(format!("/proc/{}/exe", child.id()))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"pwned"));
+    assert!(w_res.is_err(), "sealed copy was writable");
+    ok(&w.rt(&["kill", &id, "KILL"]));
+    let _ = child.wait();
+    assert_eq!(
+        std::fs::read(BIN).unwrap(),
+        before,
+        "runtime binary changed"
+    );
+}
+
+#[test]
+fn container_cannot_reach_the_runtime_binary_during_exec() {
+    // An attacker in the container watches for runtime processes, grabs their exe, and writes
+    // through it once they exit (the CVE-2019-5736 pattern).
+    let w = World::new();
+    let rootfs = tempfile::tempdir().unwrap();
+    build_rootfs(rootfs.path());
+    let mut spec = base_spec(rootfs.path(), &["sleep", "1000"]);
+    spec["root"]["readonly"] = json!(false);
+    w.write_spec(&spec);
+    let id = w.id("cve5736");
+    ok(&w.rt(&["run", "-d", "--bundle", w.bundle_str(), &id]));
+    let attacker = "for i in $(seq 2000); do for p in /proc/[0-9]*; do \
+        case $(readlink $p/exe 2>/dev/null) in *berth*|*memfd*) \
+        exec 3<$p/exe 2>/dev/null && { sleep 1; echo PWNED >>/proc/self/fd/3 2>/dev/null && echo WROTE > /hit || echo blocked > /hit; exit; };; esac; done; done; echo none > /hit";
+    ok(&w.rt(&["exec", "-d", &id, "sh", "-c", attacker]));
+    let before = std::fs::read(BIN).unwrap();
+    for _ in 0..20 {
+        let _ = w.rt(&["exec", &id, "true"]);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let hit = std::fs::read_to_string(rootfs.path().join("hit")).unwrap_or_default();
+    assert_ne!(hit.trim(), "WROTE");
+    assert_eq!(
+        std::fs::read(BIN).unwrap(),
+        before,
+        "runtime binary changed"
+    );
+    ok(&w.rt(&["delete", "--force", &id]));
+}

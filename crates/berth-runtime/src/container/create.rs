@@ -1,0 +1,370 @@
+//! `create`: from a bundle to an init process parked until `start`.
+//!
+//! The runtime side of the sync protocol (the child side is `process::init`):
+//! clone → write id maps → join cgroup → `Go` → (`RunCreateHooks` → hooks → `HooksDone`) →
+//! `PtyMaster`? → `Ready`. Any failure on the way undoes everything through [`Undo`], so a
+//! failed create leaves no process, cgroup or state directory behind.
+
+use std::collections::HashMap;
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{open, OFlag};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
+
+use super::{now_rfc3339, oci_version, Container, OciState, SPEC_FILE};
+use crate::cgroup::Cgroup;
+use crate::namespaces::Namespaces;
+use crate::process::channel::{self, Channel, Msg};
+use crate::process::fork::clone_fork;
+use crate::process::init::{self, InitArgs};
+use crate::process::userns;
+use crate::state::{self, State, Status, EXEC_FIFO};
+use crate::{hooks, Error};
+
+/// What `create` needs besides the bundle's own config.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    /// The runtime's state root (e.g. /run/berth-runtime).
+    pub root: PathBuf,
+    /// Where to send the pty master (`--console-socket`).
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    /// Extra descriptors (3 .. 3+N) passed into the container.
+    pub preserve_fds: i32,
+    pub no_pivot: bool,
+    /// `--systemd-cgroup`: `cgroupsPath` is `slice:prefix:name`.
+    pub systemd_cgroup: bool,
+}
+
+/// A created container, and the pty master when the caller must relay the terminal itself.
+pub struct Created {
+    pub container: Container,
+    pub pty_master: Option<OwnedFd>,
+}
+
+/// Undoes a half-done create when dropped while armed.
+struct Undo {
+    dir: Option<PathBuf>,
+    cgroup: Option<Cgroup>,
+    child: Option<Pid>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.take() {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.destroy() {
+                tracing::warn!("cleanup: {e}");
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl Undo {
+    fn disarm(mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.child = None;
+    }
+}
+
+/// Loads and checks the bundle; returns (bundle, spec, rootfs).
+fn load_bundle(bundle: &Path) -> Result<(PathBuf, Spec, PathBuf), Error> {
+    let bundle = fs::canonicalize(bundle).map_err(|e| Error::Io {
+        op: "bundle",
+        path: bundle.to_path_buf(),
+        source: e,
+    })?;
+    let cfg = bundle.join("config.json");
+    if !cfg.exists() {
+        return Err(Error::Other(
+            "open config.json: no such file or directory".into(),
+        ));
+    }
+    let spec = Spec::load(&cfg)
+        .map_err(|e| Error::Other(format!("JSON specification file config.json: {e}")))?;
+    if spec.process().is_none() {
+        return Err(Error::Other("config.json: process is required".into()));
+    }
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::Other("config.json: root is required".into()))?;
+    let rootfs = bundle.join(root.path());
+    let rootfs = fs::canonicalize(&rootfs)
+        .map_err(|_| Error::Other(format!("rootfs ({}) does not exist", rootfs.display())))?;
+    if !rootfs.is_dir() {
+        return Err(Error::Other(format!(
+            "rootfs ({}) is not a directory",
+            rootfs.display()
+        )));
+    }
+    Ok((bundle, spec, rootfs))
+}
+
+/// Creates the container described by the bundle.
+pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
+    state::validate_id(&opts.id)?;
+    let (bundle, spec, rootfs) = load_bundle(&opts.bundle)?;
+    let ns = Namespaces::from_spec(&spec)?;
+    if !ns.single_clone() && ns.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) {
+        return Err(Error::Other(
+            "creating a user namespace while joining other namespaces is not supported".into(),
+        ));
+    }
+    let process = spec.process().as_ref();
+    let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
+    let linux = spec.linux().as_ref();
+
+    let dir = state::claim_dir(&opts.root, &opts.id)?;
+    let mut undo = Undo {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        child: None,
+    };
+    spec.save(dir.join(SPEC_FILE))
+        .map_err(|e| Error::Other(format!("save config: {e}")))?;
+
+    let cgroup_path = linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cgroup = Cgroup::open(&cgroup_path, &opts.id)?;
+    cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
+    undo.cgroup = Some(cgroup);
+
+    let fifo_path = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+        .map_err(|e| Error::Other(format!("mkfifo {}: {e}", fifo_path.display())))?;
+    // The umask cut the mode; the container's root (maybe an unprivileged host uid) must write it.
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .map_err(|e| Error::Io {
+        op: "chmod",
+        path: fifo_path.clone(),
+        source: e,
+    })?;
+    let fifo = open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| Error::Other(format!("open exec fifo: {e}")))?;
+    let console = match (&opts.console_socket, terminal) {
+        (Some(p), true) => Some(UnixStream::connect(p).map_err(|e| Error::Io {
+            op: "connect console socket",
+            path: p.clone(),
+            source: e,
+        })?),
+        _ => None,
+    };
+
+    let (parent, child) = channel::pair()?;
+    let args = InitArgs {
+        spec: &spec,
+        rootfs: &rootfs,
+        bundle: &bundle,
+        ns: &ns,
+        no_pivot: opts.no_pivot,
+        fifo: fifo.as_raw_fd(),
+        console_socket: console.as_ref().map(|c| c.as_raw_fd()),
+        preserve_fds: opts.preserve_fds,
+        sync: &child,
+        parent_is_runtime: ns.single_clone(),
+    };
+    let init_pid = spawn_init(&args, &parent, &ns, &mut undo)?;
+    drop(child);
+    drop(console);
+
+    if ns.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) {
+        let l = linux.cloned().unwrap_or_default();
+        userns::write_maps(
+            init_pid,
+            l.uid_mappings().as_deref().unwrap_or(&[]),
+            l.gid_mappings().as_deref().unwrap_or(&[]),
+        )?;
+    }
+    if let Some(cg) = &undo.cgroup {
+        cg.add(init_pid.as_raw())?;
+    }
+    parent.send(&Msg::Go, None)?;
+
+    let owner = owner_name();
+    let hook_state = |status| {
+        serde_json::to_vec(&OciState {
+            oci_version: oci_version(),
+            id: opts.id.clone(),
+            pid: init_pid.as_raw(),
+            status,
+            bundle: bundle.clone(),
+            rootfs: rootfs.clone(),
+            created: String::new(),
+            owner: owner.clone(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+        })
+        .unwrap_or_default()
+    };
+    let pty_master = sync_until_ready(&parent, &spec, &hook_state)?;
+
+    let (_, start_time) = state::proc_stat(init_pid.as_raw())
+        .ok_or_else(|| Error::Other("container init exited during create".into()))?;
+    let record = State {
+        id: opts.id.clone(),
+        pid: init_pid.as_raw(),
+        pid_start_time: start_time,
+        bundle,
+        rootfs,
+        created: now_rfc3339(),
+        owner,
+        cgroup_path,
+        systemd_cgroup: opts.systemd_cgroup,
+        annotations: spec.annotations().clone().unwrap_or_default(),
+    };
+    record.save(&dir)?;
+    if let Some(pf) = &opts.pid_file {
+        write_pid_file(pf, init_pid.as_raw())?;
+    }
+    undo.disarm();
+    Ok(Created {
+        container: Container { state: record, dir },
+        pty_master,
+    })
+}
+
+/// Forks the init: one clone with every new namespace, or (when joining namespaces by path) an
+/// intermediate that joins them, unshares the rest and forks the init as its child.
+fn spawn_init(
+    args: &InitArgs<'_>,
+    parent: &Channel,
+    ns: &Namespaces,
+    undo: &mut Undo,
+) -> Result<Pid, Error> {
+    let parent_fd: RawFd = parent.raw();
+    if ns.single_clone() {
+        let pid = clone_fork(ns.new, || {
+            close_raw(parent_fd);
+            init::run(args)
+        })
+        .map_err(|e| Error::Other(format!("clone: {e}")))?;
+        undo.child = Some(pid);
+        return Ok(pid);
+    }
+    let stage1 = clone_fork(nix::sched::CloneFlags::empty(), || {
+        close_raw(parent_fd);
+        let run = || -> Result<Pid, String> {
+            crate::namespaces::join_all(&ns.join).map_err(|e| e.to_string())?;
+            if !ns.new.is_empty() {
+                nix::sched::unshare(ns.new).map_err(|e| format!("unshare: {e}"))?;
+            }
+            clone_fork(nix::sched::CloneFlags::empty(), || init::run(args))
+                .map_err(|e| format!("clone: {e}"))
+        };
+        match run() {
+            Ok(pid) => {
+                let _ = args.sync.send(&Msg::InitPid(pid.as_raw()), None);
+                0
+            }
+            Err(e) => {
+                let _ = args.sync.send(&Msg::Error(e), None);
+                1
+            }
+        }
+    })
+    .map_err(|e| Error::Other(format!("clone: {e}")))?;
+    undo.child = Some(stage1);
+    let msg = parent.recv()?.0;
+    let _ = waitpid(stage1, None);
+    undo.child = None;
+    match msg {
+        Msg::InitPid(p) => {
+            let pid = Pid::from_raw(p);
+            undo.child = Some(pid);
+            Ok(pid)
+        }
+        Msg::Error(e) => Err(Error::Other(e)),
+        other => Err(Error::Other(format!("unexpected sync message {other:?}"))),
+    }
+}
+
+fn close_raw(fd: RawFd) {
+    // SAFETY: in the freshly forked child, closing our copy of the parent's end of the socket.
+    unsafe { libc::close(fd) };
+}
+
+/// Serves the init's requests until it reports ready; returns the pty master if it sent one.
+fn sync_until_ready(
+    parent: &Channel,
+    spec: &Spec,
+    hook_state: &dyn Fn(Status) -> Vec<u8>,
+) -> Result<Option<OwnedFd>, Error> {
+    let mut pty = None;
+    loop {
+        let (msg, fd) = parent.recv().map_err(|e| match e {
+            channel::ChannelError::Closed => {
+                Error::Other("container init exited before it was ready".into())
+            }
+            e => e.into(),
+        })?;
+        match msg {
+            Msg::RunCreateHooks => {
+                let st = hook_state(Status::Creating);
+                let hk = spec.hooks().as_ref();
+                #[allow(deprecated)]
+                let prestart = hk.and_then(|h| h.prestart().as_ref());
+                let res = hooks::run_all(prestart, &st).and_then(|()| {
+                    hooks::run_all(hk.and_then(|h| h.create_runtime().as_ref()), &st)
+                });
+                if let Err(e) = res {
+                    let _ = parent.send(&Msg::Error(e.to_string()), None);
+                    return Err(e.into());
+                }
+                parent.send(&Msg::HooksDone(st), None)?;
+            }
+            Msg::PtyMaster => pty = fd,
+            Msg::Ready => return Ok(pty),
+            Msg::Error(e) => return Err(Error::Other(e)),
+            other => return Err(Error::Other(format!("unexpected sync message {other:?}"))),
+        }
+    }
+}
+
+/// Writes a pid file atomically, as runc does (temp file + rename).
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+    let tmp = path.with_extension("tmp-berth");
+    let io = |op, source| Error::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    };
+    fs::write(&tmp, pid.to_string()).map_err(|e| io("write pid file", e))?;
+    fs::rename(&tmp, path).map_err(|e| io("rename pid file", e))
+}
+
+/// The name of the calling user (from /etc/passwd as data), or the uid as text.
+fn owner_name() -> String {
+    let uid = nix::unistd::Uid::effective().as_raw();
+    let by_uid: HashMap<u32, String> = fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let id = f.nth(1)?.parse().ok()?;
+            Some((id, name.to_owned()))
+        })
+        .collect();
+    by_uid.get(&uid).cloned().unwrap_or_else(|| uid.to_string())
+}

@@ -1,0 +1,197 @@
+//! `exec`: a new process inside a running container's namespaces and cgroup.
+//!
+//! An intermediate joins the container's namespaces (user first, mount last) and forks the new
+//! process, which thereby lands in the container's pid namespace; the intermediate exits and the
+//! caller, a child subreaper, inherits the process so it can wait for it.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+
+use super::Container;
+use crate::namespaces::{flag, proc_name};
+use crate::process::channel::{self, Channel, Msg};
+use crate::process::fork::clone_fork;
+use crate::process::init::{apply_security, InitError, Program};
+use crate::state::Status;
+use crate::{tty, Error};
+
+/// What to run, and how.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// The process (args, env, cwd, user, capabilities, terminal …), as in `--process` JSON.
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: i32,
+}
+
+/// The started process: its host pid, and the pty master when the caller relays the terminal.
+pub struct Spawned {
+    pub pid: Pid,
+    pub pty_master: Option<OwnedFd>,
+}
+
+/// Starts `opts.process` in container `c`.
+pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Spawned, Error> {
+    match c.status() {
+        Status::Stopped => return Err(Error::Other("cannot exec in a stopped container".into())),
+        Status::Paused => return Err(Error::Other("cannot exec in a paused container".into())),
+        _ => {}
+    }
+    let mut spec = c.spec()?;
+    spec.set_process(Some(opts.process.clone()));
+    let init = c.state.pid;
+    let join: Vec<(nix::sched::CloneFlags, PathBuf)> = {
+        let mut v: Vec<_> = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.typ())
+            .filter(|t| *t != LinuxNamespaceType::Time)
+            .map(|t| {
+                let p = PathBuf::from(format!("/proc/{init}/ns/{}", proc_name(t)));
+                (flag(t), p)
+            })
+            .collect();
+        v.sort_by_key(|(f, _)| match *f {
+            nix::sched::CloneFlags::CLONE_NEWUSER => 0,
+            nix::sched::CloneFlags::CLONE_NEWNS => 9,
+            _ => 5,
+        });
+        v
+    };
+    let terminal = opts.process.terminal().unwrap_or(false);
+    let console = match (&opts.console_socket, terminal) {
+        (Some(p), true) => Some(UnixStream::connect(p).map_err(|e| Error::Io {
+            op: "connect console socket",
+            path: p.clone(),
+            source: e,
+        })?),
+        _ => None,
+    };
+    let console_fd = console.as_ref().map(|s| s.as_raw_fd());
+    let (parent, child) = channel::pair()?;
+    let parent_fd = parent.raw();
+    // Become the reaper of the process once the intermediate exits.
+    nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::Other(format!("prctl: {e}")))?;
+    let preserve = opts.preserve_fds;
+    let spec_ref = &spec;
+    let child_ref = &child;
+    let stage1 = clone_fork(nix::sched::CloneFlags::empty(), || {
+        // SAFETY: our copy of the parent's end, in the forked child.
+        unsafe { libc::close(parent_fd) };
+        let run = || -> Result<Pid, String> {
+            crate::namespaces::join_all(&join).map_err(|e| e.to_string())?;
+            clone_fork(nix::sched::CloneFlags::empty(), || {
+                let e = tenant(spec_ref, child_ref, console_fd, preserve);
+                let _ = child_ref.send(&Msg::Error(e.0), None);
+                1
+            })
+            .map_err(|e| format!("clone: {e}"))
+        };
+        match run() {
+            Ok(pid) => {
+                let _ = child_ref.send(&Msg::InitPid(pid.as_raw()), None);
+                0
+            }
+            Err(e) => {
+                let _ = child_ref.send(&Msg::Error(e), None);
+                1
+            }
+        }
+    })
+    .map_err(|e| Error::Other(format!("clone: {e}")))?;
+    drop(child);
+    drop(console);
+    let first = parent.recv();
+    let _ = waitpid(stage1, None);
+    let pid = match first?.0 {
+        Msg::InitPid(p) => Pid::from_raw(p),
+        Msg::Error(e) => return Err(Error::Other(e)),
+        other => return Err(Error::Other(format!("unexpected sync message {other:?}"))),
+    };
+    let fail = |e: Error| {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        e
+    };
+    c.cgroup()
+        .and_then(|cg| Ok(cg.add(pid.as_raw())?))
+        .map_err(fail)?;
+    parent.send(&Msg::Go, None).map_err(|e| fail(e.into()))?;
+    let pty_master = wait_ready(&parent).map_err(fail)?;
+    if let Some(pf) = &opts.pid_file {
+        super::create::write_pid_file(pf, pid.as_raw())?;
+    }
+    Ok(Spawned { pid, pty_master })
+}
+
+fn wait_ready(parent: &Channel) -> Result<Option<OwnedFd>, Error> {
+    let mut pty = None;
+    loop {
+        match parent.recv() {
+            Ok((Msg::PtyMaster, fd)) => pty = fd,
+            Ok((Msg::Ready, _)) | Err(channel::ChannelError::Closed) => return Ok(pty),
+            Ok((Msg::Error(e), _)) => return Err(Error::Other(e)),
+            Ok((other, _)) => {
+                return Err(Error::Other(format!("unexpected sync message {other:?}")))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Inside the container: wait for the cgroup, set up the terminal, then become the program.
+fn tenant(
+    spec: &oci_spec::runtime::Spec,
+    sync: &Channel,
+    console: Option<RawFd>,
+    preserve_fds: i32,
+) -> InitError {
+    let run = || -> Result<std::convert::Infallible, InitError> {
+        match sync.recv()?.0 {
+            Msg::Go => {}
+            other => return Err(InitError(format!("unexpected sync message {other:?}"))),
+        }
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| InitError("no process".into()))?;
+        if process.terminal().unwrap_or(false) {
+            let pty = tty::open_pty()?;
+            if let Some(size) = process.console_size() {
+                tty::set_size(
+                    pty.master.as_raw_fd(),
+                    size.height() as u16,
+                    size.width() as u16,
+                );
+            }
+            tty::make_controlling(&pty.slave)?;
+            match console {
+                Some(sock) => tty::send_fd(sock, pty.master.as_raw_fd(), "/dev/ptmx")?,
+                None => sync.send(&Msg::PtyMaster, Some(pty.master.as_raw_fd()))?,
+            }
+        }
+        crate::identity::set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
+        if process.no_new_privileges().unwrap_or(false) {
+            nix::sys::prctl::set_no_new_privs()?;
+        }
+        nix::sys::prctl::set_dumpable(false)?;
+        let prog = Program::resolve(process)?;
+        apply_security(spec, process, &prog, preserve_fds)?;
+        // A filter may forbid sendmsg: then the socket closing at exec tells the parent instead.
+        let _ = sync.send(&Msg::Ready, None);
+        Err(prog.exec())
+    };
+    match run() {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}

@@ -1,0 +1,191 @@
+//! `start`, `kill`, `delete`, `pause`, `resume`, `ps` on an existing container.
+
+use std::fs;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{open, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+
+use super::Container;
+use crate::state::{Status, EXEC_FIFO};
+use crate::{hooks, Error};
+
+impl Container {
+    /// Releases the init parked on the exec FIFO: it runs the user's program next.
+    pub fn start(&self) -> Result<(), Error> {
+        match self.status() {
+            Status::Created => {}
+            Status::Stopped => {
+                return Err(Error::Other(
+                    "cannot start a container that has stopped".into(),
+                ))
+            }
+            Status::Running | Status::Paused => {
+                return Err(Error::Other(
+                    "cannot start an already running container".into(),
+                ))
+            }
+            Status::Creating => {
+                return Err(Error::Other("container is still being created".into()))
+            }
+        }
+        let fifo = self.dir.join(EXEC_FIFO);
+        let fd = open(
+            &fifo,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::Other(format!("open exec fifo: {e}")))?;
+        // Wait for the init's byte; stop waiting if it dies meanwhile.
+        let mut buf = [0u8; 1];
+        loop {
+            let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(20u16));
+            match nix::unistd::read(&fd, &mut buf) {
+                Ok(1) => break,
+                Ok(_) | Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => {
+                    if !self.state.init_alive() {
+                        return Err(Error::Other(
+                            "cannot start a container that has stopped".into(),
+                        ));
+                    }
+                }
+                Err(e) => return Err(Error::Other(format!("read exec fifo: {e}"))),
+            }
+        }
+        let _ = fs::remove_file(&fifo);
+        // The init holds its end until exec (or death): EOF means the program is running.
+        loop {
+            let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(20u16));
+            match nix::unistd::read(&fd, &mut buf) {
+                Ok(0) => break,
+                Ok(_) | Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => {
+                    if !self.state.init_alive() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if let Ok(spec) = self.spec() {
+            let st = serde_json::to_vec(&self.oci_state()).unwrap_or_default();
+            if let Err(e) = hooks::run_all(
+                spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()),
+                &st,
+            ) {
+                tracing::warn!("poststart hook: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `sig` to the init, or with `all` to every process in the container's cgroup.
+    pub fn kill(&self, sig: Signal, all: bool) -> Result<(), Error> {
+        if self.status() == Status::Stopped && !all {
+            return Err(Error::Other("container not running".into()));
+        }
+        if !all {
+            return self
+                .state
+                .signal_init(sig)
+                .map_err(|e| Error::Other(format!("kill: {e}")));
+        }
+        let cg = self.cgroup()?;
+        // A frozen process only acts on a signal once thawed.
+        let frozen = cg.is_frozen();
+        for pid in cg.pids()? {
+            let _ = kill(Pid::from_raw(pid), sig);
+        }
+        if frozen && sig == Signal::SIGKILL {
+            cg.set_frozen(false)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the container: it must be stopped (or created), unless `force` kills it first.
+    pub fn delete(self, force: bool) -> Result<(), Error> {
+        match self.status() {
+            Status::Stopped => {}
+            Status::Created => self.kill_everything()?,
+            s if force => {
+                let _ = s;
+                self.kill_everything()?
+            }
+            s => {
+                return Err(Error::Other(format!(
+                    "cannot delete container {} that is not stopped: {s}",
+                    self.state.id
+                )))
+            }
+        }
+        let spec = self.spec().ok();
+        let st = serde_json::to_vec(&self.oci_state()).unwrap_or_default();
+        self.cgroup()?.destroy()?;
+        fs::remove_dir_all(&self.dir).map_err(|e| Error::Io {
+            op: "remove",
+            path: self.dir.clone(),
+            source: e,
+        })?;
+        if let Some(spec) = spec {
+            if let Err(e) = hooks::run_all(
+                spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()),
+                &st,
+            ) {
+                tracing::warn!("poststop hook: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGKILLs every process of the container and waits (briefly) until they are gone.
+    fn kill_everything(&self) -> Result<(), Error> {
+        let cg = self.cgroup()?;
+        if self.state.init_alive() {
+            let _ = kill(Pid::from_raw(self.state.pid), Signal::SIGKILL);
+        }
+        for pid in cg.pids().unwrap_or_default() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        if cg.is_frozen() {
+            cg.set_frozen(false)?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if !self.state.init_alive() && cg.pids().map(|p| p.is_empty()).unwrap_or(true) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Err(Error::Other("processes did not exit after SIGKILL".into()))
+    }
+
+    /// Freezes every process of the container.
+    pub fn pause(&self) -> Result<(), Error> {
+        match self.status() {
+            Status::Running | Status::Created => Ok(self.cgroup()?.set_frozen(true)?),
+            Status::Paused => Err(Error::Other("container already paused".into())),
+            _ => Err(Error::Other("container not running".into())),
+        }
+    }
+
+    /// Thaws a paused container.
+    pub fn resume(&self) -> Result<(), Error> {
+        match self.status() {
+            Status::Paused => Ok(self.cgroup()?.set_frozen(false)?),
+            _ => Err(Error::Other("container not paused".into())),
+        }
+    }
+
+    /// Host pids of every process in the container.
+    pub fn pids(&self) -> Result<Vec<i32>, Error> {
+        if self.status() == Status::Stopped {
+            return Err(Error::Other("container not running".into()));
+        }
+        Ok(self.cgroup()?.pids()?)
+    }
+}
