@@ -14,26 +14,36 @@ if [ ! -x "$vm" ]; then
 fi
 
 # Build once on the host; the VM sees this machine's files, so it runs the same binaries.
-bins=$(cargo test -p berth-cgroups --no-run --message-format=json 2>/dev/null |
-  grep -o '"executable":"[^"]*"' | sed 's/"executable":"\(.*\)"/\1/' | sort -u)
+json=$(mktemp)
+trap 'rm -f "$json"' EXIT
+if ! cargo test -p berth-cgroups --no-run --message-format=json >"$json" 2>/dev/null; then
+  echo "run-in-cgroup2-vm: build failed:" >&2
+  cargo test -p berth-cgroups --no-run >&2 || true
+  exit 2
+fi
+bins=$(grep -o '"executable":"[^"]*"' "$json" | sed 's/"executable":"\(.*\)"/\1/' | sort -u)
 if [ -z "$bins" ]; then
   echo "run-in-cgroup2-vm: no test binaries built" >&2
-  cargo test -p berth-cgroups --no-run >&2
   exit 2
 fi
 
 # The VM kernel's modules are not installed in it; bring the RAM disk driver along (from the
 # kernel package the VM tool unpacked) so the io controller has a block device to work on.
+cache=${CGROUP2_VM_CACHE:-/var/cache/cgroup2-vm}
+if ! ls "$cache"/root/lib/modules >/dev/null 2>&1; then
+  "$vm" -- true >/dev/null 2>&1 || true # first use: let the tool fetch and unpack its kernel
+fi
 prep=true
-brd=$(find "${CGROUP2_VM_CACHE:-/var/cache/cgroup2-vm}/root/lib/modules" -name 'brd.ko*' 2>/dev/null | head -1 || true)
+brd=$(find "$cache/root/lib/modules" -name 'brd.ko*' 2>/dev/null | head -1 || true)
 if [ -n "$brd" ]; then
   mkdir -p target/cgroup2-vm
   cp "$brd" "target/cgroup2-vm/$(basename "$brd")"
   prep="insmod target/cgroup2-vm/$(basename "$brd") rd_nr=1 rd_size=16384 || echo 'note: no RAM disk' >&2"
 fi
 
-script='set -e; export TMPDIR=/mnt; grep -q " /sys/fs/cgroup cgroup2 " /proc/mounts || { echo "not a cgroup v2 VM" >&2; exit 3; }; '"$prep"
+script='export TMPDIR=/mnt; grep -q " /sys/fs/cgroup cgroup2 " /proc/mounts || { echo "not a cgroup v2 VM" >&2; exit 3; }; '"$prep"'; rc=0'
 for b in $bins; do
-  script="$script; echo \"== $(basename "$b") (cgroup v2 VM)\"; $(printf '%q' "$b") --test-threads 1 $(printf '%q ' "$@")"
+  script="$script; echo \"== $(basename "$b") (cgroup v2 VM)\"; $(printf '%q' "$b") --test-threads 1 $(printf '%q ' "$@") || rc=1"
 done
-exec "$vm" -- sh -c "$script"
+script="$script; exit \$rc"
+"$vm" -- sh -c "$script"
