@@ -204,6 +204,19 @@ fn limits_stats_freeze_and_destroy() {
         assert_eq!(read(&cpu.join("cpu.cfs_period_us")), "100000");
     }
     assert_eq!(read(&pids.join("pids.max")), "16");
+    if v2 {
+        // Raw v2 keys are written as given, after the structured fields.
+        m.apply(&res(r#"{"unified": {"memory.high": "50331648"}}"#))
+            .expect("unified");
+        assert_eq!(read(&mem.join("memory.high")), "50331648");
+    } else {
+        // The kernel clamps shares silently; the manager says so.
+        let err = m
+            .apply(&res(r#"{"cpu": {"shares": 1}}"#))
+            .expect_err("out-of-range shares");
+        assert!(err.to_string().contains("shares"), "{err}");
+        m.apply(&res(r#"{"cpu": {"shares": 512}}"#)).expect("reset");
+    }
     assert_eq!(read(&cpuset.join("cpuset.cpus")), "0");
     assert_eq!(read(&cpuset.join("cpuset.mems")), "0");
     if huge {
