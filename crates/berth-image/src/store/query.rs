@@ -42,6 +42,49 @@ pub enum RmiEvent {
     Deleted(Digest),
 }
 
+impl ImageInfo {
+    /// An image without tags (`<none>:<none>`, `--filter dangling=true`).
+    pub fn is_dangling(&self) -> bool {
+        self.repo_tags.is_empty()
+    }
+
+    /// Whether any tag matches `reference` (`--filter reference=`): a full or familiar name,
+    /// with `*` matching any run of characters within a path component.
+    pub fn matches_reference(&self, pattern: &str) -> bool {
+        self.repo_tags.iter().any(|t| {
+            let familiar = Reference::parse(t)
+                .map(|r| r.familiar())
+                .unwrap_or_default();
+            let repo_only = |s: &str| {
+                s.rsplit_once(':')
+                    .map_or(s.to_owned(), |(r, _)| r.to_owned())
+            };
+            [
+                t.clone(),
+                familiar.clone(),
+                repo_only(t),
+                repo_only(&familiar),
+            ]
+            .iter()
+            .any(|c| glob(pattern, c))
+        })
+    }
+}
+
+fn glob(pattern: &str, s: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == s,
+        Some((head, rest)) => {
+            let Some(tail) = s.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|i| tail.is_char_boundary(*i))
+                .any(|i| !tail[..i].contains('/') && glob(rest, &tail[i..]))
+        }
+    }
+}
+
 pub(super) fn info_of(doc: &MetaDoc, id: &Digest) -> Result<ImageInfo, StoreError> {
     let record = doc
         .images

@@ -317,6 +317,34 @@ fn copy_snapshotter_commit_and_diff() {
 }
 
 #[test]
+fn filters() {
+    let (_tmp, s) = new_store(SnapshotterKind::Overlay);
+    s.import(
+        &busybox_rootfs_tar()[..],
+        Some("localhost/app/web:1"),
+        &[],
+        None,
+    )
+    .unwrap();
+    s.import(&busybox_rootfs_tar()[..], None, &["CMD y".into()], None)
+        .unwrap();
+    let imgs = s.images();
+    let tagged = imgs.iter().find(|i| !i.is_dangling()).unwrap();
+    assert_eq!(imgs.iter().filter(|i| i.is_dangling()).count(), 1);
+    for p in [
+        "localhost/app/web",
+        "localhost/app/web:1",
+        "localhost/app/*",
+        "localhost/*/web:*",
+    ] {
+        assert!(tagged.matches_reference(p), "{p}");
+    }
+    for p in ["web", "localhost/*", "other/*"] {
+        assert!(!tagged.matches_reference(p), "{p}");
+    }
+}
+
+#[test]
 fn reopen_keeps_metadata() {
     let (tmp, s) = new_store(SnapshotterKind::Overlay);
     let img = s
