@@ -170,3 +170,24 @@ fn container_cannot_reach_the_runtime_binary_during_exec() {
     );
     ok(&w.rt(&["delete", "--force", &id]));
 }
+
+#[test]
+fn device_outside_the_allowed_list_is_refused() {
+    let w = World::new();
+    let mut spec = base_spec(
+        &shared_rootfs(),
+        &["sh", "-c", "mknod /tmp/kmsg c 1 11 && echo made; head -c 1 /tmp/kmsg >/dev/null 2>&1 && echo opened || echo refused; head -c 1 /dev/zero | wc -c"],
+    );
+    spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]
+    }));
+    spec["process"]["capabilities"]["bounding"] = json!(["CAP_MKNOD"]);
+    spec["process"]["capabilities"]["effective"] = json!(["CAP_MKNOD"]);
+    spec["process"]["capabilities"]["permitted"] = json!(["CAP_MKNOD"]);
+    spec["process"]["capabilities"]["inheritable"] = json!([]);
+    spec["process"]["capabilities"]["ambient"] = json!([]);
+    let (code, out, err) = w.run(&spec, "devices");
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines, vec!["made", "refused", "1"], "{out}");
+}

@@ -1,7 +1,64 @@
 //! The runtime's view of a container's cgroup: one place that talks to `berth-cgroups`.
 
 use berth_cgroups::Manager;
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{
+    LinuxDevice, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxResources,
+};
+
+/// Device rules every container gets after the spec's own (runc's list): mknod of anything, the
+/// default /dev nodes, ptys, and tun. Without them a spec's "deny all" would break /dev/null.
+const ALLOWED_DEVICES: &[(LinuxDeviceType, Option<i64>, Option<i64>, &str)] = &[
+    (LinuxDeviceType::C, None, None, "m"),
+    (LinuxDeviceType::B, None, None, "m"),
+    (LinuxDeviceType::C, Some(1), Some(3), "rwm"),
+    (LinuxDeviceType::C, Some(1), Some(8), "rwm"),
+    (LinuxDeviceType::C, Some(1), Some(7), "rwm"),
+    (LinuxDeviceType::C, Some(5), Some(0), "rwm"),
+    (LinuxDeviceType::C, Some(1), Some(5), "rwm"),
+    (LinuxDeviceType::C, Some(1), Some(9), "rwm"),
+    (LinuxDeviceType::C, Some(5), Some(1), "rwm"),
+    (LinuxDeviceType::C, Some(136), None, "rwm"),
+    (LinuxDeviceType::C, Some(5), Some(2), "rwm"),
+    (LinuxDeviceType::C, Some(10), Some(200), "rwm"),
+];
+
+fn rule(
+    typ: LinuxDeviceType,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut b = LinuxDeviceCgroupBuilder::default()
+        .allow(true)
+        .typ(typ)
+        .access(access.to_owned());
+    if let Some(m) = major {
+        b = b.major(m);
+    }
+    if let Some(m) = minor {
+        b = b.minor(m);
+    }
+    // Every field is set or optional: building cannot fail.
+    b.build().unwrap_or_default()
+}
+
+/// The spec's resources with the default device rules and an allow rule per `linux.devices`
+/// entry appended (the spec's rules come first, so a leading "deny all" still applies to the rest).
+pub fn with_default_devices(
+    res: Option<&LinuxResources>,
+    devices: &[LinuxDevice],
+) -> LinuxResources {
+    let mut res = res.cloned().unwrap_or_default();
+    let mut rules = res.devices().clone().unwrap_or_default();
+    for (t, ma, mi, acc) in ALLOWED_DEVICES {
+        rules.push(rule(*t, *ma, *mi, acc));
+    }
+    for d in devices {
+        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor()), "rwm"));
+    }
+    res.set_devices(Some(rules));
+    res
+}
 
 /// Why a cgroup operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -22,12 +79,10 @@ impl Cgroup {
         })
     }
 
-    /// Creates the directories and applies the limits.
-    pub fn create(&self, res: Option<&LinuxResources>) -> Result<(), CgroupError> {
+    /// Creates the directories and applies the limits (see [`with_default_devices`]).
+    pub fn create(&self, res: &LinuxResources) -> Result<(), CgroupError> {
         self.mgr.create()?;
-        if let Some(r) = res {
-            self.mgr.apply(r)?;
-        }
+        self.mgr.apply(res)?;
         Ok(())
     }
 
@@ -68,5 +123,39 @@ impl Cgroup {
     /// Removes the cgroup; succeeds if it is already gone.
     pub fn destroy(&self) -> Result<(), CgroupError> {
         Ok(self.mgr.destroy()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxDeviceBuilder, LinuxResourcesBuilder};
+
+    #[test]
+    fn default_device_rules_follow_the_spec_rules() {
+        let deny_all = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .devices(vec![deny_all.clone()])
+            .build()
+            .unwrap();
+        let fuse = LinuxDeviceBuilder::default()
+            .path("/dev/fuse")
+            .typ(LinuxDeviceType::C)
+            .major(10)
+            .minor(229)
+            .build()
+            .unwrap();
+        let out = with_default_devices(Some(&res), &[fuse]);
+        let rules = out.devices().clone().unwrap();
+        assert_eq!(rules[0], deny_all);
+        assert_eq!(rules.len(), 1 + ALLOWED_DEVICES.len() + 1);
+        let null = &rules[3];
+        assert!(null.allow() && null.major() == Some(1) && null.minor() == Some(3));
+        let last = rules.last().unwrap();
+        assert_eq!((last.major(), last.minor()), (Some(10), Some(229)));
     }
 }

@@ -145,8 +145,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     let cgroup = Cgroup::open(&cgroup_path, &opts.id)?;
-    cgroup.create(linux.and_then(|l| l.resources().as_ref()))?;
     undo.cgroup = Some(cgroup);
+    let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+    let res =
+        crate::cgroup::with_default_devices(linux.and_then(|l| l.resources().as_ref()), devices);
+    if let Some(cg) = &undo.cgroup {
+        cg.create(&res)?;
+    }
 
     let fifo_path = dir.join(EXEC_FIFO);
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
