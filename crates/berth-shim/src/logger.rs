@@ -1,0 +1,182 @@
+//! Docker's `json-file` log format: one JSON object per line,
+//! `{"log":"...","stream":"stdout","time":"RFC3339Nano"}`.
+//!
+//! Why here: the shim owns the container's stdio, so it is the only process that sees every byte
+//! even while berthd is down. Lines are split at `\n` (kept in `log`, as docker does); a partial
+//! line is flushed when the buffer grows past [`MAX_LINE`] or the stream ends.
+
+use std::fs::File;
+use std::io::{self, Write};
+
+/// Longest partial line held before it is written out as its own entry (docker uses 16 KiB).
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// Which of the container's streams a chunk came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// Line-splitting writer for one container log file, shared by both streams.
+pub struct JsonLog {
+    file: File,
+    pending: [Vec<u8>; 2],
+}
+
+impl JsonLog {
+    /// Wraps an open (append-mode) log file.
+    pub fn new(file: File) -> JsonLog {
+        JsonLog {
+            file,
+            pending: [Vec::new(), Vec::new()],
+        }
+    }
+
+    /// Adds bytes read from `stream`; complete lines are written immediately.
+    pub fn push(&mut self, stream: Stream, data: &[u8]) -> io::Result<()> {
+        let idx = stream as usize;
+        self.pending[idx].extend_from_slice(data);
+        let mut out = Vec::new();
+        loop {
+            let buf = &mut self.pending[idx];
+            let cut = match buf.iter().position(|b| *b == b'\n') {
+                Some(i) => i + 1,
+                None if buf.len() >= MAX_LINE => MAX_LINE,
+                None => break,
+            };
+            let line: Vec<u8> = buf.drain(..cut).collect();
+            entry(&mut out, stream, &line);
+        }
+        self.file.write_all(&out)
+    }
+
+    /// Writes what is left of an unterminated last line of `stream`.
+    pub fn flush_partial(&mut self, stream: Stream) -> io::Result<()> {
+        let idx = stream as usize;
+        if self.pending[idx].is_empty() {
+            return Ok(());
+        }
+        let line = std::mem::take(&mut self.pending[idx]);
+        let mut out = Vec::new();
+        entry(&mut out, stream, &line);
+        self.file.write_all(&out)
+    }
+}
+
+/// Appends one JSON line for `line` to `out`.
+fn entry(out: &mut Vec<u8>, stream: Stream, line: &[u8]) {
+    let text = String::from_utf8_lossy(line);
+    let log = serde_json::to_string(&*text).unwrap_or_else(|_| "\"\"".to_owned());
+    out.extend_from_slice(
+        format!(
+            "{{\"log\":{log},\"stream\":\"{}\",\"time\":\"{}\"}}\n",
+            stream.name(),
+            now_rfc3339_nano()
+        )
+        .as_bytes(),
+    );
+}
+
+/// Now as Go's `time.RFC3339Nano` in UTC (trailing zeros of the fraction trimmed).
+pub fn now_rfc3339_nano() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339_nano(d.as_secs() as i64, d.subsec_nanos())
+}
+
+/// Formats a unix time as RFC 3339 with trimmed nanoseconds.
+pub fn rfc3339_nano(secs: i64, nanos: u32) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let mut frac = format!("{nanos:09}");
+    while frac.ends_with('0') {
+        frac.pop();
+    }
+    let frac = if frac.is_empty() {
+        String::new()
+    } else {
+        format!(".{frac}")
+    };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since the epoch to a civil date (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::io::{Read, Seek};
+
+    #[test]
+    fn times() {
+        assert_eq!(rfc3339_nano(0, 0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339_nano(1_704_067_200, 120_000_000),
+            "2024-01-01T00:00:00.12Z"
+        );
+    }
+
+    #[test]
+    fn lines_split_and_escaped() {
+        let mut f = tempfile_in_tmp();
+        let mut log = JsonLog::new(f.try_clone().unwrap());
+        log.push(Stream::Stdout, b"hel").unwrap();
+        log.push(Stream::Stderr, b"oops\n").unwrap();
+        log.push(Stream::Stdout, b"lo \"x\"\nrest").unwrap();
+        log.flush_partial(Stream::Stdout).unwrap();
+        let mut s = String::new();
+        f.seek(io::SeekFrom::Start(0)).unwrap();
+        f.read_to_string(&mut s).unwrap();
+        let v: Vec<serde_json::Value> = s
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[0]["log"], "oops\n");
+        assert_eq!(v[0]["stream"], "stderr");
+        assert_eq!(v[1]["log"], "hello \"x\"\n");
+        assert_eq!(v[2]["log"], "rest");
+        assert!(v[2]["time"].as_str().unwrap().ends_with('Z'));
+    }
+
+    fn tempfile_in_tmp() -> File {
+        let p = std::env::temp_dir().join(format!("berth-shim-log-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&p)
+            .unwrap();
+        let _ = std::fs::remove_file(&p);
+        f
+    }
+}

@@ -1,0 +1,84 @@
+//! `berth-shim`: the per-container monitor (the role of conmon / containerd-shim).
+//!
+//! berthd runs `berth-shim ID BUNDLE RUNTIME_ROOT STATE_DIR LOG_PATH` with its stdout on a pipe.
+//! The shim re-executes from a sealed copy of itself, forks (the parent exits at once so berthd
+//! reaps it), leads a new session and becomes a child subreaper, so it outlives berthd. It then
+//! creates and starts the container through the `berth-runtime` library with stdout/stderr pipes
+//! it owns, reports `ok PID` or `err MESSAGE` on the pipe to berthd and closes it, writes the
+//! json-file log, reaps the init, deletes the runtime state and finally writes
+//! `STATE_DIR/exit.json` atomically — the file berthd learns the exit from.
+//!
+//! No async runtime: one `poll` loop over the two pipes and a signalfd for SIGCHLD.
+
+mod logger;
+mod monitor;
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+/// What berthd tells the shim on its command line.
+pub struct Args {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub runtime_root: PathBuf,
+    pub state_dir: PathBuf,
+    pub log_path: PathBuf,
+}
+
+fn parse_args() -> Option<Args> {
+    let mut it = std::env::args_os().skip(1);
+    let args = Args {
+        id: it.next()?.into_string().ok()?,
+        bundle: it.next()?.into(),
+        runtime_root: it.next()?.into(),
+        state_dir: it.next()?.into(),
+        log_path: it.next()?.into(),
+    };
+    it.next().is_none().then_some(args)
+}
+
+/// A close-on-exec duplicate of our stdout: the report channel to berthd.
+fn report_channel() -> Option<File> {
+    // SAFETY: F_DUPFD_CLOEXEC on fd 1 returns a new descriptor or -1.
+    let fd = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns.
+    Some(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+fn main() {
+    let Some(args) = parse_args() else {
+        eprintln!("usage: berth-shim ID BUNDLE RUNTIME_ROOT STATE_DIR LOG_PATH");
+        std::process::exit(2);
+    };
+    if let Err(e) = berth_runtime::seal::ensure_sealed() {
+        println!("err {e}");
+        std::process::exit(1);
+    }
+    // SAFETY: single-threaded here; the child only continues this program.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Parent { .. }) => std::process::exit(0),
+        Ok(nix::unistd::ForkResult::Child) => {}
+        Err(e) => {
+            println!("err fork shim: {e}");
+            std::process::exit(1);
+        }
+    }
+    let _ = nix::unistd::setsid();
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let mut report = report_channel();
+    if report.is_none() {
+        std::process::exit(1);
+    }
+    if let Err(e) = monitor::run(&args, &mut report) {
+        if let Some(r) = report.as_mut() {
+            let _ = writeln!(r, "err {e}");
+        }
+        std::process::exit(1);
+    }
+}
