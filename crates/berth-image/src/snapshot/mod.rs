@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-pub use mount::{overlay_supported, unmount, Mount};
+pub use mount::{overlay_supported, unmount, Mount, OVERLAY_FIXED_OPTIONS};
 pub(crate) use tree::{copy_tree, dir_size};
 
 use crate::config::now_rfc3339;

@@ -11,6 +11,15 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+/// Overlay features Berth turns off: with `redirect_dir` or `metacopy` the upper dir would
+/// not hold complete copies (commit and diff read it as a layer), and `index` ties lower
+/// dirs to one upper, which breaks sharing layers between containers.
+pub const OVERLAY_FIXED_OPTIONS: [(&str, &str); 3] = [
+    ("index", "off"),
+    ("redirect_dir", "off"),
+    ("metacopy", "off"),
+];
+
 /// How to mount a container's root filesystem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mount {
@@ -136,6 +145,11 @@ pub fn unmount(target: &Path) -> io::Result<()> {
 }
 
 fn fsconfig_string(fd: &OwnedFd, key: &str, value: Option<&Path>) -> io::Result<()> {
+    fsconfig(fd, key, value)
+        .map_err(|e| io::Error::new(e.kind(), format!("overlay option {key}: {e}")))
+}
+
+fn fsconfig(fd: &OwnedFd, key: &str, value: Option<&Path>) -> io::Result<()> {
     let k = CString::new(key).map_err(|_| io::Error::other("NUL in key"))?;
     let v = value.map(cstr).transpose()?;
     let vp = v.as_ref().map_or(std::ptr::null(), |v| v.as_ptr());
@@ -160,6 +174,9 @@ fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -
     }
     fsconfig_string(&fsfd, "upperdir", Some(upper))?;
     fsconfig_string(&fsfd, "workdir", Some(work))?;
+    for (k, v) in OVERLAY_FIXED_OPTIONS {
+        fsconfig_string(&fsfd, k, Some(Path::new(v)))?;
+    }
     // SAFETY: valid fd; CMD_CREATE takes no key/value.
     cvt(unsafe {
         libc::syscall(

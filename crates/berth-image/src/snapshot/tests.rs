@@ -213,3 +213,37 @@ fn gc_keeps_live_chains_and_containers() {
     );
     assert_eq!(fs::read_dir(tmp.path().join("l")).unwrap().count(), 0);
 }
+
+#[test]
+fn copy_mode_symlink_from_lower_layer_cannot_redirect_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let canary = tmp.path().join("canary");
+    fs::create_dir(&canary).unwrap();
+    let s = Snapshotter::new(tmp.path().join("store"), SnapshotterKind::Copy).unwrap();
+    let tars = vec![
+        Tb::default()
+            .symlink("etc", canary.to_str().unwrap())
+            .symlink("up", "../../../..")
+            .bytes(),
+        Tb::default().file("up/canary/x", b"pwned").bytes(),
+    ];
+    let diffs: Vec<Digest> = tars.iter().map(|t| Digest::sha256_of(t)).collect();
+    let chain = chain_ids(&diffs);
+    s.unpack_layer(None, &chain[0], &diffs[0], &tars[0][..], None)
+        .unwrap();
+    let _ = s.unpack_layer(Some(&chain[0]), &chain[1], &diffs[1], &tars[1][..], None);
+    let bad = Tb::default().file("etc/passwd", b"pwned").bytes();
+    let d = Digest::sha256_of(&bad);
+    let _ = s.unpack_layer(
+        Some(&chain[0]),
+        &chain_ids(&[diffs[0].clone(), d.clone()])[1],
+        &d,
+        &bad[..],
+        None,
+    );
+    assert_eq!(
+        fs::read_dir(&canary).unwrap().count(),
+        0,
+        "nothing written through lower-layer symlinks"
+    );
+}

@@ -125,11 +125,30 @@ pub struct ImageStore {
     snapshots: Snapshotter,
     platform: Platform,
     meta: Mutex<MetaDoc>,
+    /// `flock`ed `<root>/lock`: one store instance per data root (the metadata document is
+    /// only safe with a single writer process).
+    _lock: std::fs::File,
 }
 
 impl ImageStore {
     /// Open (creating) a store.
     pub fn open(cfg: StoreConfig) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(&cfg.root).map_err(io_at(&cfg.root))?;
+        let lock_path = cfg.root.join("lock");
+        let lock = std::fs::File::create(&lock_path).map_err(io_at(&lock_path))?;
+        // SAFETY: valid fd; flock has no memory effects.
+        if unsafe {
+            libc::flock(
+                std::os::fd::AsRawFd::as_raw_fd(&lock),
+                libc::LOCK_EX | libc::LOCK_NB,
+            )
+        } != 0
+        {
+            return Err(StoreError::Conflict(format!(
+                "image store {} is in use by another process",
+                cfg.root.display()
+            )));
+        }
         let content = ContentStore::new(cfg.root.join("content"))?;
         let snap_dir = cfg.root.join(match cfg.snapshotter {
             SnapshotterKind::Overlay => "overlay",
@@ -146,6 +165,7 @@ impl ImageStore {
             snapshots,
             platform: cfg.platform,
             meta: Mutex::new(meta),
+            _lock: lock,
         })
     }
 
@@ -211,13 +231,37 @@ impl ImageStore {
         tags: &[Reference],
         repo_digests: &[Reference],
     ) -> Result<ImageInfo, StoreError> {
+        self.create_image_for(
+            manifest_digest,
+            media_type_hint,
+            tags,
+            repo_digests,
+            &self.platform.clone(),
+        )
+    }
+
+    /// [`create_image`](Self::create_image) picking `platform` from an index (`--platform`).
+    pub fn create_image_for(
+        &self,
+        manifest_digest: &Digest,
+        media_type_hint: Option<&str>,
+        tags: &[Reference],
+        repo_digests: &[Reference],
+        platform: &Platform,
+    ) -> Result<ImageInfo, StoreError> {
         let raw = self.content.read(manifest_digest)?;
         let media_type = manifest::detect_media_type(&raw, media_type_hint)?;
         let m = match manifest::parse(&raw, Some(&media_type))? {
             Parsed::Manifest(m) => m,
             Parsed::Index(idx) => {
-                let d = idx.select(&self.platform)?.clone();
-                return self.create_image(&d.digest, Some(&d.media_type), tags, repo_digests);
+                let d = idx.select(platform)?.clone();
+                return self.create_image_for(
+                    &d.digest,
+                    Some(&d.media_type),
+                    tags,
+                    repo_digests,
+                    platform,
+                );
             }
         };
         let config_raw = self.content.read(&m.config.digest)?;

@@ -350,6 +350,15 @@ fn reopen_keeps_metadata() {
     let img = s
         .import(&busybox_rootfs_tar()[..], Some("bb"), &[], None)
         .unwrap();
+    let cfg2 = StoreConfig {
+        root: tmp.path().join("root"),
+        snapshotter: SnapshotterKind::Overlay,
+        platform: crate::platform::Platform::host(),
+    };
+    assert!(
+        matches!(ImageStore::open(cfg2), Err(StoreError::Conflict(_))),
+        "second instance refused"
+    );
     drop(s);
     let cfg = StoreConfig {
         root: tmp.path().join("root"),
