@@ -220,7 +220,7 @@ fn copy_mode_symlink_from_lower_layer_cannot_redirect_writes() {
     let canary = tmp.path().join("canary");
     fs::create_dir(&canary).unwrap();
     let s = Snapshotter::new(tmp.path().join("store"), SnapshotterKind::Copy).unwrap();
-    let tars = vec![
+    let tars = [
         Tb::default()
             .symlink("etc", canary.to_str().unwrap())
             .symlink("up", "../../../..")
