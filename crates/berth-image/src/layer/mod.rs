@@ -10,6 +10,7 @@ mod apply;
 mod compress;
 pub(crate) mod fsops;
 pub(crate) mod path;
+mod pipe;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 pub use compress::{Compression, Decoder};
 
-use crate::digest::{Algorithm, Digest, DigestingReader};
+use crate::digest::Digest;
 
 /// Prefix of OCI whiteout files.
 pub const WHITEOUT_PREFIX: &str = ".wh.";
@@ -109,30 +110,41 @@ pub struct Applied {
 /// Unpack a layer stream (tar, tar+gzip or tar+zstd: detected by magic bytes, `media_type` as
 /// a hint) into `target`, which must exist. Returns the diff id of the uncompressed tar, so the
 /// caller can check it against the image config; wrap `reader` in a
-/// [`DigestingReader`] to also verify the compressed digest in the same pass.
+/// [`DigestingReader`](crate::digest::DigestingReader) to also verify the compressed digest in
+/// the same pass. Decompression and hashing run on a helper thread, overlapped with writing.
 pub fn apply(
-    reader: impl Read,
+    reader: impl Read + Send,
     media_type: Option<&str>,
     target: &Path,
     opts: &ApplyOptions,
 ) -> Result<Applied, LayerError> {
-    let (decoder, compression) = Decoder::new(reader, media_type).map_err(LayerError::Read)?;
-    let mut tar_stream = DigestingReader::new(decoder, Algorithm::Sha256);
     let mut unpacker = apply::Unpacker::new(target, opts)?;
-    {
-        let mut archive = tar::Archive::new(&mut tar_stream);
-        for entry in archive.entries().map_err(LayerError::Read)? {
-            let entry = entry.map_err(LayerError::Read)?;
-            unpacker.entry(entry)?;
-        }
-    }
-    unpacker.finish()?;
-    tar_stream.drain().map_err(LayerError::Read)?;
-    Ok(Applied {
-        diff_id: tar_stream.digest(),
-        compression,
-        tar_size: tar_stream.count(),
-        content_bytes: unpacker.content_bytes,
-        entries: unpacker.entries,
+    let (tx, mut rx) = pipe::channel();
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || pipe::produce(reader, media_type, tx));
+        let consumed = (|| {
+            let mut archive = tar::Archive::new(&mut rx);
+            for entry in archive.entries().map_err(LayerError::Read)? {
+                unpacker.entry(entry.map_err(LayerError::Read)?)?;
+            }
+            drop(archive);
+            unpacker.finish()?;
+            // Read what follows the end-of-archive marker so the diff id covers every byte.
+            io::copy(&mut rx, &mut io::sink()).map_err(LayerError::Read)?;
+            Ok(())
+        })();
+        drop(rx); // unblocks the producer if we stopped early
+        let produced = producer
+            .join()
+            .map_err(|_| LayerError::Read(io::Error::other("layer decoder thread panicked")))?;
+        consumed?;
+        let (p, compression) = produced.map_err(LayerError::Read)?;
+        Ok(Applied {
+            diff_id: p.diff_id,
+            compression,
+            tar_size: p.tar_size,
+            content_bytes: unpacker.content_bytes,
+            entries: unpacker.entries,
+        })
     })
 }

@@ -446,3 +446,32 @@ fn hostile_whiteouts_refused_or_contained() {
     let _ = apply(&tar[..], None, &sb.target, &opts);
     sb.assert_canary_untouched();
 }
+
+#[test]
+fn early_refusal_does_not_hang_the_decoder_thread() {
+    let sb = Sandbox::new();
+    let big = vec![0u8; 30 << 20];
+    let tar = Tb::default()
+        .file("../canary/evil", b"x")
+        .file("big", &big)
+        .bytes();
+    assert!(matches!(sb.apply(&tar), Err(LayerError::PathEscape(_))));
+    sb.assert_canary_untouched();
+}
+
+#[test]
+fn corrupt_compressed_stream_is_an_error() {
+    let mut tb = Tb::default();
+    let plain = tb.file("a", &vec![1u8; 200_000]).bytes();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let mut gz = gz.finish().unwrap();
+    gz.truncate(gz.len() / 2);
+    let sb = Sandbox::new();
+    assert!(matches!(sb.apply(&gz), Err(LayerError::Read(_))));
+    let zs = zstd::encode_all(&plain[..], 3).unwrap();
+    assert!(matches!(
+        sb.apply(&zs[..zs.len() / 2]),
+        Err(LayerError::Read(_))
+    ));
+}

@@ -236,7 +236,7 @@ impl Snapshotter {
         parent: Option<&Digest>,
         chain_id: &Digest,
         diff_id: &Digest,
-        blob: impl Read,
+        blob: impl Read + Send,
         media_type: Option<&str>,
     ) -> Result<bool, SnapshotError> {
         if self.has_layer(chain_id) {
