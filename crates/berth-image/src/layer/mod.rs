@@ -123,11 +123,12 @@ pub fn apply(
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || pipe::produce(reader, media_type, tx));
         let consumed = (|| {
-            let mut archive = tar::Archive::new(&mut rx);
-            for entry in archive.entries().map_err(LayerError::Read)? {
-                unpacker.entry(entry.map_err(LayerError::Read)?)?;
+            {
+                let mut archive = tar::Archive::new(&mut rx);
+                for entry in archive.entries().map_err(LayerError::Read)? {
+                    unpacker.entry(entry.map_err(LayerError::Read)?)?;
+                }
             }
-            drop(archive);
             unpacker.finish()?;
             // Read what follows the end-of-archive marker so the diff id covers every byte.
             io::copy(&mut rx, &mut io::sink()).map_err(LayerError::Read)?;
