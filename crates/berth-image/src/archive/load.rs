@@ -120,6 +120,7 @@ impl Collected {
 impl ImageStore {
     /// `docker load`: import every image in a docker-save or OCI archive tar stream.
     pub fn load(&self, reader: impl Read) -> Result<Vec<Loaded>, StoreError> {
+        let _hold = self.hold_gc();
         let mut c = Collected::default();
         let mut archive = tar::Archive::new(reader);
         for entry in archive.entries().map_err(arch)? {
@@ -163,6 +164,7 @@ impl ImageStore {
 
     /// Load every image of an OCI image layout directory.
     pub fn load_oci_layout(&self, dir: &Path) -> Result<Vec<Loaded>, StoreError> {
+        let _hold = self.hold_gc();
         let mut c = Collected::default();
         let index = dir.join("index.json");
         c.small.insert(

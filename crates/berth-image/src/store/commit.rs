@@ -128,6 +128,7 @@ impl ImageStore {
         opts: &CommitOptions,
         repo_tag: Option<&str>,
     ) -> Result<ImageInfo, StoreError> {
+        let _hold = self.hold_gc();
         let tags = parse_tag(repo_tag)?;
         let image = self
             .lock()
@@ -198,6 +199,7 @@ impl ImageStore {
         changes: &[String],
         message: Option<&str>,
     ) -> Result<ImageInfo, StoreError> {
+        let _hold = self.hold_gc();
         let tags = parse_tag(repo_tag)?;
         let (mut dec, _) = Decoder::new(reader, None)
             .map_err(|e| StoreError::Archive(format!("reading import: {e}")))?;

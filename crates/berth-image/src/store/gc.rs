@@ -59,6 +59,10 @@ impl ImageStore {
     /// (blobs deleted, snapshots deleted, bytes freed).
     pub fn collect_garbage(&self) -> Result<(usize, usize, u64), StoreError> {
         let doc = self.lock();
+        if self.gc_held() {
+            tracing::debug!("image ingest in progress: skipping garbage collection");
+            return Ok((0, 0, 0));
+        }
         let mut live_blobs = HashSet::new();
         let mut tops = HashSet::new();
         for rec in doc.images.values() {

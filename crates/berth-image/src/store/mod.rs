@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 pub use commit::CommitOptions;
+
 pub use diff::{Change, ChangeKind};
 pub use gc::{DiskUsage, ImageUsage, PruneReport};
 pub use meta::{ImageRecord, MetaDoc};
@@ -90,6 +91,20 @@ pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     }
 }
 
+/// Guard returned by [`ImageStore::hold_gc`].
+#[derive(Debug)]
+pub struct GcHold<'a> {
+    store: &'a ImageStore,
+}
+
+impl Drop for GcHold<'_> {
+    fn drop(&mut self) {
+        self.store
+            .holds
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Settings for [`ImageStore::open`].
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -125,6 +140,8 @@ pub struct ImageStore {
     snapshots: Snapshotter,
     platform: Platform,
     meta: Mutex<MetaDoc>,
+    /// Number of live [`GcHold`]s; garbage collection skips sweeping while non-zero.
+    holds: std::sync::atomic::AtomicUsize,
     /// `flock`ed `<root>/lock`: one store instance per data root (the metadata document is
     /// only safe with a single writer process).
     _lock: std::fs::File,
@@ -165,8 +182,21 @@ impl ImageStore {
             snapshots,
             platform: cfg.platform,
             meta: Mutex::new(meta),
+            holds: std::sync::atomic::AtomicUsize::new(0),
             _lock: lock,
         })
+    }
+
+    /// Keep garbage collection from deleting blobs and snapshots that are written but not yet
+    /// referenced by an image (a pull in progress). Hold it from the first blob write until
+    /// [`create_image`](Self::create_image) returns; load/import/commit hold one themselves.
+    pub fn hold_gc(&self) -> GcHold<'_> {
+        self.holds.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        GcHold { store: self }
+    }
+
+    pub(crate) fn gc_held(&self) -> bool {
+        self.holds.load(std::sync::atomic::Ordering::SeqCst) > 0
     }
 
     /// The content store (for the registry client to stream blobs into).
