@@ -167,6 +167,11 @@ impl ImageStore {
             )));
         }
         let content = ContentStore::new(cfg.root.join("content"))?;
+        // We hold the root's lock, so any ingest file left now is from a crashed process.
+        let stale = content.clean_ingest()?;
+        if stale > 0 {
+            tracing::info!(stale, "removed interrupted blob ingests");
+        }
         let snap_dir = cfg.root.join(match cfg.snapshotter {
             SnapshotterKind::Overlay => "overlay",
             SnapshotterKind::Copy => "copy",

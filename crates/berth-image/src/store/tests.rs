@@ -359,6 +359,15 @@ fn reopen_keeps_metadata() {
         matches!(ImageStore::open(cfg2), Err(StoreError::Conflict(_))),
         "second instance refused"
     );
+    let mut w = s.content().writer(None, None).unwrap();
+    std::io::Write::write_all(&mut w, b"half a blob").unwrap();
+    std::mem::forget(w); // simulate a crash mid-ingest: the temp file stays
+    assert_eq!(
+        fs::read_dir(tmp.path().join("root/content/ingest"))
+            .unwrap()
+            .count(),
+        1
+    );
     drop(s);
     let cfg = StoreConfig {
         root: tmp.path().join("root"),
@@ -367,4 +376,11 @@ fn reopen_keeps_metadata() {
     };
     let s = ImageStore::open(cfg).unwrap();
     assert_eq!(s.resolve("bb").unwrap().record, img.record);
+    assert_eq!(
+        fs::read_dir(tmp.path().join("root/content/ingest"))
+            .unwrap()
+            .count(),
+        0,
+        "stale ingest removed"
+    );
 }
