@@ -1,0 +1,332 @@
+//! Creating containers and describing them: `create`, `ps` (list), `inspect`, `info`.
+
+use std::collections::BTreeMap;
+
+use berth_image::Reference;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+use crate::record::{ContainerConfig, ContainerRecord, ContainerState, HostConfig};
+use crate::time::{human_duration, now_rfc3339, now_unix, parse_rfc3339};
+use crate::{names, spec, Engine};
+
+/// The body of docker's `POST /containers/create`: the config at the top level plus
+/// `HostConfig`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CreateRequest {
+    #[serde(flatten)]
+    pub config: ContainerConfig,
+    #[serde(rename = "HostConfig", default)]
+    pub host_config: Option<HostConfig>,
+}
+
+/// One row of `GET /containers/json`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerSummary {
+    pub id: String,
+    pub names: Vec<String>,
+    pub image: String,
+    #[serde(rename = "ImageID")]
+    pub image_id: String,
+    pub command: String,
+    pub created: i64,
+    pub ports: Vec<serde_json::Value>,
+    pub labels: BTreeMap<String, String>,
+    pub state: String,
+    pub status: String,
+    pub host_config: serde_json::Value,
+    pub network_settings: serde_json::Value,
+    pub mounts: Vec<serde_json::Value>,
+}
+
+/// `GET /containers/{id}/json`: the record plus the paths docker shows.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerInspect {
+    #[serde(flatten)]
+    pub record: ContainerRecord,
+    pub log_path: String,
+    pub resolv_conf_path: String,
+    pub hostname_path: String,
+    pub hosts_path: String,
+    pub mount_label: String,
+    pub process_label: String,
+    pub app_armor_profile: String,
+    #[serde(rename = "ExecIDs")]
+    pub exec_ids: Option<Vec<String>>,
+    pub graph_driver: serde_json::Value,
+    pub mounts: Vec<serde_json::Value>,
+    pub network_settings: serde_json::Value,
+}
+
+/// Counts for `GET /info`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineInfo {
+    pub containers: usize,
+    pub running: usize,
+    pub paused: usize,
+    pub stopped: usize,
+    pub images: usize,
+}
+
+/// `busybox` → `busybox:latest`, as docker names an image in messages.
+pub(crate) fn familiar_with_tag(image: &str) -> String {
+    match Reference::parse_normalized_named(image) {
+        Ok(r) if r.tag().is_none() && r.digest().is_none() => format!("{}:latest", r.familiar()),
+        Ok(r) => r.familiar(),
+        Err(_) => image.to_owned(),
+    }
+}
+
+/// Fills what the request left out from the image's config (docker's merge rules: an
+/// entrypoint given in the request drops the image's cmd).
+fn merge_image_config(
+    cfg: &mut ContainerConfig,
+    img: Option<&berth_image::config::ContainerConfig>,
+) {
+    let Some(img) = img else { return };
+    if cfg.entrypoint.is_none() {
+        cfg.entrypoint = img.entrypoint.clone();
+        if cfg.cmd.is_none() {
+            cfg.cmd = img.cmd.clone();
+        }
+    }
+    let mut env: Vec<String> = img.env.clone().unwrap_or_default();
+    for e in &cfg.env {
+        let key = e.split('=').next().unwrap_or("");
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    cfg.env = env;
+    if cfg.working_dir.is_empty() {
+        cfg.working_dir = img.working_dir.clone().unwrap_or_default();
+    }
+    if cfg.user.is_empty() {
+        cfg.user = img.user.clone().unwrap_or_default();
+    }
+    if cfg.stop_signal.is_none() {
+        cfg.stop_signal = img.stop_signal.clone();
+    }
+    for (k, v) in img.labels.clone().unwrap_or_default() {
+        cfg.labels.entry(k).or_insert(v);
+    }
+}
+
+impl Engine {
+    /// `docker create`: records a container from an image; its writable layer is prepared now,
+    /// nothing runs until [`Engine::start`]. Returns the new id.
+    pub fn create(&self, req: CreateRequest, name: Option<&str>) -> Result<String> {
+        let mut cfg = req.config;
+        if cfg.image.is_empty() {
+            return Err(EngineError::InvalidParameter(
+                "config cannot be empty in order to create a container".into(),
+            ));
+        }
+        let wanted = name
+            .filter(|n| !n.is_empty())
+            .map(names::validate)
+            .transpose()?;
+        let image = self.images.resolve(&cfg.image).map_err(|e| match e {
+            berth_image::StoreError::NotFound(_) => {
+                EngineError::NoSuchImage(familiar_with_tag(&cfg.image))
+            }
+            e => e.into(),
+        })?;
+        let (_, img_cfg) = self.images.manifest_and_config(&image.record.id)?;
+        merge_image_config(&mut cfg, img_cfg.config.as_ref());
+        let args = spec::process_args(&cfg);
+        let Some((path, rest)) = args.split_first() else {
+            return Err(EngineError::InvalidParameter("No command specified".into()));
+        };
+        let id = names::new_id()?;
+        if cfg.hostname.is_empty() {
+            cfg.hostname = id[..12].to_owned();
+        }
+        let mut host_config = req.host_config.unwrap_or_default();
+        if host_config.network_mode.is_empty() {
+            host_config.network_mode = "none".into();
+        }
+        let mut inner = self.lock();
+        let taken = |n: &str| inner.containers.values().find(|r| r.short_name() == n);
+        let name = match wanted {
+            Some(n) => {
+                if let Some(other) = taken(&n) {
+                    return Err(EngineError::Conflict(format!(
+                        "Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                        other.id
+                    )));
+                }
+                n
+            }
+            None => {
+                let mut retry = 0;
+                loop {
+                    let n = names::generate(retry)?;
+                    if taken(&n).is_none() {
+                        break n;
+                    }
+                    retry += 1;
+                }
+            }
+        };
+        let rec = ContainerRecord {
+            id: id.clone(),
+            created: now_rfc3339(),
+            path: path.clone(),
+            args: rest.to_vec(),
+            state: ContainerState::default(),
+            image: image.record.id.to_string(),
+            name: format!("/{name}"),
+            restart_count: 0,
+            driver: "overlay".into(),
+            platform: "linux".into(),
+            config: cfg,
+            host_config,
+        };
+        self.images
+            .prepare_container(&id, &image.record.id.to_string())?;
+        if let Err(e) = self.records.save(&rec) {
+            let _ = self.images.remove_container(&id);
+            return Err(e);
+        }
+        inner.containers.insert(id.clone(), rec);
+        Ok(id)
+    }
+
+    /// `docker ps`: running containers, or all with `all`, newest first.
+    pub fn list(&self, all: bool) -> Vec<ContainerSummary> {
+        let inner = self.lock();
+        let now = now_unix();
+        let mut out: Vec<ContainerSummary> = inner
+            .containers
+            .values()
+            .filter(|r| all || r.state.running)
+            .map(|r| {
+                let created = parse_rfc3339(&r.created).unwrap_or(0);
+                let status = if r.state.running {
+                    let since = parse_rfc3339(&r.state.started_at).unwrap_or(now);
+                    format!("Up {}", human_duration(now - since))
+                } else if r.state.status == "exited" {
+                    let since = parse_rfc3339(&r.state.finished_at).unwrap_or(now);
+                    format!(
+                        "Exited ({}) {} ago",
+                        r.state.exit_code,
+                        human_duration(now - since)
+                    )
+                } else {
+                    "Created".into()
+                };
+                let mut cmd = vec![r.path.clone()];
+                cmd.extend(r.args.iter().cloned());
+                ContainerSummary {
+                    id: r.id.clone(),
+                    names: vec![r.name.clone()],
+                    image: r.config.image.clone(),
+                    image_id: r.image.clone(),
+                    command: cmd.join(" "),
+                    created,
+                    ports: Vec::new(),
+                    labels: r.config.labels.clone(),
+                    state: r.state.status.clone(),
+                    status,
+                    host_config: serde_json::json!({"NetworkMode": r.host_config.network_mode}),
+                    network_settings: serde_json::json!({"Networks": {}}),
+                    mounts: Vec::new(),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+        out
+    }
+
+    /// `docker inspect` of a container.
+    pub fn inspect(&self, key: &str) -> Result<ContainerInspect> {
+        let inner = self.lock();
+        let id = Self::find_id(&inner, key)?;
+        let record = inner
+            .containers
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
+        let upper = self
+            .images
+            .snapshots()
+            .upper_dir(&id)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        Ok(ContainerInspect {
+            record,
+            log_path: self.log_path(&id).display().to_string(),
+            resolv_conf_path: String::new(),
+            hostname_path: String::new(),
+            hosts_path: String::new(),
+            mount_label: String::new(),
+            process_label: String::new(),
+            app_armor_profile: String::new(),
+            exec_ids: None,
+            graph_driver: serde_json::json!({
+                "Name": "overlay",
+                "Data": {
+                    "UpperDir": upper,
+                    "MergedDir": self.rootfs_dir(&id).display().to_string(),
+                },
+            }),
+            mounts: Vec::new(),
+            network_settings: serde_json::json!({"Networks": {}}),
+        })
+    }
+
+    /// Counts of containers by state, and of images.
+    pub fn info(&self) -> EngineInfo {
+        let inner = self.lock();
+        let mut i = EngineInfo {
+            containers: inner.containers.len(),
+            images: self.images.images().len(),
+            ..Default::default()
+        };
+        for r in inner.containers.values() {
+            if r.state.paused {
+                i.paused += 1;
+            } else if r.state.running {
+                i.running += 1;
+            } else {
+                i.stopped += 1;
+            }
+        }
+        i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_follows_docker() {
+        let img = berth_image::config::ContainerConfig {
+            entrypoint: Some(vec!["/ep".into()]),
+            cmd: Some(vec!["default".into()]),
+            env: Some(vec!["PATH=/bin".into(), "A=1".into()]),
+            working_dir: Some("/w".into()),
+            ..Default::default()
+        };
+        let mut c = ContainerConfig {
+            cmd: Some(vec!["mine".into()]),
+            env: vec!["A=2".into()],
+            ..Default::default()
+        };
+        merge_image_config(&mut c, Some(&img));
+        assert_eq!(spec::process_args(&c), ["/ep", "mine"]);
+        assert_eq!(c.env, ["PATH=/bin", "A=2"]);
+        assert_eq!(c.working_dir, "/w");
+        let mut e = ContainerConfig {
+            entrypoint: Some(vec!["/other".into()]),
+            ..Default::default()
+        };
+        merge_image_config(&mut e, Some(&img));
+        assert_eq!(spec::process_args(&e), ["/other"]);
+        assert_eq!(familiar_with_tag("busybox"), "busybox:latest");
+        assert_eq!(familiar_with_tag("x:1"), "x:1");
+    }
+}

@@ -1,0 +1,265 @@
+//! Learning that containers exited: an inotify watch on each running container's exec dir (the
+//! shim renames `exit.json` into it) plus a periodic sweep; turning the file into the `exited`
+//! state; waking waiters; auto-removal; and reconciliation when the engine opens.
+
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+
+use crate::error::{EngineError, Result};
+use crate::shim::{self, ExitStatus};
+use crate::time::now_rfc3339;
+use crate::Engine;
+
+/// How often running containers are checked even without an inotify event.
+const SWEEP: Duration = Duration::from_millis(500);
+
+/// Docker's `condition` of `POST /containers/{id}/wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    /// Return at once if the container is not running, else at its exit (the default).
+    NotRunning,
+    /// Wait for the next exit, even if not running now.
+    NextExit,
+    /// Wait until the container is removed.
+    Removed,
+}
+
+impl WaitCondition {
+    /// Parses docker's names (`not-running`, `next-exit`, `removed`; empty = default).
+    pub fn parse(s: &str) -> Result<WaitCondition> {
+        match s {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            other => Err(EngineError::InvalidParameter(format!(
+                "invalid condition: \"{other}\""
+            ))),
+        }
+    }
+}
+
+/// The outcome of a wait: docker's `{"StatusCode": N}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitResult {
+    /// The container's exit code.
+    pub status_code: i32,
+}
+
+/// A registered wait; [`Waiter::wait`] blocks until the condition is met.
+pub struct Waiter {
+    rx: mpsc::Receiver<WaitResult>,
+}
+
+impl Waiter {
+    /// Blocks until the condition holds. `None` if the engine went away.
+    pub fn wait(self) -> Option<WaitResult> {
+        self.rx.recv().ok()
+    }
+
+    /// Blocks at most `d`.
+    pub fn wait_timeout(&self, d: Duration) -> Option<WaitResult> {
+        self.rx.recv_timeout(d).ok()
+    }
+}
+
+pub(crate) struct Registered {
+    condition: WaitCondition,
+    tx: mpsc::Sender<WaitResult>,
+}
+
+/// The inotify instance watching exec dirs.
+pub(crate) struct Watcher {
+    inotify: Inotify,
+}
+
+impl Watcher {
+    pub(crate) fn new() -> Result<Watcher> {
+        let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+            .map_err(|e| EngineError::Internal(format!("inotify: {e}")))?;
+        Ok(Watcher { inotify })
+    }
+
+    /// Watches `dir` for the shim's exit file (the watch goes away with the directory).
+    pub(crate) fn watch(&self, dir: &Path) {
+        if let Err(e) = self.inotify.add_watch(
+            dir,
+            AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_CLOSE_WRITE,
+        ) {
+            tracing::warn!("inotify watch {}: {e}", dir.display());
+        }
+    }
+}
+
+/// Starts the thread that notices exits; it ends when the engine is dropped.
+pub(crate) fn spawn_watcher(engine: &Arc<Engine>) {
+    let weak: Weak<Engine> = Arc::downgrade(engine);
+    let spawned = std::thread::Builder::new()
+        .name("berth-exits".into())
+        .spawn(move || loop {
+            let Some(engine) = weak.upgrade() else { return };
+            {
+                let mut fds = [PollFd::new(
+                    engine.watcher.inotify.as_fd(),
+                    PollFlags::POLLIN,
+                )];
+                let _ = poll(&mut fds, PollTimeout::from(SWEEP.as_millis() as u16));
+            }
+            while let Ok(ev) = engine.watcher.inotify.read_events() {
+                if ev.is_empty() {
+                    break;
+                }
+            }
+            engine.sweep();
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the exit watcher: {e}");
+    }
+}
+
+impl Engine {
+    /// Checks every running container for an exit file (or a vanished shim).
+    pub(crate) fn sweep(&self) {
+        let running: Vec<String> = self
+            .lock()
+            .containers
+            .values()
+            .filter(|r| r.state.running)
+            .map(|r| r.id.clone())
+            .collect();
+        for id in running {
+            self.check_exit(&id);
+        }
+    }
+
+    /// If container `id` has exited, records it. Returns whether it had.
+    pub(crate) fn check_exit(&self, id: &str) -> bool {
+        let dir = self.exec_dir(id);
+        let status = match shim::read_exit(&dir) {
+            Some(s) => s,
+            None if !shim::shim_alive(&dir) && !dir.join(shim::EXIT_FILE).exists() => {
+                // The shim is gone without a word (killed, or the host rebooted): the exit
+                // status is lost, as docker reports it.
+                tracing::warn!("container {id}: monitor gone, exit status unknown");
+                let _ = berth_runtime::container::Container::load(&self.runtime_root(), id)
+                    .and_then(|c| c.delete(true));
+                ExitStatus {
+                    exit_code: 255,
+                    finished_at: now_rfc3339(),
+                    oom_killed: false,
+                }
+            }
+            None => return false,
+        };
+        self.record_exit(id, &status);
+        true
+    }
+
+    fn record_exit(&self, id: &str, status: &ExitStatus) {
+        let auto_remove;
+        let waiters;
+        {
+            let mut inner = self.lock();
+            let Some(rec) = inner.containers.get_mut(id) else {
+                return;
+            };
+            if !rec.state.running {
+                return;
+            }
+            rec.state.running = false;
+            rec.state.status = "exited".into();
+            rec.state.pid = 0;
+            rec.state.exit_code = status.exit_code;
+            rec.state.oom_killed = status.oom_killed;
+            rec.state.finished_at = status.finished_at.clone();
+            if let Err(e) = self.records.save(rec) {
+                tracing::error!("saving container {id}: {e}");
+            }
+            auto_remove = rec.host_config.auto_remove;
+            waiters = inner.waiters.remove(id).unwrap_or_default();
+        }
+        let _ = std::fs::remove_file(self.exec_dir(id).join(shim::EXIT_FILE));
+        self.unmount_rootfs(id);
+        let result = WaitResult {
+            status_code: status.exit_code,
+        };
+        let mut keep = Vec::new();
+        for w in waiters {
+            if w.condition == WaitCondition::Removed && auto_remove {
+                keep.push(w);
+            } else if w.condition != WaitCondition::Removed {
+                let _ = w.tx.send(result);
+            } else {
+                keep.push(w);
+            }
+        }
+        if !keep.is_empty() {
+            self.lock()
+                .waiters
+                .entry(id.to_owned())
+                .or_default()
+                .extend(keep);
+        }
+        if auto_remove {
+            if let Err(e) = self.remove(id, true) {
+                tracing::warn!("auto-removing {id}: {e}");
+            }
+        }
+    }
+
+    /// Registers a wait on container `key` under `condition`.
+    pub fn wait(&self, key: &str, condition: WaitCondition) -> Result<Waiter> {
+        let (tx, rx) = mpsc::channel();
+        let mut inner = self.lock();
+        let id = Self::find_id(&inner, key)?;
+        let rec = inner
+            .containers
+            .get(&id)
+            .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
+        if condition == WaitCondition::NotRunning && !rec.state.running {
+            let _ = tx.send(WaitResult {
+                status_code: rec.state.exit_code,
+            });
+        } else {
+            inner
+                .waiters
+                .entry(id)
+                .or_default()
+                .push(Registered { condition, tx });
+        }
+        Ok(Waiter { rx })
+    }
+
+    /// Wakes `Removed` waiters (and any other left) of a container that is gone.
+    pub(crate) fn notify_removed(&self, id: &str, exit_code: i32) {
+        let waiters = self.lock().waiters.remove(id).unwrap_or_default();
+        for w in waiters {
+            let _ = w.tx.send(WaitResult {
+                status_code: exit_code,
+            });
+        }
+    }
+
+    /// At open: containers recorded as running are checked against their shim's files, and
+    /// watched again if they still run.
+    pub(crate) fn recover(&self) {
+        let running: Vec<String> = self
+            .lock()
+            .containers
+            .values()
+            .filter(|r| r.state.running)
+            .map(|r| r.id.clone())
+            .collect();
+        for id in running {
+            self.watcher.watch(&self.exec_dir(&id));
+            if !self.check_exit(&id) {
+                tracing::info!("container {id} is still running");
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Running containers: `start` (mount the root, write the spec, run the shim), `stop`, `kill`,
+//! `rm`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use berth_runtime::container::Container;
+use nix::sys::signal::Signal;
+
+use crate::error::{io_err, EngineError, Result};
+use crate::exits::WaitCondition;
+use crate::shim::{self, ShimPaths};
+use crate::time::now_rfc3339;
+use crate::{spec, user, Engine};
+
+/// Docker's default grace period of `stop`.
+pub const DEFAULT_STOP_TIMEOUT: i64 = 10;
+
+/// Parses a signal as docker accepts it: `KILL`, `SIGKILL` or `9`.
+pub fn parse_signal(s: &str) -> Result<Signal> {
+    let bad = || EngineError::InvalidParameter(format!("Invalid signal: {s}"));
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    name.parse::<Signal>().map_err(|_| bad())
+}
+
+/// Whether `path` is a mount point (its device differs from its parent's).
+fn is_mount_point(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(m), Some(parent)) = (std::fs::metadata(path), path.parent()) else {
+        return false;
+    };
+    std::fs::metadata(parent).is_ok_and(|p| p.dev() != m.dev())
+}
+
+impl Engine {
+    /// Where a running container's root is mounted.
+    pub(crate) fn rootfs_dir(&self, id: &str) -> PathBuf {
+        self.exec_dir(id).join("rootfs")
+    }
+
+    /// Unmounts the container's root if mounted (errors are logged: nothing can act on them).
+    pub(crate) fn unmount_rootfs(&self, id: &str) {
+        let dir = self.rootfs_dir(id);
+        if is_mount_point(&dir) {
+            if let Err(e) = berth_image::snapshot::unmount(&dir) {
+                tracing::warn!("unmount {}: {e}", dir.display());
+            }
+        }
+    }
+
+    /// `docker start`: runs the container's program. Returns false if it was already running
+    /// (docker's 304).
+    pub fn start(&self, key: &str) -> Result<bool> {
+        let (id, cfg) = {
+            let inner = self.lock();
+            let id = Self::find_id(&inner, key)?;
+            let rec = inner
+                .containers
+                .get(&id)
+                .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
+            if rec.state.running {
+                return Ok(false);
+            }
+            (id, rec.config.clone())
+        };
+        let exec_dir = self.exec_dir(&id);
+        let rootfs = self.rootfs_dir(&id);
+        std::fs::create_dir_all(&rootfs).map_err(io_err("create", &rootfs))?;
+        let _ = std::fs::remove_file(exec_dir.join(shim::EXIT_FILE));
+        if !is_mount_point(&rootfs) {
+            let mount = self.images.container_mount(&id)?;
+            mount
+                .mount(&rootfs)
+                .map_err(io_err("mount rootfs on", &rootfs))?;
+        }
+        let result = self.start_mounted(&id, &cfg, &exec_dir, &rootfs);
+        match result {
+            Ok(pid) => {
+                {
+                    let mut inner = self.lock();
+                    if let Some(rec) = inner.containers.get_mut(&id) {
+                        rec.state.status = "running".into();
+                        rec.state.running = true;
+                        rec.state.pid = pid;
+                        rec.state.exit_code = 0;
+                        rec.state.error = String::new();
+                        rec.state.started_at = now_rfc3339();
+                        rec.state.finished_at = crate::time::ZERO_TIME.into();
+                        self.records.save(rec)?;
+                    }
+                }
+                // It may have exited before it was marked running.
+                self.check_exit(&id);
+                Ok(true)
+            }
+            Err(e) => {
+                self.unmount_rootfs(&id);
+                let mut inner = self.lock();
+                if let Some(rec) = inner.containers.get_mut(&id) {
+                    rec.state.error = e.to_string();
+                    rec.state.exit_code = 128;
+                    let _ = self.records.save(rec);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn start_mounted(
+        &self,
+        id: &str,
+        cfg: &crate::ContainerConfig,
+        exec_dir: &Path,
+        rootfs: &Path,
+    ) -> Result<i32> {
+        let passwd = user::read_in_root(rootfs, "etc/passwd")?;
+        let group = user::read_in_root(rootfs, "etc/group")?;
+        let who = user::resolve(&cfg.user, &passwd, &group)?;
+        let spec = spec::build(id, cfg, &who, rootfs)?;
+        let cfg_path = exec_dir.join("config.json");
+        spec.save(&cfg_path)
+            .map_err(|e| EngineError::Internal(format!("write {}: {e}", cfg_path.display())))?;
+        let runtime_root = self.runtime_root();
+        std::fs::create_dir_all(&runtime_root).map_err(io_err("create", &runtime_root))?;
+        let log_path = self.log_path(id);
+        self.watcher.watch(exec_dir);
+        shim::spawn(
+            id,
+            &ShimPaths {
+                binary: &self.cfg.shim_binary,
+                bundle: exec_dir,
+                runtime_root: &runtime_root,
+                state_dir: exec_dir,
+                log_path: &log_path,
+            },
+        )
+    }
+
+    fn signal(&self, id: &str, sig: Signal, all: bool) -> Result<()> {
+        let c = Container::load(&self.runtime_root(), id)
+            .map_err(|e| EngineError::Conflict(format!("Container {id} is not running: {e}")))?;
+        c.kill(sig, all)
+            .map_err(|e| EngineError::Internal(format!("cannot kill container {id}: {e}")))
+    }
+
+    fn running_id(&self, key: &str) -> Result<(String, bool, Option<String>)> {
+        let inner = self.lock();
+        let id = Self::find_id(&inner, key)?;
+        let rec = inner
+            .containers
+            .get(&id)
+            .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
+        Ok((id, rec.state.running, rec.config.stop_signal.clone()))
+    }
+
+    /// `docker kill`: sends `signal` (default SIGKILL) to the container's init.
+    pub fn kill(&self, key: &str, signal: Option<&str>) -> Result<()> {
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => parse_signal(s)?,
+            None => Signal::SIGKILL,
+        };
+        let (id, running, _) = self.running_id(key)?;
+        if !running {
+            return Err(EngineError::Conflict(format!(
+                "Container {id} is not running"
+            )));
+        }
+        self.signal(&id, sig, sig == Signal::SIGKILL)
+    }
+
+    /// `docker stop`: the stop signal, then SIGKILL to every process after `timeout` seconds
+    /// (default 10; negative waits forever). Returns false if it was not running (304).
+    pub fn stop(&self, key: &str, timeout: Option<i64>) -> Result<bool> {
+        let (id, running, stop_signal) = self.running_id(key)?;
+        if !running {
+            return Ok(false);
+        }
+        let waiter = self.wait(&id, WaitCondition::NotRunning)?;
+        let sig = match stop_signal.as_deref() {
+            Some(s) if !s.is_empty() => parse_signal(s)?,
+            _ => Signal::SIGTERM,
+        };
+        let _ = self.signal(&id, sig, false);
+        let t = timeout.unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let exited = if t < 0 {
+            waiter.wait_timeout(Duration::MAX).is_some()
+        } else {
+            waiter.wait_timeout(Duration::from_secs(t as u64)).is_some()
+        };
+        if !exited {
+            let _ = self.signal(&id, Signal::SIGKILL, true);
+            if waiter.wait_timeout(Duration::from_secs(30)).is_none() {
+                return Err(EngineError::Internal(format!(
+                    "container {id} did not exit after SIGKILL"
+                )));
+            }
+        }
+        Ok(true)
+    }
+
+    /// `docker rm`: removes a stopped container (with `force`, kills a running one first),
+    /// its writable layer, log and runtime files.
+    pub fn remove(&self, key: &str, force: bool) -> Result<()> {
+        let (id, running, _) = self.running_id(key)?;
+        if running {
+            if !force {
+                let name = self
+                    .lock()
+                    .containers
+                    .get(&id)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default();
+                return Err(EngineError::Conflict(format!(
+                    "cannot remove container \"{name}\": container is running: stop the container before removing or force remove"
+                )));
+            }
+            let waiter = self.wait(&id, WaitCondition::NotRunning)?;
+            let _ = self.signal(&id, Signal::SIGKILL, true);
+            if waiter.wait_timeout(Duration::from_secs(30)).is_none() {
+                return Err(EngineError::Internal(format!(
+                    "container {id} did not exit after SIGKILL"
+                )));
+            }
+        }
+        let Some(rec) = self.lock().containers.remove(&id) else {
+            // Removed concurrently (e.g. auto-remove): nothing left to do.
+            return Ok(());
+        };
+        self.unmount_rootfs(&id);
+        match self.images.remove_container(&id) {
+            Ok(()) | Err(berth_image::StoreError::NoContainer(_)) => {}
+            Err(e) => tracing::warn!("removing the layer of {id}: {e}"),
+        }
+        let exec_dir = self.exec_dir(&id);
+        if let Err(e) = std::fs::remove_dir_all(&exec_dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!("remove {}: {e}", exec_dir.display());
+            }
+        }
+        self.records.remove(&id)?;
+        self.notify_removed(&id, rec.state.exit_code);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("KILL").ok(), Some(Signal::SIGKILL));
+        assert_eq!(parse_signal("sigterm").ok(), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("15").ok(), Some(Signal::SIGTERM));
+        assert!(parse_signal("NOPE").is_err());
+        assert!(parse_signal("999").is_err());
+    }
+}
