@@ -113,3 +113,54 @@ fn user_namespace_maps_ids() {
     assert_eq!(map, vec!["0", "100000", "65536"]);
     assert_ne!(lines[2], host_ns("user"));
 }
+
+#[test]
+fn unprivileged_user_runs_a_rootless_container() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let state = tempfile::tempdir().unwrap();
+    for d in [w.bundle.path(), state.path()] {
+        std::os::unix::fs::chown(d, Some(65534), Some(65534)).unwrap();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let as_nobody = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args([
+                "--reuid",
+                "65534",
+                "--regid",
+                "65534",
+                "--clear-groups",
+                BIN,
+                "--root",
+            ])
+            .arg(state.path())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    ok(&as_nobody(&[
+        "spec",
+        "--rootless",
+        "--bundle",
+        w.bundle_str(),
+    ]));
+    let path = w.bundle.path().join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["process"]["terminal"] = json!(false);
+    spec["process"]["args"] = json!(["sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    spec["root"]["path"] = json!(shared_rootfs());
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let id = unique_id("rootless");
+    let out = as_nobody(&["run", "--bundle", w.bundle_str(), &id]);
+    let stdout = ok(&out);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "0", "root inside the user namespace");
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        vec!["0", "65534", "1"]
+    );
+    assert!(!state.path().join(&id).exists(), "state left behind");
+}

@@ -10,5 +10,11 @@ cargo build -q -p berth-runtime-cli
 json=$(mktemp); trap 'rm -f "$json"' EXIT
 cargo test -q -p berth-runtime-cli --no-run --message-format=json >"$json" 2>/dev/null
 bins=$(grep -o '"executable":"[^"]*/\(cgroups\|lifecycle\|isolation\)-[^"]*"' "$json" | sed 's/"executable":"\(.*\)"/\1/' | sort -u)
-script="export TMPDIR=/mnt; rc=0; for b in $bins; do \$b --test-threads 1 -q || rc=1; done; exit \$rc"
-"$vm" --mem 2G -- sh -c "$script"
+mkdir -p target/cgroup2-vm
+inner=target/cgroup2-vm/runtime-tests.sh
+{
+  echo 'export TMPDIR=/mnt; rc=0'
+  for b in $bins; do echo "$b --test-threads 1 -q || rc=1"; done
+  echo 'exit $rc'
+} > "$inner"
+"$vm" --mem 2G -- sh "$inner"

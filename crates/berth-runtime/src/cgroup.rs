@@ -62,8 +62,21 @@ pub fn with_default_devices(
 
 /// Why a cgroup operation failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cgroup: {0}")]
+#[error(transparent)]
 pub struct CgroupError(#[from] berth_cgroups::Error);
+
+/// Whether the resources ask for any limit (device rules alone do not count): a rootless
+/// container without a delegated cgroup may only go on without one when nothing is limited.
+pub fn wants_limits(res: Option<&LinuxResources>) -> bool {
+    let Some(r) = res else { return false };
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+        || r.network().is_some()
+        || r.unified().as_ref().is_some_and(|u| !u.is_empty())
+}
 
 /// A container's cgroup, located by the spec's `cgroupsPath` (or the default for its id).
 pub struct Cgroup {

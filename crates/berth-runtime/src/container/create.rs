@@ -145,12 +145,21 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
     let cgroup = Cgroup::open(&cgroup_path, &opts.id)?;
-    undo.cgroup = Some(cgroup);
+    let spec_res = linux.and_then(|l| l.resources().as_ref());
     let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-    let res =
-        crate::cgroup::with_default_devices(linux.and_then(|l| l.resources().as_ref()), devices);
-    if let Some(cg) = &undo.cgroup {
-        cg.create(&res)?;
+    let res = crate::cgroup::with_default_devices(spec_res, devices);
+    match cgroup.create(&res) {
+        Ok(()) => undo.cgroup = Some(cgroup),
+        // Rootless without a delegated cgroup: like runc, go on without one if nothing is
+        // limited (pause and `kill --all` are then unavailable).
+        Err(e) if !nix::unistd::geteuid().is_root() && !crate::cgroup::wants_limits(spec_res) => {
+            tracing::warn!("rootless: running without a cgroup: {e}");
+            let _ = cgroup.destroy();
+        }
+        Err(e) => {
+            let _ = cgroup.destroy();
+            return Err(e.into());
+        }
     }
 
     let fifo_path = dir.join(EXEC_FIFO);

@@ -156,7 +156,12 @@ impl Container {
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if !self.state.init_alive() && cg.pids().map(|p| p.is_empty()).unwrap_or(true) {
+            // Zombies are dead: whoever inherited them reaps them in its own time.
+            let live =
+                cg.pids().unwrap_or_default().into_iter().any(|p| {
+                    crate::state::proc_stat(p).is_some_and(|(st, _)| st != 'Z' && st != 'X')
+                });
+            if !self.state.init_alive() && !live {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(2));
