@@ -9,13 +9,19 @@ static LOG: std::sync::OnceLock<(std::path::PathBuf, bool)> = std::sync::OnceLoc
 
 /// Sets up tracing (to the log file when given, else stderr) at warn level, debug with --debug.
 pub fn init(g: &Global) {
-    let level = if g.debug { "debug" } else { "warn" };
+    // A plain level filter: EnvFilter would link a regex engine into a binary that is copied into
+    // a sealed memfd on every create/run/exec.
+    let level = if g.debug {
+        tracing_subscriber::filter::LevelFilter::DEBUG
+    } else {
+        tracing_subscriber::filter::LevelFilter::WARN
+    };
     let json = g.log_format == "json";
     if let Some(path) = &g.log {
         let _ = LOG.set((path.clone(), json));
     }
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_max_level(level)
         .with_ansi(false);
     match g.log.as_ref().and_then(|p| {
         std::fs::OpenOptions::new()

@@ -14,7 +14,7 @@ fn all_hook_stages_run_with_state() {
     let hook = |stage: &str| {
         json!({
             "path": "/bin/sh",
-            "args": ["sh", "-c", format!("read -r s; echo \"{stage} $s\" >> {logp}/hooks || true")],
+            "args": ["sh", "-c", format!("read -r s; echo \"{stage} $s\" >> {logp}/hooks; readlink /proc/self/ns/mnt > {logp}/{stage}.mnt")],
         })
     };
     let mut spec = base_spec(&shared_rootfs(), &["true"]);
@@ -47,6 +47,16 @@ fn all_hook_stages_run_with_state() {
         ],
         "{text}"
     );
+    // Runtime-namespace stages run in the host's mount namespace, container ones in the container's.
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    let mnt =
+        |stage: &str| std::fs::read_to_string(log.path().join(format!("{stage}.mnt"))).unwrap();
+    for stage in ["prestart", "createRuntime", "poststart", "poststop"] {
+        assert_eq!(mnt(stage).trim(), host_mnt.to_str().unwrap(), "{stage}");
+    }
+    for stage in ["createContainer", "startContainer"] {
+        assert_ne!(mnt(stage).trim(), host_mnt.to_str().unwrap(), "{stage}");
+    }
     for line in text.lines() {
         let json = line.split_once(' ').unwrap().1;
         let v: serde_json::Value = serde_json::from_str(json).unwrap();

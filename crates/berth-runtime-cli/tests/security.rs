@@ -112,7 +112,10 @@ fn no_runtime_descriptor_reaches_the_container() {
 }
 
 #[test]
-fn runtime_runs_from_a_sealed_copy() {
+fn runtime_binary_cannot_be_written_through_proc_exe() {
+    // The CVE-2019-5736 pattern: hold /proc/PID/exe of a runtime process, wait until it exits
+    // (no more ETXTBSY), then reopen the handle for writing.
+    use std::os::fd::AsRawFd;
     let w = World::new();
     w.write_spec(&base_spec(&shared_rootfs(), &["sleep", "1000"]));
     let id = w.id("seal");
@@ -121,18 +124,34 @@ fn runtime_runs_from_a_sealed_copy() {
         .cmd(&["run", "--bundle", w.bundle_str(), &id])
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while w.rt(&["state", &id]).status.code() != Some(0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "container never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).unwrap();
-    let exe = exe.to_string_lossy().into_owned();
-    assert!(exe.starts_with("/memfd:berth-runtime"), "{exe}");
-    // Writing through the running runtime's exe must fail: the copy is sealed.
-    let w_res = std::fs::OpenOptions::new()
-        .append(true)
-        .open(format!("/proc/{}/exe", child.id()))
-        .and_then(|mut f| std::io::Write::write_all(&mut f, b"pwned"));
-    assert!(w_res.is_err(), "sealed copy was writable");
+    let handle = nix::fcntl::open(
+        format!("/proc/{}/exe", child.id()).as_str(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .unwrap();
     ok(&w.rt(&["kill", &id, "KILL"]));
     let _ = child.wait();
+    let reopen = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/self/fd/{}", handle.as_raw_fd()));
+    let err = reopen
+        .expect_err("runtime binary writable after exit")
+        .raw_os_error();
+    // EROFS: read-only bind of the binary (root); EPERM: sealed memfd copy (rootless).
+    assert!(
+        matches!(err, Some(libc::EROFS) | Some(libc::EPERM)),
+        "{err:?} via {exe:?}"
+    );
     assert_eq!(
         std::fs::read(BIN).unwrap(),
         before,

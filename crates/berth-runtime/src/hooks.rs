@@ -26,16 +26,34 @@ pub enum HookError {
     Timeout { path: PathBuf, secs: i64 },
 }
 
+/// Where a hook stage runs: the runtime's namespace or the container's (the spec fixes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Namespace {
+    /// prestart, createRuntime, poststart, poststop: back in the host's mount namespace if the
+    /// runtime moved to a private one to protect its binary (see `seal`).
+    Runtime,
+    /// createContainer, startContainer: wherever the caller (the container's init) is.
+    Container,
+}
+
 /// Runs each hook in order; the first failure stops the sequence (as the spec requires for all
 /// stages but poststart/poststop, whose callers log and go on).
-pub fn run_all(hooks: Option<&Vec<Hook>>, state_json: &[u8]) -> Result<(), HookError> {
+pub fn run_all(
+    hooks: Option<&Vec<Hook>>,
+    state_json: &[u8],
+    ns: Namespace,
+) -> Result<(), HookError> {
+    let host = match ns {
+        Namespace::Runtime => crate::seal::host_mount_ns(),
+        Namespace::Container => None,
+    };
     for h in hooks.into_iter().flatten() {
-        run(h, state_json)?;
+        run(h, state_json, host)?;
     }
     Ok(())
 }
 
-fn run(h: &Hook, state_json: &[u8]) -> Result<(), HookError> {
+fn run(h: &Hook, state_json: &[u8], host_ns: Option<std::os::fd::RawFd>) -> Result<(), HookError> {
     let path = h.path().clone();
     let spawn_err = |source| HookError::Spawn {
         path: path.clone(),
@@ -52,6 +70,17 @@ fn run(h: &Hook, state_json: &[u8]) -> Result<(), HookError> {
     for kv in h.env().iter().flatten() {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
+        }
+    }
+    if let Some(fd) = host_ns {
+        // SAFETY: the closure runs in the forked child before exec and only calls setns(2).
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                if libc::setns(fd, libc::CLONE_NEWNS) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
         }
     }
     cmd.stdin(Stdio::piped())
@@ -112,7 +141,7 @@ mod tests {
             .env(vec!["FOO=bar".to_string()])
             .build()
             .unwrap();
-        run_all(Some(&vec![ok]), b"{\"id\":\"x\"}").unwrap();
+        run_all(Some(&vec![ok]), b"{\"id\":\"x\"}", Namespace::Runtime).unwrap();
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
             "{\"id\":\"x\"}bar\n"
@@ -126,7 +155,9 @@ mod tests {
             ])
             .build()
             .unwrap();
-        let e = run_all(Some(&vec![bad]), b"{}").unwrap_err().to_string();
+        let e = run_all(Some(&vec![bad]), b"{}", Namespace::Runtime)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("nope") && e.contains('3'), "{e}");
         let slow = HookBuilder::default()
             .path("/bin/sleep")
@@ -135,7 +166,7 @@ mod tests {
             .build()
             .unwrap();
         assert!(matches!(
-            run_all(Some(&vec![slow]), b"{}"),
+            run_all(Some(&vec![slow]), b"{}", Namespace::Runtime),
             Err(HookError::Timeout { .. })
         ));
     }

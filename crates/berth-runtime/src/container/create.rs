@@ -338,8 +338,12 @@ fn sync_until_ready(
                 let hk = spec.hooks().as_ref();
                 #[allow(deprecated)]
                 let prestart = hk.and_then(|h| h.prestart().as_ref());
-                let res = hooks::run_all(prestart, &st).and_then(|()| {
-                    hooks::run_all(hk.and_then(|h| h.create_runtime().as_ref()), &st)
+                let res = hooks::run_all(prestart, &st, hooks::Namespace::Runtime).and_then(|()| {
+                    hooks::run_all(
+                        hk.and_then(|h| h.create_runtime().as_ref()),
+                        &st,
+                        hooks::Namespace::Runtime,
+                    )
                 });
                 if let Err(e) = res {
                     let _ = parent.send(&Msg::Error(e.to_string()), None);

@@ -77,6 +77,7 @@ impl Container {
             if let Err(e) = hooks::run_all(
                 spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()),
                 &st,
+                hooks::Namespace::Runtime,
             ) {
                 tracing::warn!("poststart hook: {e}");
             }
@@ -135,6 +136,7 @@ impl Container {
             if let Err(e) = hooks::run_all(
                 spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()),
                 &st,
+                hooks::Namespace::Runtime,
             ) {
                 tracing::warn!("poststop hook: {e}");
             }

@@ -101,7 +101,11 @@ fn setup(a: &InitArgs<'_>) -> Result<Program, InitError> {
         other => return Err(InitError(format!("unexpected sync message {other:?}"))),
     };
     let hk = spec.hooks().as_ref();
-    hooks::run_all(hk.and_then(|h| h.create_container().as_ref()), &state_json)?;
+    hooks::run_all(
+        hk.and_then(|h| h.create_container().as_ref()),
+        &state_json,
+        hooks::Namespace::Container,
+    )?;
     if a.ns.has(nix::sched::CloneFlags::CLONE_NEWNS) {
         rootfs::pivot(&sys, a.rootfs, a.no_pivot)?;
     } else {
@@ -124,7 +128,11 @@ fn setup(a: &InitArgs<'_>) -> Result<Program, InitError> {
     wait_for_start(a.fifo)?;
     // From here on, keep other container processes out of our /proc entries until we exec.
     nix::sys::prctl::set_dumpable(false)?;
-    hooks::run_all(hk.and_then(|h| h.start_container().as_ref()), &state_json)?;
+    hooks::run_all(
+        hk.and_then(|h| h.start_container().as_ref()),
+        &state_json,
+        hooks::Namespace::Container,
+    )?;
     Ok(prog)
 }
 
