@@ -183,7 +183,12 @@ pub fn rfc3339(secs: i64, nanos: u32) -> String {
     if nanos == 0 {
         format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
     } else {
-        format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{nanos:09}Z")
+        // Like Go's RFC3339Nano (what docker writes): trailing zeros of the fraction dropped.
+        let frac = format!("{nanos:09}");
+        format!(
+            "{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{}Z",
+            frac.trim_end_matches('0')
+        )
     }
 }
 
@@ -213,6 +218,10 @@ mod tests {
     fn formats_time() {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.000000005Z");
+        assert_eq!(
+            rfc3339(951_782_400, 126_568_600),
+            "2000-02-29T00:00:00.1265686Z"
+        );
         assert_eq!(rfc3339(1_700_000_000, 0), "2023-11-14T22:13:20Z");
         assert!(now_rfc3339().ends_with('Z'));
     }

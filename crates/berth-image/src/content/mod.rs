@@ -142,6 +142,17 @@ impl ContentStore {
         ContentWriter::create(self, expected, size)
     }
 
+    /// Start or resume ingesting the blob `digest`: partial data from an earlier interrupted
+    /// attempt is kept (dropping the writer keeps it too); continue writing at
+    /// [`ContentWriter::written`]. Verified like [`writer`](Self::writer) on commit.
+    pub fn resumable_writer(
+        &self,
+        digest: &Digest,
+        size: Option<u64>,
+    ) -> Result<ContentWriter, ContentError> {
+        ContentWriter::resume(self, digest, size)
+    }
+
     /// Store a small in-memory blob (idempotent) and return its sha256 digest.
     pub fn put(&self, data: &[u8]) -> Result<Digest, ContentError> {
         let digest = Digest::sha256_of(data);
@@ -206,12 +217,24 @@ impl ContentStore {
         Ok(out)
     }
 
-    /// Remove leftover ingest files (from crashed or abandoned writes).
+    /// Remove leftover ingest files (from crashed or abandoned writes). Resumable ingests
+    /// (`resume-*`) are kept for a day so an interrupted pull can continue after a restart.
     pub fn clean_ingest(&self) -> Result<u64, ContentError> {
+        const RESUME_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
         let dir = self.root.join("ingest");
         let mut n = 0;
         for ent in fs::read_dir(&dir).map_err(io_err(&dir))? {
             let ent = ent.map_err(io_err(&dir))?;
+            let resumable = ent.file_name().to_string_lossy().starts_with("resume-");
+            let fresh = ent
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age < RESUME_TTL);
+            if resumable && fresh {
+                continue;
+            }
             fs::remove_file(ent.path()).map_err(io_err(&ent.path()))?;
             n += 1;
         }
@@ -302,6 +325,32 @@ mod tests {
             .unwrap();
         assert_eq!(got, want);
         assert!(tmp.path().join("blobs/sha512").join(want.hex()).is_file());
+    }
+
+    #[test]
+    fn resumable_ingest_continues_where_it_stopped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cs = ContentStore::new(tmp.path()).unwrap();
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+        let want = Digest::sha256_of(&data);
+        {
+            let mut w = cs.resumable_writer(&want, Some(data.len() as u64)).unwrap();
+            w.write_all(&data[..20_000]).unwrap();
+        } // connection dropped
+        let mut w = cs.resumable_writer(&want, Some(data.len() as u64)).unwrap();
+        assert_eq!(w.written(), 20_000);
+        w.write_all(&data[20_000..]).unwrap();
+        assert_eq!(w.commit().unwrap(), want);
+        assert_eq!(cs.read(&want).unwrap(), data);
+        // a resumed ingest whose bytes turn out wrong is discarded entirely
+        let other = Digest::sha256_of(b"other");
+        let mut w = cs.resumable_writer(&other, None).unwrap();
+        w.write_all(b"wrong").unwrap();
+        assert!(w.commit().is_err());
+        let w = cs.resumable_writer(&other, None).unwrap();
+        assert_eq!(w.written(), 0);
+        w.abort();
+        assert_eq!(fs::read_dir(tmp.path().join("ingest")).unwrap().count(), 0);
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct ContentWriter {
     written: u64,
     expected: Option<Digest>,
     size: Option<u64>,
+    /// Resumable writers keep their partial file when dropped.
+    keep_on_drop: bool,
 }
 
 impl ContentWriter {
@@ -52,7 +54,63 @@ impl ContentWriter {
             written: 0,
             expected,
             size,
+            keep_on_drop: false,
         })
+    }
+
+    /// Open or continue the resumable ingest named `key` (e.g. the blob digest being pulled).
+    /// Bytes already in `ingest/resume-<key>` are re-hashed so the digest covers them;
+    /// [`written`](Self::written) tells the caller where to resume (an HTTP Range start).
+    pub(super) fn resume(
+        store: &ContentStore,
+        key: &Digest,
+        size: Option<u64>,
+    ) -> Result<Self, ContentError> {
+        let tmp = store.root().join("ingest").join(format!(
+            "resume-{}-{}",
+            key.algorithm().name(),
+            key.hex()
+        ));
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&tmp)
+            .map_err(io_err(&tmp))?;
+        let mut digester = Digester::new(key.algorithm());
+        let mut written = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = io::Read::read(&mut file, &mut buf).map_err(io_err(&tmp))?;
+            if n == 0 {
+                break;
+            }
+            digester.update(&buf[..n]);
+            written += n as u64;
+        }
+        if size.is_some_and(|s| written > s) {
+            // More than announced: the partial file is garbage, start over.
+            file.set_len(0).map_err(io_err(&tmp))?;
+            digester = Digester::new(key.algorithm());
+            written = 0;
+        }
+        Ok(ContentWriter {
+            file: Some(file),
+            tmp,
+            blobs: store.root().join("blobs"),
+            digester,
+            written,
+            expected: Some(key.clone()),
+            size,
+            keep_on_drop: true,
+        })
+    }
+
+    /// Give up on a (resumable) ingest and delete its partial file.
+    pub fn abort(mut self) {
+        self.keep_on_drop = false;
     }
 
     /// Bytes accepted so far.
@@ -81,6 +139,8 @@ impl ContentWriter {
             source: io::Error::other("writer already finished"),
         })?;
         let actual = self.digester.current();
+        // Whatever happens next, a partial file that failed verification is useless.
+        self.keep_on_drop = false;
         if let Some(size) = self.size {
             if size != self.written {
                 return Err(ContentError::SizeMismatch {
@@ -140,7 +200,10 @@ impl Write for ContentWriter {
 
 impl Drop for ContentWriter {
     fn drop(&mut self) {
-        // After a successful commit the temp path no longer exists; otherwise discard it.
-        let _ = fs::remove_file(&self.tmp);
+        // After a successful commit the temp path no longer exists; otherwise discard it,
+        // unless it is a resumable ingest that was merely interrupted.
+        if !self.keep_on_drop {
+            let _ = fs::remove_file(&self.tmp);
+        }
     }
 }
