@@ -94,7 +94,10 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
         "finished_at": now_rfc3339_nano(),
         "oom_killed": false,
     });
-    atomic_write(&args.state_dir.join("exit.json"), exit.to_string().as_bytes())?;
+    atomic_write(
+        &args.state_dir.join("exit.json"),
+        exit.to_string().as_bytes(),
+    )?;
     let _ = fs::remove_file(args.state_dir.join("shim.pid"));
     Ok(())
 }

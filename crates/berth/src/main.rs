@@ -1,1 +1,98 @@
-fn main() {}
+//! `berth`: the command line. Docker's commands, flags, output and exit codes, talking to
+//! berthd's Docker-compatible API over its unix socket.
+
+mod autostart;
+mod client;
+mod commands;
+mod table;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use client::{Client, ClientError};
+
+/// Default daemon socket.
+pub const DEFAULT_SOCKET: &str = "/run/berth/berth.sock";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth",
+    version,
+    about = "A Docker-compatible container engine"
+)]
+struct Cli {
+    /// Daemon socket to connect to (unix://PATH).
+    #[arg(short = 'H', long = "host", env = "BERTH_HOST", global = true)]
+    host: Option<String>,
+    #[command(subcommand)]
+    command: commands::Command,
+}
+
+/// A failed command: what to print and docker's exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    /// A daemon or usage error (125).
+    pub fn daemon(e: impl std::fmt::Display) -> Failure {
+        Failure {
+            code: 125,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Failure {
+        Failure::daemon(e)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::daemon(e)
+    }
+}
+
+fn socket_of(host: Option<&str>) -> Result<(PathBuf, bool), Failure> {
+    match host {
+        None => Ok((PathBuf::from(DEFAULT_SOCKET), true)),
+        Some(h) => match h.strip_prefix("unix://") {
+            Some(p) if !p.is_empty() => Ok((PathBuf::from(p), false)),
+            _ => Err(Failure::daemon(format!(
+                "unsupported host {h:?}: only unix://PATH is supported"
+            ))),
+        },
+    }
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match socket_of(cli.host.as_deref()).and_then(|(socket, default)| {
+        let client = Client { socket };
+        if default {
+            autostart::ensure_daemon(&client)?;
+        }
+        commands::dispatch(&client, cli.command)
+    }) {
+        Ok(code) => code,
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("berth: {}", f.message);
+            }
+            f.code
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,1 +1,121 @@
-fn main() {}
+//! `berthd`: the Berth daemon. It serves Docker's Engine API over unix sockets in front of
+//! `berth-engine`; containers run under their own `berth-shim`, so the daemon can be stopped,
+//! killed or upgraded while they keep running.
+
+mod api;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+/// Command-line flags in dockerd's spirit.
+#[derive(Parser, Debug)]
+#[command(name = "berthd", version, about = "The Berth container engine daemon")]
+struct Flags {
+    /// Persistent state: containers, images.
+    #[arg(long, default_value = "/var/lib/berth")]
+    data_root: PathBuf,
+    /// Runtime state (container bundles, root mounts, shim files).
+    #[arg(long, default_value = "/run/berth")]
+    exec_root: PathBuf,
+    /// Where to listen: unix://PATH (repeatable). Default: unix://<exec-root>/berth.sock.
+    #[arg(short = 'H', long = "host")]
+    hosts: Vec<String>,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+fn socket_paths(flags: &Flags) -> Result<Vec<PathBuf>> {
+    if flags.hosts.is_empty() {
+        return Ok(vec![flags.exec_root.join("berth.sock")]);
+    }
+    flags
+        .hosts
+        .iter()
+        .map(|h| match h.strip_prefix("unix://") {
+            Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+            _ => bail!("unsupported host {h:?}: only unix://PATH is supported so far"),
+        })
+        .collect()
+}
+
+fn bind(path: &PathBuf) -> Result<tokio::net::UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        bail!("another daemon is listening on {}", path.display());
+    }
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("chmod {}", path.display()))?;
+    Ok(listener)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}
+
+fn main() -> Result<()> {
+    let flags = Flags::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&flags.log_level)
+                .context("invalid --log-level")?,
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let sockets = socket_paths(&flags)?;
+    let engine = berth_engine::Engine::open(berth_engine::EngineConfig::new(
+        &flags.data_root,
+        &flags.exec_root,
+    ))
+    .context("opening the engine")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    rt.block_on(serve(engine, sockets))
+}
+
+async fn serve(engine: Arc<berth_engine::Engine>, sockets: Vec<PathBuf>) -> Result<()> {
+    let mut tasks = Vec::new();
+    for path in &sockets {
+        let listener = bind(path)?;
+        tracing::info!("API listening on {}", path.display());
+        let app = api::app(engine.clone());
+        tasks.push(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        }));
+    }
+    for t in tasks {
+        if let Ok(Err(e)) = t.await {
+            tracing::error!("serving: {e}");
+        }
+    }
+    for path in &sockets {
+        let _ = std::fs::remove_file(path);
+    }
+    tracing::info!("berthd stopped; containers keep running under their shims");
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! Commands on existing containers: `start`, `stop`, `kill`, `rm`, `logs`, `inspect`, `wait`.
+
+use std::io::Read;
+
+use serde_json::Value;
+
+use super::enc;
+use super::run::start_failure;
+use crate::client::{demux, Body, Client};
+use crate::Failure;
+
+/// Runs `op` for each container like docker does: prints the name on success, the error
+/// otherwise, and exits 1 if any failed.
+fn each(names: &[String], mut op: impl FnMut(&str) -> Result<(), Failure>) -> Result<i32, Failure> {
+    let mut code = 0;
+    for n in names {
+        match op(n) {
+            Ok(()) => println!("{n}"),
+            Err(f) => {
+                eprintln!("{}", f.message);
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// Streams the container's output (from its log, following) to our stdout/stderr until it
+/// stops, then returns its exit code.
+pub fn attach_and_wait(c: &Client, id: &str) -> Result<i32, Failure> {
+    let resp = c.request(
+        "GET",
+        &format!("/containers/{id}/logs?stdout=1&stderr=1&follow=1"),
+        Body::Empty,
+    )?;
+    demux(resp, &mut std::io::stdout(), &mut std::io::stderr())?;
+    wait_one(c, id)
+}
+
+fn wait_one(c: &Client, id: &str) -> Result<i32, Failure> {
+    let v: Value = c.json(
+        "POST",
+        &format!("/containers/{}/wait", enc(id)),
+        Body::Empty,
+    )?;
+    Ok(v["StatusCode"].as_i64().unwrap_or(-1) as i32)
+}
+
+/// `berth start [-a]`.
+pub fn start(c: &Client, attach: bool, names: &[String]) -> Result<i32, Failure> {
+    if attach {
+        let [one] = names else {
+            return Err(Failure::daemon(
+                "you cannot start and attach multiple containers at once",
+            ));
+        };
+        c.request(
+            "POST",
+            &format!("/containers/{}/start", enc(one)),
+            Body::Empty,
+        )
+        .map_err(start_failure)?;
+        return attach_and_wait(c, one);
+    }
+    each(names, |n| {
+        c.request(
+            "POST",
+            &format!("/containers/{}/start", enc(n)),
+            Body::Empty,
+        )
+        .map(drop)
+        .map_err(start_failure)
+    })
+}
+
+/// `berth stop [-t N]`.
+pub fn stop(c: &Client, time: Option<i64>, names: &[String]) -> Result<i32, Failure> {
+    let q = time.map(|t| format!("?t={t}")).unwrap_or_default();
+    each(names, |n| {
+        c.request(
+            "POST",
+            &format!("/containers/{}/stop{q}", enc(n)),
+            Body::Empty,
+        )
+        .map(drop)
+        .map_err(Failure::from)
+    })
+}
+
+/// `berth kill [-s SIGNAL]`.
+pub fn kill(c: &Client, signal: Option<&str>, names: &[String]) -> Result<i32, Failure> {
+    let q = signal
+        .map(|s| format!("?signal={}", enc(s)))
+        .unwrap_or_default();
+    each(names, |n| {
+        c.request(
+            "POST",
+            &format!("/containers/{}/kill{q}", enc(n)),
+            Body::Empty,
+        )
+        .map(drop)
+        .map_err(Failure::from)
+    })
+}
+
+/// `berth rm [-f]`.
+pub fn rm(c: &Client, force: bool, names: &[String]) -> Result<i32, Failure> {
+    let q = if force { "?force=1" } else { "" };
+    each(names, |n| {
+        c.request("DELETE", &format!("/containers/{}{q}", enc(n)), Body::Empty)
+            .map(drop)
+            .map_err(Failure::from)
+    })
+}
+
+/// `berth logs [-f] [-n N]`.
+pub fn logs(c: &Client, follow: bool, tail: Option<&str>, name: &str) -> Result<i32, Failure> {
+    let mut path = format!("/containers/{}/logs?stdout=1&stderr=1", enc(name));
+    if follow {
+        path.push_str("&follow=1");
+    }
+    if let Some(t) = tail {
+        path.push_str(&format!("&tail={}", enc(t)));
+    }
+    // Every container is non-tty so far, so the stream is always multiplexed.
+    let resp = c.request("GET", &path, Body::Empty)?;
+    demux(resp, &mut std::io::stdout(), &mut std::io::stderr())?;
+    Ok(0)
+}
+
+/// `berth inspect`: a JSON array of the containers found; exit 1 if any was not.
+pub fn inspect(c: &Client, names: &[String]) -> Result<i32, Failure> {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for n in names {
+        match c.request("GET", &format!("/containers/{}/json", enc(n)), Body::Empty) {
+            Ok(mut r) => {
+                let mut s = String::new();
+                r.read_to_string(&mut s)?;
+                let v: Value =
+                    serde_json::from_str(&s).map_err(|e| Failure::daemon(e.to_string()))?;
+                found.push(v);
+            }
+            Err(crate::client::ClientError::Api { status: 404, .. }) => {
+                eprintln!("Error: No such object: {n}");
+                code = 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let out = serde_json::to_string_pretty(&found).map_err(|e| Failure::daemon(e.to_string()))?;
+    println!("{out}");
+    Ok(code)
+}
+
+/// `berth wait`: prints each exit code.
+pub fn wait(c: &Client, names: &[String]) -> Result<i32, Failure> {
+    let mut code = 0;
+    for n in names {
+        match wait_one(c, n) {
+            Ok(status) => println!("{status}"),
+            Err(f) => {
+                eprintln!("{}", f.message);
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,210 @@
+//! The subcommands: their flags (docker's) and dispatch.
+
+mod containers;
+mod images;
+mod list;
+mod run;
+mod system;
+
+use clap::{Args, Subcommand};
+
+use crate::client::Client;
+use crate::Failure;
+
+/// Flags shared by `run` and `create`.
+#[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
+pub struct CreateFlags {
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to take it from this environment).
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Container host name.
+    #[arg(short = 'h', long = "hostname")]
+    pub hostname: Option<String>,
+    /// Set metadata on the container (KEY=VALUE).
+    #[arg(short = 'l', long = "label")]
+    pub labels: Vec<String>,
+    /// Allocate a pseudo-TTY (not supported yet).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Keep STDIN open (not supported yet).
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// The image to run.
+    pub image: String,
+    /// The command and its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// `berth COMMAND`.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create and run a new container from an image.
+    Run {
+        /// Run the container in the background and print its ID.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        #[command(flatten)]
+        flags: CreateFlags,
+    },
+    /// Create a new container.
+    Create {
+        #[command(flatten)]
+        flags: CreateFlags,
+    },
+    /// Start one or more stopped containers.
+    Start {
+        /// Attach stdout/stderr and wait for the exit.
+        #[arg(short = 'a', long)]
+        attach: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Stop one or more running containers.
+    Stop {
+        /// Seconds to wait before killing the container.
+        #[arg(short = 't', long = "time")]
+        time: Option<i64>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Kill one or more running containers.
+    Kill {
+        /// Signal to send to the container.
+        #[arg(short = 's', long = "signal")]
+        signal: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Remove one or more containers.
+    Rm {
+        /// Force the removal of a running container (uses SIGKILL).
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// Remove anonymous volumes (none exist yet).
+        #[arg(short = 'v', long)]
+        volumes: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// List containers.
+    Ps {
+        /// Show all containers (default shows just running).
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Only display container IDs.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Don't truncate output.
+        #[arg(long)]
+        no_trunc: bool,
+    },
+    /// Fetch the logs of a container.
+    Logs {
+        /// Follow log output.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Number of lines to show from the end of the logs ("all").
+        #[arg(short = 'n', long)]
+        tail: Option<String>,
+        container: String,
+    },
+    /// Return low-level information on containers.
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// List images.
+    Images {
+        /// Only show image IDs.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// Import the contents from a tarball to create a filesystem image.
+    Import {
+        /// File or "-" for stdin.
+        file: String,
+        /// REPOSITORY[:TAG].
+        reference: Option<String>,
+    },
+    /// Remove one or more images.
+    Rmi {
+        /// Force removal of the image.
+        #[arg(short = 'f', long)]
+        force: bool,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Show the Berth version information.
+    Version,
+    /// Display system-wide information.
+    Info,
+}
+
+/// Runs one command; returns the process exit code.
+pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
+    match cmd {
+        Command::Run { detach, flags } => run::run(c, &flags, detach),
+        Command::Create { flags } => run::create_only(c, &flags),
+        Command::Start { attach, containers } => containers::start(c, attach, &containers),
+        Command::Stop { time, containers } => containers::stop(c, time, &containers),
+        Command::Kill { signal, containers } => containers::kill(c, signal.as_deref(), &containers),
+        Command::Rm {
+            force, containers, ..
+        } => containers::rm(c, force, &containers),
+        Command::Ps {
+            all,
+            quiet,
+            no_trunc,
+        } => list::ps(c, all, quiet, no_trunc),
+        Command::Logs {
+            follow,
+            tail,
+            container,
+        } => containers::logs(c, follow, tail.as_deref(), &container),
+        Command::Inspect { names } => containers::inspect(c, &names),
+        Command::Wait { containers } => containers::wait(c, &containers),
+        Command::Images { quiet } => list::images(c, quiet),
+        Command::Import { file, reference } => images::import(c, &file, reference.as_deref()),
+        Command::Rmi { force, images } => images::rmi(c, force, &images),
+        Command::Version => system::version(c),
+        Command::Info => system::info(c),
+    }
+}
+
+/// Percent-encodes a query value or path segment.
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

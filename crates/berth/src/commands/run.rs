@@ -1,0 +1,165 @@
+//! `run` and `create`: build docker's create request from the flags, handle "image not found",
+//! then (for `run`) start, stream the output and propagate the exit code.
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+
+use super::{containers, enc, CreateFlags};
+use crate::client::{Body, Client, ClientError};
+use crate::Failure;
+
+/// `busybox` → `busybox:latest`, as docker names the image in "Unable to find image".
+pub fn with_default_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || image.contains('@') {
+        image.to_owned()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Value {
+    let env: Vec<String> = f
+        .env
+        .iter()
+        .filter_map(|e| {
+            if e.contains('=') {
+                Some(e.clone())
+            } else {
+                std::env::var(e).ok().map(|v| format!("{e}={v}"))
+            }
+        })
+        .collect();
+    let labels: serde_json::Map<String, Value> = f
+        .labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_owned(), json!(v)),
+            None => (l.clone(), json!("")),
+        })
+        .collect();
+    let mut body = json!({
+        "Image": f.image,
+        "Env": env,
+        "Labels": labels,
+        "Tty": f.tty,
+        "OpenStdin": f.interactive,
+        "AttachStdin": f.interactive && !detach,
+        "AttachStdout": !detach,
+        "AttachStderr": !detach,
+        "HostConfig": {"AutoRemove": auto_remove},
+    });
+    if !f.command.is_empty() {
+        body["Cmd"] = json!(f.command);
+    }
+    if let Some(ep) = &f.entrypoint {
+        body["Entrypoint"] = if ep.is_empty() {
+            json!([])
+        } else {
+            json!([ep])
+        };
+    }
+    if let Some(w) = &f.workdir {
+        body["WorkingDir"] = json!(w);
+    }
+    if let Some(u) = &f.user {
+        body["User"] = json!(u);
+    }
+    if let Some(h) = &f.hostname {
+        body["Hostname"] = json!(h);
+    }
+    body
+}
+
+/// Creates the container; returns its id.
+fn create(c: &Client, f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<String, Failure> {
+    if f.tty || f.interactive {
+        return Err(Failure::daemon(
+            "interactive containers (-i/-t) are not supported yet",
+        ));
+    }
+    let path = match &f.name {
+        Some(n) => format!("/containers/create?name={}", enc(n)),
+        None => "/containers/create".to_owned(),
+    };
+    let body = request_body(f, detach, auto_remove);
+    match c.json::<Value>("POST", &path, Body::Json(body)) {
+        Ok(v) => Ok(v["Id"].as_str().unwrap_or_default().to_owned()),
+        Err(ClientError::Api {
+            status: 404,
+            message,
+        }) if message.starts_with("No such image") => {
+            eprintln!(
+                "Unable to find image '{}' locally",
+                with_default_tag(&f.image)
+            );
+            Err(Failure::daemon(format!(
+                "Error response from daemon: {message} (pulling from a registry is not supported yet)"
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Docker's exit code for a failed start: 127 when the program is missing, 126 when it cannot
+/// be executed, else 125.
+pub fn start_failure(e: ClientError) -> Failure {
+    let msg = e.to_string();
+    let lower = msg.to_ascii_lowercase();
+    let code = if lower.contains("permission denied") {
+        126
+    } else if lower.contains("not found") || lower.contains("no such file") {
+        127
+    } else {
+        125
+    };
+    Failure { code, message: msg }
+}
+
+/// `berth create`: prints the new container's id.
+pub fn create_only(c: &Client, f: &CreateFlags) -> Result<i32, Failure> {
+    let id = create(c, f, true, f.rm)?;
+    println!("{id}");
+    Ok(0)
+}
+
+/// `berth run`.
+pub fn run(c: &Client, f: &CreateFlags, detach: bool) -> Result<i32, Failure> {
+    // Detached --rm is the daemon's job; in the foreground the CLI removes after the wait, so
+    // the exit code is read before the container disappears.
+    let id = create(c, f, detach, f.rm && detach)?;
+    let started = c.request("POST", &format!("/containers/{id}/start"), Body::Empty);
+    if let Err(e) = started {
+        if f.rm {
+            let _ = c.request("DELETE", &format!("/containers/{id}?force=1"), Body::Empty);
+        }
+        return Err(start_failure(e));
+    }
+    if detach {
+        println!("{id}");
+        let _ = std::io::stdout().flush();
+        return Ok(0);
+    }
+    let code = containers::attach_and_wait(c, &id)?;
+    if f.rm {
+        c.request("DELETE", &format!("/containers/{id}?force=1"), Body::Empty)?;
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_tags() {
+        assert_eq!(with_default_tag("busybox"), "busybox:latest");
+        assert_eq!(with_default_tag("busybox:1"), "busybox:1");
+        assert_eq!(
+            with_default_tag("localhost:5000/x"),
+            "localhost:5000/x:latest"
+        );
+        assert_eq!(with_default_tag("x@sha256:00"), "x@sha256:00");
+    }
+}

@@ -1,0 +1,122 @@
+//! `/containers/...`: create, start, stop, kill, wait, remove, list, inspect.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use berth_engine::{CreateRequest, WaitCondition};
+use serde_json::json;
+
+use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
+
+/// `POST /containers/create?name=`.
+pub async fn create(
+    State(engine): State<AppState>,
+    q: Query,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let req: CreateRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let name = q.get("name").cloned();
+    let id = blocking(move || engine.create(req, name.as_deref())).await?;
+    Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))))
+}
+
+/// `POST /containers/{id}/start`: 204, or 304 if already running.
+pub async fn start(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let started = blocking(move || engine.start(&id)).await?;
+    Ok(if started {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    })
+}
+
+/// `POST /containers/{id}/stop?t=`: 204, or 304 if not running.
+pub async fn stop(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let t = match q.get("t").or_else(|| q.get("timeout")) {
+        Some(v) => Some(
+            v.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid value for t: {v}")))?,
+        ),
+        None => None,
+    };
+    let stopped = blocking(move || engine.stop(&id, t)).await?;
+    Ok(if stopped {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    })
+}
+
+/// `POST /containers/{id}/kill?signal=`.
+pub async fn kill(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let signal = q.get("signal").cloned();
+    blocking(move || engine.kill(&id, signal.as_deref())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /containers/{id}/wait?condition=`: the status line goes out as soon as the wait is
+/// registered, the body `{"StatusCode": N}` when the condition holds (docker's protocol, which
+/// lets a client start the container only after its wait is in place).
+pub async fn wait(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<Response> {
+    let condition = WaitCondition::parse(q.get("condition").map_or("", String::as_str))
+        .map_err(ApiError::from)?;
+    let waiter = blocking(move || engine.wait(&id, condition)).await?;
+    let body = futures_util::stream::once(async move {
+        let r = tokio::task::spawn_blocking(move || waiter.wait()).await;
+        let v = match r {
+            Ok(Some(r)) => json!({"StatusCode": r.status_code, "Error": null}),
+            _ => json!({"StatusCode": -1, "Error": {"Message": "wait interrupted"}}),
+        };
+        Ok::<_, std::convert::Infallible>(Bytes::from(format!("{v}\n")))
+    });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// `DELETE /containers/{id}?force=&v=`.
+pub async fn remove(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let force = flag(&q, "force");
+    blocking(move || engine.remove(&id, force)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /containers/json?all=`.
+pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl IntoResponse> {
+    let all = flag(&q, "all");
+    let v = blocking(move || Ok(engine.list(all))).await?;
+    Ok(Json(v))
+}
+
+/// `GET /containers/{id}/json`.
+pub async fn inspect(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let v = blocking(move || engine.inspect(&id)).await?;
+    Ok(Json(v))
+}

@@ -1,0 +1,61 @@
+//! `/images/...`: list, import (`create?fromSrc=-`), remove.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::Json;
+use berth_engine::ImageDeleteItem;
+use serde_json::json;
+
+use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
+
+/// `GET /images/json`.
+pub async fn list(State(engine): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(blocking(move || Ok(engine.images())).await?))
+}
+
+/// `POST /images/create?fromSrc=-&repo=&tag=`: import the request body as a rootfs tarball.
+/// Pulls (`fromImage=`) need the registry client, which is not there yet.
+pub async fn create(
+    State(engine): State<AppState>,
+    q: Query,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    if q.contains_key("fromImage") {
+        return Err(ApiError::internal(
+            "pulling images is not supported yet: import a rootfs with `berth import`",
+        ));
+    }
+    match q.get("fromSrc").map(String::as_str) {
+        Some("-") => {}
+        Some(other) => return Err(ApiError::bad_request(format!(
+            "importing from {other:?} is not supported: send the tarball as the body (fromSrc=-)"
+        ))),
+        None => return Err(ApiError::bad_request("fromSrc or fromImage is required")),
+    }
+    let repo_tag = match (q.get("repo").filter(|r| !r.is_empty()), q.get("tag")) {
+        (Some(r), Some(t)) if !t.is_empty() => Some(format!("{r}:{t}")),
+        (Some(r), _) => Some(r.clone()),
+        (None, _) => None,
+    };
+    let id = blocking(move || engine.import_image(&body[..], repo_tag.as_deref())).await?;
+    Ok(Json(json!({"status": id})))
+}
+
+/// `DELETE /images/{name}?force=`.
+pub async fn remove(
+    State(engine): State<AppState>,
+    Path(name): Path<String>,
+    q: Query,
+) -> ApiResult<impl IntoResponse> {
+    let force = flag(&q, "force");
+    let items = blocking(move || engine.remove_image(&name, force)).await?;
+    let v: Vec<serde_json::Value> = items
+        .into_iter()
+        .map(|i| match i {
+            ImageDeleteItem::Untagged(t) => json!({"Untagged": t}),
+            ImageDeleteItem::Deleted(d) => json!({"Deleted": d}),
+        })
+        .collect();
+    Ok(Json(v))
+}

@@ -1,0 +1,198 @@
+//! The Docker Engine API: routes, version prefixes, query flags and error bodies. Handlers
+//! only translate HTTP to typed `berth-engine` calls (run on blocking threads) and back.
+
+mod containers;
+mod images;
+mod logs;
+mod system;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use berth_engine::{Engine, EngineError, ErrorKind};
+
+/// The newest API version served; clients negotiate down from it.
+pub const API_VERSION: &str = "1.45";
+/// The oldest API version accepted.
+pub const MIN_API_VERSION: &str = "1.24";
+
+/// Shared handler state.
+pub type AppState = Arc<Engine>;
+
+/// Query parameters as docker sends them.
+pub type Query = axum::extract::Query<HashMap<String, String>>;
+
+/// A docker boolean query flag: `1`/`true` (any case) is true.
+pub fn flag(q: &HashMap<String, String>, key: &str) -> bool {
+    q.get(key)
+        .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// An error as docker reports it: a status code and `{"message": ...}`.
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    /// A 400 with `message`.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    /// A 500 with `message`.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        let status = match e.kind() {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::InvalidParameter => StatusCode::BAD_REQUEST,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError {
+            status,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!("{}", self.message);
+        } else {
+            tracing::debug!("{}: {}", self.status, self.message);
+        }
+        (
+            self.status,
+            Json(serde_json::json!({ "message": self.message })),
+        )
+            .into_response()
+    }
+}
+
+/// Handler result.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Runs a blocking engine call off the async threads.
+pub async fn blocking<T, F>(f: F) -> ApiResult<T>
+where
+    F: FnOnce() -> Result<T, EngineError> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::internal(format!("engine task failed: {e}"))),
+    }
+}
+
+/// `/v1.41/containers/json` → `/containers/json`: every route is served with and without the
+/// version prefix.
+fn strip_version(mut req: Request) -> Request {
+    let path = req.uri().path();
+    let Some(rest) = path.strip_prefix("/v") else {
+        return req;
+    };
+    let Some(slash) = rest.find('/') else {
+        return req;
+    };
+    let version = &rest[..slash];
+    if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return req;
+    }
+    let new_path = rest[slash..].to_owned();
+    let pq = match req.uri().query() {
+        Some(q) => format!("{new_path}?{q}"),
+        None => new_path,
+    };
+    let mut parts = req.uri().clone().into_parts();
+    if let Ok(p) = pq.parse() {
+        parts.path_and_query = Some(p);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: format!("page not found: {}", req.uri().path()),
+    }
+}
+
+/// The whole API as a service for `axum::serve`.
+pub fn app(
+    engine: AppState,
+) -> axum::routing::IntoMakeService<tower::util::MapRequest<Router, fn(Request) -> Request>> {
+    let router = Router::new()
+        .route("/_ping", get(system::ping).head(system::ping))
+        .route("/version", get(system::version))
+        .route("/info", get(system::info))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/logs", get(logs::logs))
+        .route("/containers/{id}", delete(containers::remove))
+        .route("/images/json", get(images::list))
+        .route("/images/create", post(images::create))
+        .route("/images/{*name}", delete(images::remove))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(engine);
+    let svc = tower::ServiceExt::map_request(router, strip_version as fn(Request) -> Request);
+    axum::ServiceExt::<Request>::into_make_service(svc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_prefix_is_stripped() {
+        let r = |p: &str| {
+            let req = Request::builder()
+                .uri(p)
+                .body(axum::body::Body::empty())
+                .unwrap_or_default();
+            strip_version(req).uri().to_string()
+        };
+        assert_eq!(r("/v1.41/containers/json?all=1"), "/containers/json?all=1");
+        assert_eq!(r("/v1.45/_ping"), "/_ping");
+        assert_eq!(r("/containers/json"), "/containers/json");
+        assert_eq!(r("/volumes/x"), "/volumes/x");
+    }
+
+    #[test]
+    fn flags() {
+        let q: HashMap<String, String> = [
+            ("a".into(), "1".into()),
+            ("b".into(), "True".into()),
+            ("c".into(), "0".into()),
+        ]
+        .into_iter()
+        .collect();
+        assert!(flag(&q, "a") && flag(&q, "b") && !flag(&q, "c") && !flag(&q, "d"));
+    }
+}
