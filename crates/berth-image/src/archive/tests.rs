@@ -366,3 +366,81 @@ fn skopeo_oci_archive_loads_with_same_manifest_digest() {
         }
     }
 }
+
+/// An OCI layout whose index.json points at a nested two-platform index.
+fn multi_arch_layout(dir: &Path) -> (Digest, Digest) {
+    use crate::manifest::{Descriptor, OCI_CONFIG, OCI_INDEX, OCI_LAYER_TAR, OCI_MANIFEST};
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let put = |data: &[u8]| {
+        let d = Digest::sha256_of(data);
+        fs::write(blobs.join(d.hex()), data).unwrap();
+        Descriptor::new("", d, data.len() as u64)
+    };
+    let layer = crate::layer::tests::Tb::default()
+        .file("hello", b"multi")
+        .bytes();
+    let mut ld = put(&layer);
+    ld.media_type = OCI_LAYER_TAR.into();
+    let mut entries = Vec::new();
+    let mut configs = Vec::new();
+    for (arch, variant) in [("arm64", Some("v8")), ("amd64", None)] {
+        let cfg = format!(
+            r#"{{"architecture":"{arch}","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}}}}"#,
+            ld.digest
+        );
+        let mut cd = put(cfg.as_bytes());
+        cd.media_type = OCI_CONFIG.into();
+        configs.push(cd.digest.clone());
+        let m = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": cd, "layers": [ld]});
+        let mut md = put(&serde_json::to_vec(&m).unwrap());
+        md.media_type = OCI_MANIFEST.into();
+        md.platform = Some(crate::platform::Platform::new("linux", arch, variant));
+        entries.push(md);
+    }
+    let inner =
+        serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
+    let mut id = put(&serde_json::to_vec(&inner).unwrap());
+    id.media_type = OCI_INDEX.into();
+    id.annotations.insert(
+        super::ANNOTATION_IMAGE_NAME.into(),
+        "example.com/multi:1".into(),
+    );
+    let outer = serde_json::json!({"schemaVersion": 2, "manifests": [id]});
+    fs::write(dir.join("index.json"), serde_json::to_vec(&outer).unwrap()).unwrap();
+    fs::write(dir.join("oci-layout"), super::OCI_LAYOUT).unwrap();
+    (configs[0].clone(), configs[1].clone())
+}
+
+#[test]
+fn multi_platform_index_picks_the_configured_platform() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (arm64, amd64) = multi_arch_layout(tmp.path());
+    for (platform, want) in [("linux/amd64", amd64), ("linux/arm64", arm64)] {
+        let root = tempfile::tempdir().unwrap();
+        let cfg = crate::store::StoreConfig {
+            root: root.path().join("r"),
+            snapshotter: SnapshotterKind::Overlay,
+            platform: platform.parse().unwrap(),
+        };
+        let s = ImageStore::open(cfg).unwrap();
+        let loaded = s.load_oci_layout(tmp.path()).unwrap();
+        assert_eq!(loaded[0].image.record.id, want, "{platform}");
+        assert_eq!(loaded[0].image.repo_tags, vec!["example.com/multi:1"]);
+    }
+    let root = tempfile::tempdir().unwrap();
+    let cfg = crate::store::StoreConfig {
+        root: root.path().join("r"),
+        snapshotter: SnapshotterKind::Overlay,
+        platform: "linux/s390x".parse().unwrap(),
+    };
+    let err = ImageStore::open(cfg)
+        .unwrap()
+        .load_oci_layout(tmp.path())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no manifest for platform linux/s390x"),
+        "{err}"
+    );
+}
