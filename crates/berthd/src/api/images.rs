@@ -28,9 +28,11 @@ pub async fn create(
     }
     match q.get("fromSrc").map(String::as_str) {
         Some("-") => {}
-        Some(other) => return Err(ApiError::bad_request(format!(
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
             "importing from {other:?} is not supported: send the tarball as the body (fromSrc=-)"
-        ))),
+        )))
+        }
         None => return Err(ApiError::bad_request("fromSrc or fromImage is required")),
     }
     let repo_tag = match (q.get("repo").filter(|r| !r.is_empty()), q.get("tag")) {

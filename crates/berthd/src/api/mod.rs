@@ -138,10 +138,11 @@ async fn not_found(req: Request) -> ApiError {
     }
 }
 
+/// The router behind the version-stripping rewrite.
+type Service = tower::util::MapRequest<Router, fn(Request) -> Request>;
+
 /// The whole API as a service for `axum::serve`.
-pub fn app(
-    engine: AppState,
-) -> axum::routing::IntoMakeService<tower::util::MapRequest<Router, fn(Request) -> Request>> {
+pub fn app(engine: AppState) -> axum::routing::IntoMakeService<Service> {
     let router = Router::new()
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))

@@ -1,0 +1,268 @@
+//! Harness for the end-to-end tests: each test starts its own berthd on a temp socket with
+//! temp data/exec roots, drives the real `berth` binary, and a Drop guard removes every
+//! container (and with it its mounts and cgroups) and stops the daemon, even on failure.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::symlink;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
+/// The directory holding the workspace's binaries; berthd and berth-shim are built there once
+/// per test process (other crates' binaries are not built for this crate's tests).
+pub fn bin_dir() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let st = Command::new(cargo)
+                .args(["build", "-q", "-p", "berthd", "-p", "berth-shim"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("run cargo build");
+            assert!(st.success(), "building berthd and berth-shim failed");
+            Path::new(BERTH).parent().unwrap().to_path_buf()
+        })
+        .clone()
+}
+
+/// A busybox rootfs tarball shared by all tests (built once, published by an atomic rename, so
+/// parallel test processes neither race nor leave copies behind).
+pub fn rootfs_tar() -> PathBuf {
+    let tar = std::env::temp_dir().join(format!(
+        "berth-e2e-rootfs-{}.tar",
+        env!("CARGO_PKG_VERSION")
+    ));
+    if tar.exists() {
+        return tar;
+    }
+    let base = std::env::temp_dir().join(format!("berth-e2e-rootfs-tmp-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&base);
+    let dir = base.join("rootfs");
+    for d in [
+        "bin", "proc", "sys", "dev", "etc", "tmp", "root", "var", "home",
+    ] {
+        fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox-static must be installed");
+    fs::copy(busybox, dir.join("bin/busybox")).unwrap();
+    let list = Command::new(busybox).arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = symlink("busybox", dir.join("bin").join(applet));
+        }
+    }
+    fs::write(
+        dir.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nalice:x:1000:1000:alice:/home/alice:/bin/sh\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("etc/group"),
+        "root:x:0:\nalice:x:1000:\nstaff:x:50:alice\nnogroup:x:65534:\n",
+    )
+    .unwrap();
+    let tmp_tar = base.join("rootfs.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-cf")
+        .arg(&tmp_tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let _ = fs::rename(&tmp_tar, &tar);
+    let _ = fs::remove_dir_all(&base);
+    tar
+}
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// One test's daemon and its roots.
+pub struct Daemon {
+    pub dir: PathBuf,
+    pub sock: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Starts berthd on fresh roots.
+    pub fn start() -> Daemon {
+        let dir = std::env::temp_dir().join(format!(
+            "berth-e2e-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let mut d = Daemon {
+            sock: dir.join("berth.sock"),
+            dir,
+            child: None,
+        };
+        d.spawn();
+        d
+    }
+
+    fn spawn(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("berthd.log"))
+            .unwrap();
+        let child = Command::new(bin_dir().join("berthd"))
+            .arg("--data-root")
+            .arg(self.dir.join("data"))
+            .arg("--exec-root")
+            .arg(self.dir.join("exec"))
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .arg("--log-level=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while UnixStream::connect(&self.sock).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "berthd did not come up: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The daemon's log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("berthd.log")).unwrap_or_default()
+    }
+
+    /// `kill -9` the daemon (by its pid), leaving the containers to their shims.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the daemon again on the same roots.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// Runs `berth -H unix://SOCK ARGS…`, optionally with `stdin` from a file.
+    pub fn berth_with_stdin(&self, args: &[&str], stdin: Option<&Path>) -> Output {
+        // Output through files: nothing a container does can hold them open past our read.
+        let mut out = tempfile::tempfile().unwrap();
+        let mut err = tempfile::tempfile().unwrap();
+        let mut cmd = Command::new(BERTH);
+        cmd.arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .args(args)
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap());
+        match stdin {
+            Some(p) => cmd.stdin(fs::File::open(p).unwrap()),
+            None => cmd.stdin(Stdio::null()),
+        };
+        let status = cmd.status().unwrap();
+        let read = |f: &mut fs::File| {
+            let mut v = Vec::new();
+            f.seek(std::io::SeekFrom::Start(0)).unwrap();
+            f.read_to_end(&mut v).unwrap();
+            v
+        };
+        Output {
+            status,
+            stdout: read(&mut out),
+            stderr: read(&mut err),
+        }
+    }
+
+    /// Runs `berth ARGS…`.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.berth_with_stdin(args, None)
+    }
+
+    /// Runs `berth ARGS…`, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.berth(args);
+        assert!(
+            o.status.success(),
+            "berth {args:?} failed: {}\n{}\ndaemon log:\n{}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr),
+            self.log()
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Imports the busybox rootfs as `busybox:latest`.
+    pub fn import_busybox(&self) -> String {
+        let o = self.berth_with_stdin(&["import", "-", "busybox:latest"], Some(&rootfs_tar()));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    }
+
+    /// One raw HTTP/1.1 request on the socket; returns the whole response text.
+    pub fn raw(&self, method: &str, path: &str) -> String {
+        let mut s = UnixStream::connect(&self.sock).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.is_none() && UnixStream::connect(&self.sock).is_err() {
+            self.spawn();
+        }
+        let ids = self.berth(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.berth(&["rm", "-f", id]);
+        }
+        self.kill9();
+        // Safety net: unmount anything a failed removal left, then delete the roots.
+        if let Ok(entries) = fs::read_dir(self.dir.join("exec/containers")) {
+            for e in entries.flatten() {
+                let _ = Command::new("umount")
+                    .arg("-l")
+                    .arg(e.path().join("rootfs"))
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
