@@ -266,3 +266,27 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The docker CLI, if installed (its tests compare berthd with what docker users run).
+pub fn docker_cli() -> Option<PathBuf> {
+    ["/usr/local/bin/docker", "/usr/bin/docker"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+impl Daemon {
+    /// Runs the real docker CLI against this daemon (with its own empty config dir).
+    pub fn docker(&self, docker: &Path, args: &[&str]) -> Output {
+        let cfg = self.dir.join("docker-config");
+        fs::create_dir_all(&cfg).unwrap();
+        Command::new(docker)
+            .env("DOCKER_CONFIG", &cfg)
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+}

@@ -1,6 +1,7 @@
 //! The Docker Engine API: routes, version prefixes, query flags and error bodies. Handlers
 //! only translate HTTP to typed `berth-engine` calls (run on blocking threads) and back.
 
+mod attach;
 mod containers;
 mod images;
 mod logs;
@@ -155,6 +156,7 @@ pub fn app(engine: AppState) -> axum::routing::IntoMakeService<Service> {
         .route("/containers/{id}/kill", post(containers::kill))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/logs", get(logs::logs))
+        .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}", delete(containers::remove))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))

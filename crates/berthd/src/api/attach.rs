@@ -1,0 +1,79 @@
+//! `POST /containers/{id}/attach`: the container's output as docker's multiplexed stream on a
+//! hijacked connection (`Upgrade: tcp` → 101), or as a streamed body for plain HTTP clients.
+//! Stdin is not attached yet.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::io::AsyncWriteExt;
+
+use super::logs::frame;
+use super::{blocking, flag, ApiResult, AppState, Query};
+
+const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
+
+/// The attach handler.
+pub async fn attach(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+    mut req: Request,
+) -> ApiResult<Response> {
+    let (stdout, stderr) = (flag(&q, "stdout"), flag(&q, "stderr"));
+    let reader = blocking(move || engine.attach_output(&id, stdout, stderr)).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::task::spawn_blocking(move || {
+        for e in reader {
+            if tx
+                .blocking_send(Bytes::from(frame(e.stream, &e.data)))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let wants_upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"));
+    if !wants_upgrade {
+        let body = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv()
+                .await
+                .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+        });
+        return Ok((
+            [(header::CONTENT_TYPE, MULTIPLEXED)],
+            Body::from_stream(body),
+        )
+            .into_response());
+    }
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let upgraded = match upgrade.await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::debug!("attach upgrade: {e}");
+                return;
+            }
+        };
+        let mut io = hyper_util::rt::TokioIo::new(upgraded);
+        while let Some(chunk) = rx.recv().await {
+            if io.write_all(&chunk).await.is_err() {
+                return;
+            }
+            let _ = io.flush().await;
+        }
+        let _ = io.shutdown().await;
+    });
+    Ok((
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::CONNECTION, "Upgrade"),
+            (header::UPGRADE, "tcp"),
+            (header::CONTENT_TYPE, MULTIPLEXED),
+        ],
+    )
+        .into_response())
+}
