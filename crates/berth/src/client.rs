@@ -142,6 +142,32 @@ impl Client {
         Ok(resp)
     }
 
+    /// `POST path` hijacked like docker's attach (`Upgrade: tcp`): once the daemon answers
+    /// 101 the stream is in place, and the raw connection carries the output until it closes.
+    pub fn hijack(&self, path: &str) -> Result<Response, ClientError> {
+        let mut stream = UnixStream::connect(&self.socket)
+            .map_err(|e| ClientError::Connect(self.socket.clone(), e))?;
+        write!(
+            stream,
+            "POST {API_PREFIX}{path} HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+        )?;
+        let mut resp = Response::read_head(stream)?;
+        if resp.status != 101 {
+            let mut data = Vec::new();
+            resp.read_to_end(&mut data)?;
+            let message = serde_json::from_slice::<serde_json::Value>(&data)
+                .ok()
+                .and_then(|v| v["message"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| String::from_utf8_lossy(&data).trim().to_owned());
+            return Err(ClientError::Api {
+                status: resp.status,
+                message,
+            });
+        }
+        resp.framing = Framing::Eof;
+        Ok(resp)
+    }
+
     /// A request whose JSON answer is decoded as `T`.
     pub fn json<T: DeserializeOwned>(
         &self,

@@ -314,3 +314,45 @@ fn containers_survive_a_daemon_crash() {
     assert_eq!(d.ok(&["wait", "survivor"]), "7\n");
     assert_eq!(d.ok(&["logs", "survivor"]), "up\nbye\n");
 }
+
+#[test]
+fn restart_attach_and_log_options() {
+    let d = Daemon::start();
+    d.import_busybox();
+    let id = d.ok(&[
+        "create",
+        "--name",
+        "again",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 2",
+    ]);
+    assert_eq!(id.trim().len(), 64);
+    let ps = d.ok(&["ps", "-a"]);
+    assert!(ps.contains("Created"), "{ps}");
+    for _ in 0..2 {
+        // Each attach sees only its own run's output.
+        let o = d.berth(&["start", "-a", "again"]);
+        assert_eq!(
+            (stdout(&o).as_str(), o.status.code()),
+            ("run\n", Some(2)),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(d.ok(&["logs", "again"]), "run\nrun\n");
+    assert_eq!(d.ok(&["logs", "--tail", "1", "again"]), "run\n");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "counter",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo $i; sleep 0.2; done",
+    ]);
+    // Follow ends when the container exits, with every line.
+    assert_eq!(d.ok(&["logs", "-f", "counter"]), "1\n2\n3\n");
+}

@@ -25,14 +25,19 @@ fn each(names: &[String], mut op: impl FnMut(&str) -> Result<(), Failure>) -> Re
     Ok(code)
 }
 
-/// Streams the container's output (from its log, following) to our stdout/stderr until it
-/// stops, then returns its exit code.
-pub fn attach_and_wait(c: &Client, id: &str) -> Result<i32, Failure> {
-    let resp = c.request(
-        "GET",
-        &format!("/containers/{id}/logs?stdout=1&stderr=1&follow=1"),
-        Body::Empty,
-    )?;
+/// Attaches to the container's output (docker's hijacked attach), then runs `start`; streams
+/// the output to our stdout/stderr until the container exits and returns its exit code.
+/// Attaching first means no output is missed, and the stream ends at this run's exit.
+pub fn attach_start_wait(
+    c: &Client,
+    id: &str,
+    start: impl FnOnce() -> Result<(), Failure>,
+) -> Result<i32, Failure> {
+    let resp = c.hijack(&format!(
+        "/containers/{}/attach?stream=1&stdout=1&stderr=1",
+        enc(id)
+    ))?;
+    start()?;
     demux(resp, &mut std::io::stdout(), &mut std::io::stderr())?;
     wait_one(c, id)
 }
@@ -54,13 +59,15 @@ pub fn start(c: &Client, attach: bool, names: &[String]) -> Result<i32, Failure>
                 "you cannot start and attach multiple containers at once",
             ));
         };
-        c.request(
-            "POST",
-            &format!("/containers/{}/start", enc(one)),
-            Body::Empty,
-        )
-        .map_err(start_failure)?;
-        return attach_and_wait(c, one);
+        return attach_start_wait(c, one, || {
+            c.request(
+                "POST",
+                &format!("/containers/{}/start", enc(one)),
+                Body::Empty,
+            )
+            .map(drop)
+            .map_err(start_failure)
+        });
     }
     each(names, |n| {
         c.request(

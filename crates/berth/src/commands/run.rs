@@ -129,19 +129,23 @@ pub fn run(c: &Client, f: &CreateFlags, detach: bool) -> Result<i32, Failure> {
     // Detached --rm is the daemon's job; in the foreground the CLI removes after the wait, so
     // the exit code is read before the container disappears.
     let id = create(c, f, detach, f.rm && detach)?;
-    let started = c.request("POST", &format!("/containers/{id}/start"), Body::Empty);
-    if let Err(e) = started {
-        if f.rm {
-            let _ = c.request("DELETE", &format!("/containers/{id}?force=1"), Body::Empty);
+    let start = || {
+        let started = c.request("POST", &format!("/containers/{id}/start"), Body::Empty);
+        if let Err(e) = started {
+            if f.rm {
+                let _ = c.request("DELETE", &format!("/containers/{id}?force=1"), Body::Empty);
+            }
+            return Err(start_failure(e));
         }
-        return Err(start_failure(e));
-    }
+        Ok(())
+    };
     if detach {
+        start()?;
         println!("{id}");
         let _ = std::io::stdout().flush();
         return Ok(0);
     }
-    let code = containers::attach_and_wait(c, &id)?;
+    let code = containers::attach_start_wait(c, &id, start)?;
     if f.rm {
         c.request("DELETE", &format!("/containers/{id}?force=1"), Body::Empty)?;
     }
