@@ -8,11 +8,12 @@ cd "$(dirname "$0")/.."
 BERTH=${BERTH:-target/release/berth-runtime}
 [ -x "$BERTH" ] || cargo build --release -q -p berth-runtime-cli
 W=$(mktemp -d /tmp/berth-bench.XXXXXX)
-HUGETLB_MOUNTED=0
+HUGETLB_MOUNTED=0; HUGETLB_MKDIR=0
 cleanup() {
   for rt in berth crun runc; do rm -rf "$W/root-$rt"; done
   rm -rf "$W"
-  if [ "$HUGETLB_MOUNTED" = 1 ]; then umount /sys/fs/cgroup/hugetlb && rmdir /sys/fs/cgroup/hugetlb || true; fi
+  if [ "$HUGETLB_MOUNTED" = 1 ]; then umount /sys/fs/cgroup/hugetlb || true; fi
+  if [ "$HUGETLB_MKDIR" = 1 ]; then rmdir /sys/fs/cgroup/hugetlb || true; fi
 }
 trap cleanup EXIT
 
@@ -31,8 +32,9 @@ PY
 
 # crun refuses hybrid cgroups while hugetlb sits on cgroup2 (DEVELOPERS.md): bind it to v1 for
 # crun's sake only; berth-runtime and runc do not need it.
-if command -v crun >/dev/null && [ ! -d /sys/fs/cgroup/hugetlb ] && grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; then
-  mkdir /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb && HUGETLB_MOUNTED=1
+if command -v crun >/dev/null && ! mountpoint -q /sys/fs/cgroup/hugetlb && grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; then
+  [ -d /sys/fs/cgroup/hugetlb ] || { mkdir /sys/fs/cgroup/hugetlb && HUGETLB_MKDIR=1; }
+  mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb && HUGETLB_MOUNTED=1
 fi
 
 declare -A CMD=([berth]="$BERTH" [crun]="$(command -v crun)" [runc]="$(command -v runc)")

@@ -119,9 +119,17 @@ fn runtime_binary_cannot_be_written_through_proc_exe() {
     let w = World::new();
     w.write_spec(&base_spec(&shared_rootfs(), &["sleep", "1000"]));
     let id = w.id("seal");
-    let before = std::fs::read(BIN).unwrap();
-    let mut child = w
-        .cmd(&["run", "--bundle", w.bundle_str(), &id])
+    // A private copy: while any other test executes the shared binary, a write gets ETXTBSY
+    // before the kernel even looks at the mount, which would hide what this test checks.
+    let bin_dir = tempfile::tempdir().unwrap();
+    let bin = bin_dir.path().join("berth-runtime");
+    std::fs::copy(BIN, &bin).unwrap();
+    let before = std::fs::read(&bin).unwrap();
+    let mut child = std::process::Command::new(&bin)
+        .arg("--root")
+        .arg(w.root.path())
+        .args(["run", "--bundle", w.bundle_str(), &id])
+        .stdin(Stdio::null())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

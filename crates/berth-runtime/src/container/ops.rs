@@ -147,10 +147,13 @@ impl Container {
     /// SIGKILLs every process of the container and waits (briefly) until they are gone.
     fn kill_everything(&self) -> Result<(), Error> {
         let cg = self.cgroup()?;
+        let before = cg.pids().unwrap_or_default();
+        // Whether the cgroup holds the init (a rootless container without delegation has none).
+        let init_in_cgroup = before.contains(&self.state.pid);
         if self.state.init_alive() {
             let _ = kill(Pid::from_raw(self.state.pid), Signal::SIGKILL);
         }
-        for pid in cg.pids().unwrap_or_default() {
+        for pid in before {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
         if cg.is_frozen() {
@@ -158,17 +161,29 @@ impl Container {
         }
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            // Zombies are dead: whoever inherited them reaps them in its own time.
-            let live =
-                cg.pids().unwrap_or_default().into_iter().any(|p| {
-                    crate::state::proc_stat(p).is_some_and(|(st, _)| st != 'Z' && st != 'X')
-                });
-            if !self.state.init_alive() && !live {
+            // Zombies are dead: whoever inherited them reaps them in its own time. An init that
+            // left its cgroup is inside exit (it may wait there until such zombies are reaped).
+            let pids = cg.pids().unwrap_or_default();
+            let live = pids
+                .iter()
+                .any(|p| crate::state::proc_stat(*p).is_some_and(|(st, _)| st != 'Z' && st != 'X'));
+            let init_exiting = init_in_cgroup && !pids.contains(&self.state.pid);
+            if !live && (!self.state.init_alive() || init_exiting) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        Err(Error::Other("processes did not exit after SIGKILL".into()))
+        let left: Vec<String> = cg
+            .pids()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| format!("{p}:{}", crate::state::proc_stat(p).map_or('?', |(s, _)| s)))
+            .collect();
+        Err(Error::Other(format!(
+            "processes did not exit after SIGKILL (init alive: {}, left: {})",
+            self.state.init_alive(),
+            left.join(" ")
+        )))
     }
 
     /// Freezes every process of the container.
