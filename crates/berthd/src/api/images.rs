@@ -1,10 +1,13 @@
 //! `/images/...`: list, import (`create?fromSrc=-`), remove.
 
-use axum::body::Bytes;
+use std::io::Read;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::Json;
 use berth_engine::ImageDeleteItem;
+use futures_util::StreamExt;
 use serde_json::json;
 
 use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
@@ -19,7 +22,7 @@ pub async fn list(State(engine): State<AppState>) -> ApiResult<impl IntoResponse
 pub async fn create(
     State(engine): State<AppState>,
     q: Query,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<impl IntoResponse> {
     if q.contains_key("fromImage") {
         return Err(ApiError::internal(
@@ -40,8 +43,46 @@ pub async fn create(
         (Some(r), _) => Some(r.clone()),
         (None, _) => None,
     };
-    let id = blocking(move || engine.import_image(&body[..], repo_tag.as_deref())).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let item = chunk.map_err(std::io::Error::other);
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    let reader = ChannelReader {
+        rx,
+        cur: Bytes::new(),
+    };
+    let id = blocking(move || engine.import_image(reader, repo_tag.as_deref())).await?;
     Ok(Json(json!({"status": id})))
+}
+
+/// The request body as a blocking reader, so a large tarball streams into the store instead of
+/// being held in memory.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    cur: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
+        Ok(n)
+    }
 }
 
 /// `DELETE /images/{name}?force=`.
