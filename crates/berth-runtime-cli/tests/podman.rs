@@ -101,7 +101,7 @@ fn podman_runs_containers_through_berth_runtime() {
 
     // -it through a real terminal (script allocates the pty).
     let cmd = format!(
-        "podman --runtime {BIN} run --rm -it --network none {} {img} sh -c 'tty; exit 5'",
+        "podman --runtime {BIN} run --rm -it --network none {} {img} sh -c 'tty; sleep 0.3; exit 5'",
         ULIMITS.join(" ")
     );
     let out = Command::new("script")

@@ -139,3 +139,18 @@ fn sysctl_rlimits_oom_cwd_env_user() {
         ]
     );
 }
+
+#[test]
+fn scheduler_and_io_priority() {
+    let w = World::new();
+    let mut spec = base_spec(&shared_rootfs(), &[]);
+    spec["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+    spec["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+    let (code, out, err) = run_sh(&w, spec, "cut -d' ' -f19,41 /proc/self/stat; ionice -p $$");
+    assert_eq!(code, 0, "{err}");
+    // Field 19 is nice, field 41 the policy (3 = SCHED_BATCH).
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "stdout: {out}\nstderr: {err}");
+    assert_eq!(lines[0], "5 3");
+    assert_eq!(lines[1], "best-effort: prio 6");
+}

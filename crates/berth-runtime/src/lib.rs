@@ -14,6 +14,7 @@ pub mod identity;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
+pub mod sched;
 pub mod seal;
 pub mod seccomp;
 pub mod state;

@@ -207,6 +207,12 @@ fn privileged_attributes(spec: &Spec, process: &Process) -> Result<(), InitError
             return Err(InitError(format!("personality: {}", nix::Error::last())));
         }
     }
+    if let Some(s) = process.scheduler() {
+        crate::sched::set_scheduler(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        crate::sched::set_io_priority(p)?;
+    }
     if process.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs()?;
     }
