@@ -75,14 +75,16 @@ pub(crate) struct Registered {
 
 /// The inotify instance watching exec dirs.
 pub(crate) struct Watcher {
-    inotify: Inotify,
+    inotify: Arc<Inotify>,
 }
 
 impl Watcher {
     pub(crate) fn new() -> Result<Watcher> {
         let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
             .map_err(|e| EngineError::Internal(format!("inotify: {e}")))?;
-        Ok(Watcher { inotify })
+        Ok(Watcher {
+            inotify: Arc::new(inotify),
+        })
     }
 
     /// Watches `dir` for the shim's exit file (the watch goes away with the directory).

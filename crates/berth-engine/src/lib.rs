@@ -28,6 +28,8 @@ mod names;
 pub mod record;
 mod shim;
 pub mod spec;
+#[cfg(test)]
+mod tests;
 pub mod time;
 pub mod user;
 

@@ -81,6 +81,7 @@ fn main() -> Result<()> {
                 .context("invalid --log-level")?,
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let sockets = socket_paths(&flags)?;
     let engine = berth_engine::Engine::open(berth_engine::EngineConfig::new(
