@@ -4,6 +4,7 @@
 mod autostart;
 mod client;
 mod commands;
+mod sigproxy;
 mod table;
 
 use std::path::PathBuf;

@@ -356,3 +356,39 @@ fn restart_attach_and_log_options() {
     // Follow ends when the container exits, with every line.
     assert_eq!(d.ok(&["logs", "-f", "counter"]), "1\n2\n3\n");
 }
+
+#[test]
+fn attached_run_forwards_signals() {
+    let d = Daemon::start();
+    d.import_busybox();
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let mut child = std::process::Command::new(common::BERTH)
+        .arg("-H")
+        .arg(format!("unix://{}", d.sock.display()))
+        .args(["run", "--rm", "--name", "trapper", "busybox", "sh", "-c"])
+        .arg("trap 'echo got-term; exit 9' TERM; echo ready; while true; do sleep 0.1; done")
+        .stdout(out.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let mut ready = false;
+    for _ in 0..200 {
+        if std::fs::read_to_string(out.path())
+            .unwrap()
+            .contains("ready")
+        {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(ready, "container did not start: {}", d.log());
+    // SAFETY: signalling the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(9));
+    assert_eq!(
+        std::fs::read_to_string(out.path()).unwrap(),
+        "ready\ngot-term\n"
+    );
+    assert_eq!(d.ok(&["ps", "-a", "-q"]), "");
+}

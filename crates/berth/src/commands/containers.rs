@@ -37,6 +37,7 @@ pub fn attach_start_wait(
         "/containers/{}/attach?stream=1&stdout=1&stderr=1",
         enc(id)
     ))?;
+    crate::sigproxy::start(c, id);
     start()?;
     demux(resp, &mut std::io::stdout(), &mut std::io::stderr())?;
     wait_one(c, id)
