@@ -14,8 +14,10 @@ use crate::{names, spec, Engine};
 /// `HostConfig`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CreateRequest {
+    /// What to run.
     #[serde(flatten)]
     pub config: ContainerConfig,
+    /// How to run it on this host.
     #[serde(rename = "HostConfig", default)]
     pub host_config: Option<HostConfig>,
 }
@@ -24,19 +26,32 @@ pub struct CreateRequest {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerSummary {
+    /// Full id.
     pub id: String,
+    /// Names with docker's leading `/`.
     pub names: Vec<String>,
+    /// The image as the user named it (`busybox`).
     pub image: String,
+    /// Image id the container was created from.
     #[serde(rename = "ImageID")]
     pub image_id: String,
+    /// Entrypoint+Cmd joined by spaces.
     pub command: String,
+    /// Creation time.
     pub created: i64,
+    /// Published ports (none until networking lands).
     pub ports: Vec<serde_json::Value>,
+    /// Metadata labels.
     pub labels: BTreeMap<String, String>,
+    /// Current state.
     pub state: String,
+    /// Docker state name.
     pub status: String,
+    /// How to run it on this host.
     pub host_config: serde_json::Value,
+    /// Networks (none until networking lands).
     pub network_settings: serde_json::Value,
+    /// Mounts (none until volumes land).
     pub mounts: Vec<serde_json::Value>,
 }
 
@@ -44,29 +59,46 @@ pub struct ContainerSummary {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerInspect {
+    /// The persisted record.
     #[serde(flatten)]
     pub record: ContainerRecord,
+    /// The json-file log.
     pub log_path: String,
+    /// The container's resolv.conf (none until networking lands).
     pub resolv_conf_path: String,
+    /// The container's /etc/hostname file (not written yet).
     pub hostname_path: String,
+    /// The container's /etc/hosts file (not written yet).
     pub hosts_path: String,
+    /// SELinux mount label (unused).
     pub mount_label: String,
+    /// SELinux process label (unused).
     pub process_label: String,
+    /// AppArmor profile (unused).
     pub app_armor_profile: String,
+    /// Running exec sessions (none yet).
     #[serde(rename = "ExecIDs")]
     pub exec_ids: Option<Vec<String>>,
+    /// Storage driver name and the upper/merged dirs.
     pub graph_driver: serde_json::Value,
+    /// Mounts (none until volumes land).
     pub mounts: Vec<serde_json::Value>,
+    /// Networks (none until networking lands).
     pub network_settings: serde_json::Value,
 }
 
 /// Counts for `GET /info`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EngineInfo {
+    /// All containers.
     pub containers: usize,
+    /// Running containers.
     pub running: usize,
+    /// Paused containers.
     pub paused: usize,
+    /// Containers not running.
     pub stopped: usize,
+    /// Images in the store.
     pub images: usize,
 }
 

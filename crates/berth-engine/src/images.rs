@@ -15,21 +15,32 @@ use crate::Engine;
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ImageSummary {
+    /// Full id.
     pub id: String,
+    /// Image it was committed from.
     pub parent_id: String,
+    /// Tags in familiar form (`busybox:latest`).
     pub repo_tags: Vec<String>,
+    /// `name@digest` references.
     pub repo_digests: Vec<String>,
+    /// Creation time.
     pub created: i64,
+    /// Unpacked size in bytes.
     pub size: u64,
+    /// Docker's SharedSize (-1: not computed).
     pub shared_size: i64,
+    /// Metadata labels.
     pub labels: BTreeMap<String, String>,
+    /// Containers whose roots were prepared from it.
     pub containers: i64,
 }
 
 /// One line of docker's `DELETE /images/{name}` answer.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub enum ImageDeleteItem {
+    /// A tag was removed.
     Untagged(String),
+    /// An image was deleted (its id).
     Deleted(String),
 }
 

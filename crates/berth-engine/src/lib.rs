@@ -18,6 +18,8 @@
 //! `exited` state, so berthd may be restarted at any time: [`Engine::open`] reloads every record
 //! and reconciles it with the shims' files.
 
+#![warn(missing_docs)]
+
 mod containers;
 pub mod error;
 mod exits;

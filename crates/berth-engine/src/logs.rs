@@ -18,23 +18,31 @@ const FOLLOW_POLL: Duration = Duration::from_millis(50);
 /// Which output stream a log entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogStream {
+    /// The container's stdout.
     Stdout,
+    /// The container's stderr.
     Stderr,
 }
 
 /// One entry: the bytes the container wrote (a line, with its `\n`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEntry {
+    /// Which stream.
     pub stream: LogStream,
+    /// When the shim read it (RFC 3339).
     pub time: String,
+    /// The bytes.
     pub data: Vec<u8>,
 }
 
 /// What `docker logs` asks for.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogOptions {
+    /// Include stdout.
     pub stdout: bool,
+    /// Include stderr.
     pub stderr: bool,
+    /// Keep streaming while the container runs.
     pub follow: bool,
     /// Only the last N entries (of the selected streams).
     pub tail: Option<usize>,

@@ -26,30 +26,47 @@ where
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ContainerConfig {
+    /// Host name inside the container (default: the short id).
     #[serde(deserialize_with = "nullable")]
     pub hostname: String,
+    /// NIS domain name inside the container.
     #[serde(deserialize_with = "nullable")]
     pub domainname: String,
+    /// `name|uid[:group|gid]` the process runs as (empty: root).
     #[serde(deserialize_with = "nullable")]
     pub user: String,
+    /// Whether the creating client attaches stdin.
     pub attach_stdin: bool,
+    /// Whether the creating client attaches stdout.
     pub attach_stdout: bool,
+    /// Whether the creating client attaches stderr.
     pub attach_stderr: bool,
+    /// Allocate a terminal (not supported yet).
     pub tty: bool,
+    /// Keep stdin open (not supported yet).
     pub open_stdin: bool,
+    /// Close stdin after the first attach detaches.
     pub stdin_once: bool,
+    /// `KEY=VALUE` environment (image env merged with the request).
     #[serde(deserialize_with = "nullable")]
     pub env: Vec<String>,
+    /// Command (arguments to the entrypoint).
     pub cmd: Option<Vec<String>>,
+    /// The image as the user named it (`busybox`).
     #[serde(deserialize_with = "nullable")]
     pub image: String,
+    /// Working directory of the process.
     #[serde(deserialize_with = "nullable")]
     pub working_dir: String,
+    /// Entrypoint; `Cmd` is appended to it.
     pub entrypoint: Option<Vec<String>>,
+    /// Metadata labels.
     #[serde(deserialize_with = "nullable")]
     pub labels: BTreeMap<String, String>,
+    /// Signal `stop` sends first (default SIGTERM).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL (default 10).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
 }
@@ -71,16 +88,26 @@ pub struct HostConfig {
 pub struct ContainerState {
     /// created, running, exited (docker also knows paused, restarting, removing, dead).
     pub status: String,
+    /// Whether the container runs now.
     pub running: bool,
+    /// Whether it is frozen.
     pub paused: bool,
+    /// Whether a restart policy is restarting it.
     pub restarting: bool,
+    /// Whether the OOM killer ended the last run.
     #[serde(rename = "OOMKilled")]
     pub oom_killed: bool,
+    /// Whether it is unusable (failed removal).
     pub dead: bool,
+    /// Host pid of the init while running, else 0.
     pub pid: i32,
+    /// Exit code of the last run (128+N for signal N).
     pub exit_code: i32,
+    /// Why the last start failed.
     pub error: String,
+    /// RFC 3339 start time of the last run.
     pub started_at: String,
+    /// RFC 3339 exit time of the last run.
     pub finished_at: String,
 }
 
@@ -107,19 +134,29 @@ impl Default for ContainerState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerRecord {
+    /// Full id.
     pub id: String,
+    /// Creation time.
     pub created: String,
+    /// The program (first of Entrypoint+Cmd).
     pub path: String,
+    /// Its arguments.
     pub args: Vec<String>,
+    /// Current state.
     pub state: ContainerState,
     /// The image id (`sha256:…`).
     pub image: String,
     /// `/name`, as docker shows it.
     pub name: String,
+    /// Restarts by the restart policy.
     pub restart_count: i64,
+    /// Storage driver of the container root.
     pub driver: String,
+    /// Operating system.
     pub platform: String,
+    /// What to run.
     pub config: ContainerConfig,
+    /// How to run it on this host.
     pub host_config: HostConfig,
 }
 

@@ -13,7 +13,9 @@ use crate::error::{EngineError, Result};
 /// The ids a container process runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedUser {
+    /// User id.
     pub uid: u32,
+    /// Primary group id.
     pub gid: u32,
     /// Supplementary groups the user is listed in.
     pub additional_gids: Vec<u32>,
