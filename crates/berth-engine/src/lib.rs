@@ -6,7 +6,7 @@
 //! async threads:
 //! - containers: [`Engine::create`], [`Engine::start`], [`Engine::stop`], [`Engine::kill`],
 //!   [`Engine::remove`], [`Engine::wait`], [`Engine::list`], [`Engine::inspect`],
-//!   [`Engine::logs`];
+//!   [`Engine::logs`], [`Engine::attach_output`], [`Engine::top`], [`Engine::restart`];
 //! - images: [`Engine::import_image`], [`Engine::images`], [`Engine::remove_image`];
 //! - system: [`Engine::info`].
 //!
@@ -33,6 +33,7 @@ pub mod spec;
 #[cfg(test)]
 mod tests;
 pub mod time;
+mod top;
 pub mod user;
 
 use std::collections::{BTreeMap, HashMap};
@@ -48,6 +49,7 @@ pub use images::{ImageDeleteItem, ImageSummary};
 pub use logs::{LogEntry, LogOptions, LogReader, LogStream};
 pub use record::{ContainerConfig, ContainerRecord, ContainerState, HostConfig};
 pub use shim::ExitStatus;
+pub use top::TopResult;
 
 /// Where the engine keeps things, and which shim binary it runs.
 #[derive(Debug, Clone)]

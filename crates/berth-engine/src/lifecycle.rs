@@ -151,14 +151,25 @@ impl Engine {
             .map_err(|e| EngineError::Internal(format!("cannot kill container {id}: {e}")))
     }
 
-    fn running_id(&self, key: &str) -> Result<(String, bool, Option<String>)> {
+    /// `docker restart`: stop (with `timeout`) then start.
+    pub fn restart(&self, key: &str, timeout: Option<i64>) -> Result<()> {
+        self.stop(key, timeout)?;
+        self.start(key).map(drop)
+    }
+
+    fn running_id(&self, key: &str) -> Result<(String, bool, Option<String>, Option<i64>)> {
         let inner = self.lock();
         let id = Self::find_id(&inner, key)?;
         let rec = inner
             .containers
             .get(&id)
             .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
-        Ok((id, rec.state.running, rec.config.stop_signal.clone()))
+        Ok((
+            id,
+            rec.state.running,
+            rec.config.stop_signal.clone(),
+            rec.config.stop_timeout,
+        ))
     }
 
     /// `docker kill`: sends `signal` (default SIGKILL) to the container's init.
@@ -167,7 +178,7 @@ impl Engine {
             Some(s) => parse_signal(s)?,
             None => Signal::SIGKILL,
         };
-        let (id, running, _) = self.running_id(key)?;
+        let (id, running, _, _) = self.running_id(key)?;
         if !running {
             return Err(EngineError::Conflict(format!(
                 "Container {id} is not running"
@@ -177,9 +188,9 @@ impl Engine {
     }
 
     /// `docker stop`: the stop signal, then SIGKILL to every process after `timeout` seconds
-    /// (default 10; negative waits forever). Returns false if it was not running (304).
+    /// (default: the container's `StopTimeout`, else 10; negative waits forever). Returns false if it was not running (304).
     pub fn stop(&self, key: &str, timeout: Option<i64>) -> Result<bool> {
-        let (id, running, stop_signal) = self.running_id(key)?;
+        let (id, running, stop_signal, stop_timeout) = self.running_id(key)?;
         if !running {
             return Ok(false);
         }
@@ -189,7 +200,7 @@ impl Engine {
             _ => Signal::SIGTERM,
         };
         let _ = self.signal(&id, sig, false);
-        let t = timeout.unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let t = timeout.or(stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT);
         let exited = if t < 0 {
             waiter.wait_timeout(Duration::MAX).is_some()
         } else {
@@ -209,7 +220,7 @@ impl Engine {
     /// `docker rm`: removes a stopped container (with `force`, kills a running one first),
     /// its writable layer, log and runtime files.
     pub fn remove(&self, key: &str, force: bool) -> Result<()> {
-        let (id, running, _) = self.running_id(key)?;
+        let (id, running, _, _) = self.running_id(key)?;
         if running {
             if !force {
                 let name = self

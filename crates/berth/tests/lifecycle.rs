@@ -392,3 +392,61 @@ fn attached_run_forwards_signals() {
     );
     assert_eq!(d.ok(&["ps", "-a", "-q"]), "");
 }
+
+#[test]
+fn top_restart_and_stop_settings() {
+    let d = Daemon::start();
+    d.import_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "svc",
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let top = d.ok(&["top", "svc"]);
+    let mut lines = top.lines();
+    assert!(lines.next().unwrap().starts_with("UID    PID"), "{top}");
+    let row = lines.next().unwrap();
+    assert!(
+        row.starts_with("root ") && row.ends_with("sleep 1000"),
+        "{top}"
+    );
+    let pid_before = |d: &Daemon| -> i64 {
+        let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "svc"])).unwrap();
+        v[0]["State"]["Pid"].as_i64().unwrap()
+    };
+    let first = pid_before(&d);
+    let t = std::time::Instant::now();
+    assert_eq!(d.ok(&["restart", "svc"]), "svc\n");
+    // StopTimeout=1 from create applies when stop/restart give no -t.
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    let second = pid_before(&d);
+    assert!(second > 0 && second != first, "{first} {second}");
+    assert!(d.ok(&["ps"]).contains("svc"));
+    // A custom stop signal.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "usr",
+        "--stop-signal",
+        "USR1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 3' USR1; while true; do sleep 0.1; done",
+    ]);
+    let t = std::time::Instant::now();
+    d.ok(&["stop", "usr"]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    // Only USR1 (trapped) ends it with 3; SIGTERM is ignored by PID 1 and SIGKILL gives 137.
+    assert_eq!(d.ok(&["wait", "usr"]), "3\n");
+    let o = d.berth(&["top", "usr"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("is not running"), "{}", stderr(&o));
+}

@@ -95,6 +95,20 @@ pub fn stop(c: &Client, time: Option<i64>, names: &[String]) -> Result<i32, Fail
     })
 }
 
+/// `berth restart [-t N]`.
+pub fn restart(c: &Client, time: Option<i64>, names: &[String]) -> Result<i32, Failure> {
+    let q = time.map(|t| format!("?t={t}")).unwrap_or_default();
+    each(names, |n| {
+        c.request(
+            "POST",
+            &format!("/containers/{}/restart{q}", enc(n)),
+            Body::Empty,
+        )
+        .map(drop)
+        .map_err(Failure::from)
+    })
+}
+
 /// `berth kill [-s SIGNAL]`.
 pub fn kill(c: &Client, signal: Option<&str>, names: &[String]) -> Result<i32, Failure> {
     let q = signal

@@ -109,3 +109,39 @@ pub fn images(c: &Client, quiet: bool) -> Result<i32, Failure> {
     );
     Ok(0)
 }
+
+/// `berth top CONTAINER`: the container's processes.
+pub fn top(c: &Client, name: &str) -> Result<i32, Failure> {
+    let v: Value = c.json(
+        "GET",
+        &format!("/containers/{}/top", super::enc(name)),
+        Body::Empty,
+    )?;
+    let titles: Vec<String> = v["Titles"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let rows: Vec<Vec<String>> = v["Processes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    r.as_array()
+                        .map(|c| {
+                            c.iter()
+                                .map(|x| x.as_str().unwrap_or_default().to_owned())
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let header: Vec<&str> = titles.iter().map(String::as_str).collect();
+    print!("{}", render(&header, &rows));
+    Ok(0)
+}

@@ -39,6 +39,12 @@ pub struct CreateFlags {
     /// Set metadata on the container (KEY=VALUE).
     #[arg(short = 'l', long = "label")]
     pub labels: Vec<String>,
+    /// Signal to stop the container.
+    #[arg(long)]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container.
+    #[arg(long)]
+    pub stop_timeout: Option<i64>,
     /// Allocate a pseudo-TTY (not supported yet).
     #[arg(short = 't', long)]
     pub tty: bool,
@@ -87,6 +93,16 @@ pub enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Restart one or more containers.
+    Restart {
+        /// Seconds to wait before killing the container.
+        #[arg(short = 't', long = "time")]
+        time: Option<i64>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Display the running processes of a container.
+    Top { container: String },
     /// Kill one or more running containers.
     Kill {
         /// Signal to send to the container.
@@ -172,6 +188,8 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         Command::Create { flags } => run::create_only(c, &flags),
         Command::Start { attach, containers } => containers::start(c, attach, &containers),
         Command::Stop { time, containers } => containers::stop(c, time, &containers),
+        Command::Restart { time, containers } => containers::restart(c, time, &containers),
+        Command::Top { container } => list::top(c, &container),
         Command::Kill { signal, containers } => containers::kill(c, signal.as_deref(), &containers),
         Command::Rm {
             force, containers, ..

@@ -69,6 +69,12 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Value {
     if let Some(h) = &f.hostname {
         body["Hostname"] = json!(h);
     }
+    if let Some(s) = &f.stop_signal {
+        body["StopSignal"] = json!(s);
+    }
+    if let Some(t) = f.stop_timeout {
+        body["StopTimeout"] = json!(t);
+    }
     body
 }
 

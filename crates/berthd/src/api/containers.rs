@@ -42,19 +42,43 @@ pub async fn stop(
     Path(id): Path<String>,
     q: Query,
 ) -> ApiResult<StatusCode> {
-    let t = match q.get("t").or_else(|| q.get("timeout")) {
-        Some(v) => Some(
-            v.parse::<i64>()
-                .map_err(|_| ApiError::bad_request(format!("invalid value for t: {v}")))?,
-        ),
-        None => None,
-    };
+    let t = timeout_param(&q)?;
     let stopped = blocking(move || engine.stop(&id, t)).await?;
     Ok(if stopped {
         StatusCode::NO_CONTENT
     } else {
         StatusCode::NOT_MODIFIED
     })
+}
+
+/// `POST /containers/{id}/restart?t=`.
+pub async fn restart(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let t = timeout_param(&q)?;
+    blocking(move || engine.restart(&id, t)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /containers/{id}/top`.
+pub async fn top(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(blocking(move || engine.top(&id)).await?))
+}
+
+/// The `t` (or `timeout`) query parameter of stop/restart.
+fn timeout_param(q: &Query) -> ApiResult<Option<i64>> {
+    match q.get("t").or_else(|| q.get("timeout")) {
+        Some(v) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("invalid value for t: {v}"))),
+        None => Ok(None),
+    }
 }
 
 /// `POST /containers/{id}/kill?signal=`.

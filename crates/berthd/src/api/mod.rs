@@ -154,6 +154,8 @@ pub fn app(engine: AppState) -> axum::routing::IntoMakeService<Service> {
         .route("/containers/{id}/start", post(containers::start))
         .route("/containers/{id}/stop", post(containers::stop))
         .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}/attach", post(attach::attach))
