@@ -190,6 +190,25 @@ mod tests {
     }
 
     #[test]
+    fn openapi_lists_every_route() {
+        let spec = include_str!("../../api/openapi.yaml");
+        let src = include_str!("mod.rs");
+        let routes: Vec<&str> = src
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(".route(\""))
+            .filter_map(|l| l.split('"').next())
+            .collect();
+        assert!(routes.len() >= 17, "{routes:?}");
+        for r in routes {
+            let path = r.replace("{*name}", "{name}");
+            assert!(
+                spec.contains(&format!("\n  {path}:\n")),
+                "{path} missing in openapi.yaml"
+            );
+        }
+    }
+
+    #[test]
     fn flags() {
         let q: HashMap<String, String> = [
             ("a".into(), "1".into()),
