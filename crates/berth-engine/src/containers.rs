@@ -181,6 +181,13 @@ impl Engine {
             cfg.hostname = id[..12].to_owned();
         }
         let mut host_config = req.host_config.unwrap_or_default();
+        host_config.restart_policy.validate()?;
+        if host_config.auto_remove && !matches!(host_config.restart_policy.name.as_str(), "" | "no")
+        {
+            return Err(EngineError::InvalidParameter(
+                "can't create 'AutoRemove' container with restart policy".into(),
+            ));
+        }
         if host_config.network_mode.is_empty() {
             host_config.network_mode = "none".into();
         }
@@ -220,6 +227,7 @@ impl Engine {
             platform: "linux".into(),
             config: cfg,
             host_config,
+            manually_stopped: false,
         };
         self.images
             .prepare_container(&id, &image.record.id.to_string())?;

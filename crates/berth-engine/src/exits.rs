@@ -165,6 +165,7 @@ impl Engine {
     fn record_exit(&self, id: &str, status: &ExitStatus) {
         let auto_remove;
         let waiters;
+        let restart;
         {
             let mut inner = self.lock();
             let Some(rec) = inner.containers.get_mut(id) else {
@@ -183,7 +184,21 @@ impl Engine {
                 tracing::error!("saving container {id}: {e}");
             }
             auto_remove = rec.host_config.auto_remove;
+            restart = !auto_remove
+                && rec.host_config.restart_policy.should_restart(
+                    status.exit_code,
+                    rec.restart_count,
+                    rec.manually_stopped,
+                );
+            // Docker's back-off resets once a run lasted 10 seconds.
+            let ran = crate::time::parse_rfc3339(&status.finished_at)
+                .zip(crate::time::parse_rfc3339(&rec.state.started_at))
+                .map_or(0, |(end, start)| end - start);
+            let attempt = if ran >= 10 { 0 } else { rec.restart_count };
             waiters = inner.waiters.remove(id).unwrap_or_default();
+            if restart {
+                self.schedule_restart(id, attempt);
+            }
         }
         let _ = std::fs::remove_file(self.exec_dir(id).join(shim::EXIT_FILE));
         self.unmount_rootfs(id);
@@ -211,6 +226,42 @@ impl Engine {
             if let Err(e) = self.remove(id, true) {
                 tracing::warn!("auto-removing {id}: {e}");
             }
+        }
+    }
+
+    /// Starts container `id` again after a back-off (100 ms doubling per restart, at most
+    /// a minute), unless the user stopped or removed it meanwhile.
+    pub(crate) fn schedule_restart(&self, id: &str, attempt: i64) {
+        let Some(weak) = self.me.get().cloned() else {
+            return;
+        };
+        let delay = Duration::from_millis(100 << attempt.clamp(0, 9)).min(Duration::from_secs(60));
+        let owned = id.to_owned();
+        let spawned = std::thread::Builder::new()
+            .name("berth-restart".into())
+            .spawn(move || {
+                std::thread::sleep(delay);
+                let id = owned;
+                let Some(engine) = weak.upgrade() else { return };
+                {
+                    let mut inner = engine.lock();
+                    let Some(rec) = inner.containers.get_mut(&id) else {
+                        return;
+                    };
+                    if rec.state.running || rec.manually_stopped {
+                        return;
+                    }
+                    rec.restart_count += 1;
+                    if let Err(e) = engine.records.save(rec) {
+                        tracing::warn!("saving container {id}: {e}");
+                    }
+                }
+                if let Err(e) = engine.start(&id) {
+                    tracing::warn!("restarting container {id}: {e}");
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot schedule a restart of {id}: {e}");
         }
     }
 
@@ -250,18 +301,40 @@ impl Engine {
     /// At open: containers recorded as running are checked against their shim's files, and
     /// watched again if they still run.
     pub(crate) fn recover(&self) {
-        let running: Vec<String> = self
-            .lock()
-            .containers
-            .values()
-            .filter(|r| r.state.running)
-            .map(|r| r.id.clone())
-            .collect();
+        let (running, pending): (Vec<_>, Vec<_>) = {
+            let inner = self.lock();
+            let running: Vec<String> = inner
+                .containers
+                .values()
+                .filter(|r| r.state.running)
+                .map(|r| r.id.clone())
+                .collect();
+            // Down, but their policy wants them up (a restart was pending when the previous
+            // daemon stopped).
+            let pending: Vec<(String, i64)> = inner
+                .containers
+                .values()
+                .filter(|r| {
+                    !r.state.running
+                        && r.state.status == "exited"
+                        && matches!(
+                            r.host_config.restart_policy.name.as_str(),
+                            "always" | "unless-stopped"
+                        )
+                        && !r.manually_stopped
+                })
+                .map(|r| (r.id.clone(), r.restart_count))
+                .collect();
+            (running, pending)
+        };
         for id in running {
             self.watcher.watch(&self.exec_dir(&id));
             if !self.check_exit(&id) {
                 tracing::info!("container {id} is still running");
             }
+        }
+        for (id, attempt) in pending {
+            self.schedule_restart(&id, attempt.min(1));
         }
     }
 }

@@ -38,7 +38,7 @@ pub mod user;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use berth_image::{ImageStore, StoreConfig};
 
@@ -47,7 +47,7 @@ pub use error::{EngineError, ErrorKind, Result};
 pub use exits::{WaitCondition, WaitResult, Waiter};
 pub use images::{ImageDeleteItem, ImageSummary};
 pub use logs::{LogEntry, LogOptions, LogReader, LogStream};
-pub use record::{ContainerConfig, ContainerRecord, ContainerState, HostConfig};
+pub use record::{ContainerConfig, ContainerRecord, ContainerState, HostConfig, RestartPolicy};
 pub use shim::ExitStatus;
 pub use top::TopResult;
 
@@ -87,6 +87,8 @@ pub struct Engine {
     records: record::RecordStore,
     inner: Mutex<Inner>,
     watcher: exits::Watcher,
+    /// A handle on ourselves for background work (delayed restarts).
+    me: OnceLock<Weak<Engine>>,
 }
 
 impl Engine {
@@ -107,8 +109,10 @@ impl Engine {
             records,
             inner: Mutex::new(inner),
             watcher: exits::Watcher::new()?,
+            me: OnceLock::new(),
             cfg,
         });
+        let _ = engine.me.set(Arc::downgrade(&engine));
         engine.recover();
         exits::spawn_watcher(&engine);
         Ok(engine)

@@ -94,6 +94,7 @@ impl Engine {
                         rec.state.error = String::new();
                         rec.state.started_at = now_rfc3339();
                         rec.state.finished_at = crate::time::ZERO_TIME.into();
+                        rec.manually_stopped = false;
                         self.records.save(rec)?;
                     }
                 }
@@ -151,6 +152,17 @@ impl Engine {
             .map_err(|e| EngineError::Internal(format!("cannot kill container {id}: {e}")))
     }
 
+    fn set_manually_stopped(&self, id: &str) -> Result<()> {
+        let mut inner = self.lock();
+        if let Some(rec) = inner.containers.get_mut(id) {
+            if !rec.manually_stopped {
+                rec.manually_stopped = true;
+                self.records.save(rec)?;
+            }
+        }
+        Ok(())
+    }
+
     /// `docker restart`: stop (with `timeout`) then start.
     pub fn restart(&self, key: &str, timeout: Option<i64>) -> Result<()> {
         self.stop(key, timeout)?;
@@ -191,6 +203,8 @@ impl Engine {
     /// (default: the container's `StopTimeout`, else 10; negative waits forever). Returns false if it was not running (304).
     pub fn stop(&self, key: &str, timeout: Option<i64>) -> Result<bool> {
         let (id, running, stop_signal, stop_timeout) = self.running_id(key)?;
+        // Set even when not running: it cancels a pending policy restart.
+        self.set_manually_stopped(&id)?;
         if !running {
             return Ok(false);
         }

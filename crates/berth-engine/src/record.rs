@@ -80,6 +80,61 @@ pub struct HostConfig {
     /// Always "none" until networking lands.
     #[serde(deserialize_with = "nullable")]
     pub network_mode: String,
+    /// What to do when the container exits.
+    #[serde(deserialize_with = "nullable")]
+    pub restart_policy: RestartPolicy,
+}
+
+/// Docker's `RestartPolicy`: `Name` is "", "no", "always", "on-failure" or "unless-stopped".
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicy {
+    /// The policy's name.
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    /// For on-failure: give up after this many restarts (0: never give up).
+    pub maximum_retry_count: i64,
+}
+
+impl RestartPolicy {
+    /// Checks the name is one docker knows.
+    pub fn validate(&self) -> Result<()> {
+        match self.name.as_str() {
+            "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
+            other => {
+                return Err(EngineError::InvalidParameter(format!(
+                    "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+                )))
+            }
+        }
+        if self.maximum_retry_count < 0 {
+            return Err(EngineError::InvalidParameter(
+                "invalid restart policy: maximum retry count cannot be negative".into(),
+            ));
+        }
+        if self.maximum_retry_count > 0 && self.name != "on-failure" {
+            return Err(EngineError::InvalidParameter(format!(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether a container that exited with `exit_code` after `restarts` policy restarts should
+    /// be started again (`manually_stopped`: the user stopped it).
+    pub fn should_restart(&self, exit_code: i32, restarts: i64, manually_stopped: bool) -> bool {
+        if manually_stopped {
+            return false;
+        }
+        match self.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                exit_code != 0
+                    && (self.maximum_retry_count == 0 || restarts < self.maximum_retry_count)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Docker's `State` object of `inspect`.
@@ -158,6 +213,9 @@ pub struct ContainerRecord {
     pub config: ContainerConfig,
     /// How to run it on this host.
     pub host_config: HostConfig,
+    /// Whether the user stopped it (restart policies then leave it alone).
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 impl ContainerRecord {
@@ -256,6 +314,26 @@ mod tests {
     }
 
     #[test]
+    fn restart_policies() {
+        let p = |name: &str, max| RestartPolicy {
+            name: name.into(),
+            maximum_retry_count: max,
+        };
+        assert!(!p("", 0).should_restart(1, 0, false));
+        assert!(!p("no", 0).should_restart(1, 0, false));
+        assert!(p("always", 0).should_restart(0, 5, false));
+        assert!(!p("always", 0).should_restart(0, 5, true));
+        assert!(p("unless-stopped", 0).should_restart(0, 0, false));
+        assert!(!p("on-failure", 0).should_restart(0, 0, false));
+        assert!(p("on-failure", 0).should_restart(2, 100, false));
+        assert!(p("on-failure", 2).should_restart(2, 1, false));
+        assert!(!p("on-failure", 2).should_restart(2, 2, false));
+        assert!(p("sometimes", 0).validate().is_err());
+        assert!(p("always", 3).validate().is_err());
+        assert!(p("on-failure", 3).validate().is_ok());
+    }
+
+    #[test]
     fn records_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let store = RecordStore::open(dir.path().join("containers")).unwrap();
@@ -272,6 +350,7 @@ mod tests {
             platform: "linux".into(),
             config: ContainerConfig::default(),
             host_config: HostConfig::default(),
+            manually_stopped: false,
         };
         store.save(&rec).unwrap();
         let all = store.load_all().unwrap();

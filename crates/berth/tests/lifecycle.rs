@@ -450,3 +450,75 @@ fn top_restart_and_stop_settings() {
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("is not running"), "{}", stderr(&o));
 }
+
+fn restart_count(d: &Daemon, name: &str) -> (i64, String) {
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", name])).unwrap();
+    (
+        v[0]["RestartCount"].as_i64().unwrap(),
+        v[0]["State"]["Status"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn restart_policies() {
+    let mut d = Daemon::start();
+    d.import_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "loop",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.1",
+    ]);
+    // on-failure:2 gives up after two restarts (back-off 100 ms, 200 ms).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while restart_count(&d, "flaky") != (2, "exited".into()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            restart_count(&d, "flaky")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(restart_count(&d, "flaky"), (2, "exited".into()));
+    assert!(
+        restart_count(&d, "loop").0 >= 2,
+        "{:?}",
+        restart_count(&d, "loop")
+    );
+    // A user stop ends an always policy, also across a daemon restart.
+    d.ok(&["stop", "loop"]);
+    let after_stop = restart_count(&d, "loop").0;
+    d.restart();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(restart_count(&d, "loop"), (after_stop, "exited".into()));
+    // A user start brings the policy back.
+    d.ok(&["start", "loop"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while restart_count(&d, "loop").0 <= after_stop {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = d.berth(&["run", "--rm", "--restart", "always", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    let o = d.berth(&["run", "--restart", "sometimes", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+}

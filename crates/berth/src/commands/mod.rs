@@ -39,6 +39,9 @@ pub struct CreateFlags {
     /// Set metadata on the container (KEY=VALUE).
     #[arg(short = 'l', long = "label")]
     pub labels: Vec<String>,
+    /// Restart policy: no, always, on-failure[:max-retries], unless-stopped.
+    #[arg(long, default_value = "no")]
+    pub restart: String,
     /// Signal to stop the container.
     #[arg(long)]
     pub stop_signal: Option<String>,

@@ -19,7 +19,28 @@ pub fn with_default_tag(image: &str) -> String {
     }
 }
 
-fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Value {
+/// Parses `--restart` into docker's `RestartPolicy`.
+pub fn restart_policy(s: &str) -> Result<Value, Failure> {
+    let (name, max) = match s.split_once(':') {
+        Some((n, m)) => {
+            let m: i64 = m
+                .parse()
+                .map_err(|_| Failure::daemon(format!("invalid restart policy format: {s}")))?;
+            (n, m)
+        }
+        None => (s, 0),
+    };
+    match name {
+        "" | "no" | "always" | "unless-stopped" | "on-failure" => {
+            Ok(json!({"Name": name, "MaximumRetryCount": max}))
+        }
+        _ => Err(Failure::daemon(format!(
+            "invalid restart policy format: {s}"
+        ))),
+    }
+}
+
+fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Value, Failure> {
     let env: Vec<String> = f
         .env
         .iter()
@@ -48,7 +69,7 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Value {
         "AttachStdin": f.interactive && !detach,
         "AttachStdout": !detach,
         "AttachStderr": !detach,
-        "HostConfig": {"AutoRemove": auto_remove},
+        "HostConfig": {"AutoRemove": auto_remove, "RestartPolicy": restart_policy(&f.restart)?},
     });
     if !f.command.is_empty() {
         body["Cmd"] = json!(f.command);
@@ -75,7 +96,7 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Value {
     if let Some(t) = f.stop_timeout {
         body["StopTimeout"] = json!(t);
     }
-    body
+    Ok(body)
 }
 
 /// Creates the container; returns its id.
@@ -89,7 +110,10 @@ fn create(c: &Client, f: &CreateFlags, detach: bool, auto_remove: bool) -> Resul
         Some(n) => format!("/containers/create?name={}", enc(n)),
         None => "/containers/create".to_owned(),
     };
-    let body = request_body(f, detach, auto_remove);
+    if f.rm && !matches!(f.restart.as_str(), "" | "no") {
+        return Err(Failure::daemon("Conflicting options: --restart and --rm"));
+    }
+    let body = request_body(f, detach, auto_remove)?;
     match c.json::<Value>("POST", &path, Body::Json(body)) {
         Ok(v) => Ok(v["Id"].as_str().unwrap_or_default().to_owned()),
         Err(ClientError::Api {
@@ -161,6 +185,20 @@ pub fn run(c: &Client, f: &CreateFlags, detach: bool) -> Result<i32, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restart_policies() {
+        assert_eq!(
+            restart_policy("on-failure:3").ok(),
+            Some(json!({"Name": "on-failure", "MaximumRetryCount": 3}))
+        );
+        assert_eq!(
+            restart_policy("always").ok(),
+            Some(json!({"Name": "always", "MaximumRetryCount": 0}))
+        );
+        assert!(restart_policy("sometimes").is_err());
+        assert!(restart_policy("on-failure:x").is_err());
+    }
 
     #[test]
     fn default_tags() {
