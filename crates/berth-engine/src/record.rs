@@ -113,9 +113,10 @@ impl RestartPolicy {
             ));
         }
         if self.maximum_retry_count > 0 && self.name != "on-failure" {
-            return Err(EngineError::InvalidParameter(format!(
+            return Err(EngineError::InvalidParameter(
                 "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-            )));
+                    .into(),
+            ));
         }
         Ok(())
     }
