@@ -182,6 +182,10 @@ impl Engine {
         }
         let mut host_config = req.host_config.unwrap_or_default();
         host_config.restart_policy.validate()?;
+        host_config.log_config.rotation()?;
+        if host_config.log_config.kind.is_empty() {
+            host_config.log_config.kind = "json-file".into();
+        }
         if host_config.auto_remove && !matches!(host_config.restart_policy.name.as_str(), "" | "no")
         {
             return Err(EngineError::InvalidParameter(

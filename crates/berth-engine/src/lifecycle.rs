@@ -59,7 +59,7 @@ impl Engine {
     /// `docker start`: runs the container's program. Returns false if it was already running
     /// (docker's 304).
     pub fn start(&self, key: &str) -> Result<bool> {
-        let (id, cfg) = {
+        let (id, cfg, rotation) = {
             let inner = self.lock();
             let id = Self::find_id(&inner, key)?;
             let rec = inner
@@ -69,7 +69,8 @@ impl Engine {
             if rec.state.running {
                 return Ok(false);
             }
-            (id, rec.config.clone())
+            let rotation = rec.host_config.log_config.rotation()?;
+            (id, rec.config.clone(), rotation)
         };
         let exec_dir = self.exec_dir(&id);
         let rootfs = self.rootfs_dir(&id);
@@ -81,7 +82,7 @@ impl Engine {
                 .mount(&rootfs)
                 .map_err(io_err("mount rootfs on", &rootfs))?;
         }
-        let result = self.start_mounted(&id, &cfg, &exec_dir, &rootfs);
+        let result = self.start_mounted(&id, &cfg, rotation, &exec_dir, &rootfs);
         match result {
             Ok(pid) => {
                 {
@@ -119,6 +120,7 @@ impl Engine {
         &self,
         id: &str,
         cfg: &crate::ContainerConfig,
+        rotation: (u64, u32),
         exec_dir: &Path,
         rootfs: &Path,
     ) -> Result<i32> {
@@ -141,6 +143,7 @@ impl Engine {
                 runtime_root: &runtime_root,
                 state_dir: exec_dir,
                 log_path: &log_path,
+                rotation,
             },
         )
     }

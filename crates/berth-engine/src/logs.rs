@@ -4,6 +4,8 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +13,16 @@ use serde::Deserialize;
 
 use crate::error::{EngineError, Result};
 use crate::Engine;
+
+/// The most rotated files looked for (`LOG.1` … `LOG.N`).
+const ROTATED_MAX: u32 = 100;
+
+/// `LOG.n`.
+fn rotated(path: &Path, n: u32) -> PathBuf {
+    let mut p = path.to_path_buf().into_os_string();
+    p.push(format!(".{n}"));
+    PathBuf::from(p)
+}
 
 /// How often a followed log is checked for more lines.
 const FOLLOW_POLL: Duration = Duration::from_millis(50);
@@ -59,6 +71,12 @@ struct Line {
 /// An iterator over log entries; with `follow` it blocks for new ones while the container runs.
 pub struct LogReader {
     file: Option<BufReader<File>>,
+    /// Inode of `file`, to notice that the live log was rotated under us.
+    ino: u64,
+    /// Files still to read after `file`: rotated ones, oldest first, then the live log.
+    queue: VecDeque<PathBuf>,
+    /// The live log (what the shim writes now).
+    live: PathBuf,
     opts: LogOptions,
     backlog: VecDeque<LogEntry>,
     partial: String,
@@ -81,23 +99,74 @@ impl LogReader {
         })
     }
 
-    /// Reads the next complete line from the file, if any is there now.
+    fn new(
+        file: Option<File>,
+        queue: VecDeque<PathBuf>,
+        live: PathBuf,
+        opts: LogOptions,
+        running: Box<dyn Fn() -> bool + Send>,
+    ) -> LogReader {
+        let ino = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.ino());
+        LogReader {
+            file: file.map(BufReader::new),
+            ino,
+            queue,
+            live,
+            opts,
+            backlog: VecDeque::new(),
+            partial: String::new(),
+            running,
+            finished: false,
+        }
+    }
+
+    fn open(&mut self, path: &Path) {
+        self.partial.clear();
+        match File::open(path) {
+            Ok(f) => {
+                self.ino = f.metadata().map_or(0, |m| m.ino());
+                self.file = Some(BufReader::new(f));
+            }
+            Err(_) => self.file = None,
+        }
+    }
+
+    /// Reads the next complete line, moving through rotated files to the live log and onto a
+    /// new live log after a rotation; `None` if nothing more is there now.
     fn read_line(&mut self) -> Option<String> {
-        let file = self.file.as_mut()?;
         loop {
-            let mut buf = String::new();
-            match file.read_line(&mut buf) {
-                Ok(0) | Err(_) => {
-                    self.partial.push_str(&buf);
-                    return None;
-                }
-                Ok(_) => {
-                    self.partial.push_str(&buf);
-                    if self.partial.ends_with('\n') {
-                        return Some(std::mem::take(&mut self.partial));
+            if let Some(file) = self.file.as_mut() {
+                loop {
+                    let mut buf = String::new();
+                    match file.read_line(&mut buf) {
+                        Ok(0) | Err(_) => {
+                            self.partial.push_str(&buf);
+                            break;
+                        }
+                        Ok(_) => {
+                            self.partial.push_str(&buf);
+                            if self.partial.ends_with('\n') {
+                                return Some(std::mem::take(&mut self.partial));
+                            }
+                        }
                     }
                 }
             }
+            if let Some(next) = self.queue.pop_front() {
+                self.open(&next);
+                continue;
+            }
+            let live_ino = std::fs::metadata(&self.live).map_or(0, |m| m.ino());
+            if live_ino != 0 && live_ino != self.ino {
+                // The file we read was rotated away (and is drained): continue in the new one.
+                let live = self.live.clone();
+                self.open(&live);
+                continue;
+            }
+            return None;
         }
     }
 
@@ -149,19 +218,21 @@ impl Engine {
     pub fn logs(self: &Arc<Self>, key: &str, opts: LogOptions) -> Result<LogReader> {
         let id = Self::find_id(&self.lock(), key)?;
         let path = self.log_path(&id);
-        let file = match File::open(&path) {
-            Ok(f) => Some(BufReader::new(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(crate::error::io_err("open", &path)(e)),
-        };
+        // Rotated files first, oldest (highest number) first, then the live log.
+        let mut queue: VecDeque<PathBuf> = (1..=ROTATED_MAX)
+            .rev()
+            .map(|n| rotated(&path, n))
+            .filter(|p| p.exists())
+            .collect();
+        queue.push_back(path.clone());
         let weak = Arc::downgrade(self);
         let running_id = id.clone();
-        let mut reader = LogReader {
-            file,
+        let mut reader = LogReader::new(
+            None,
+            queue,
+            path,
             opts,
-            backlog: VecDeque::new(),
-            partial: String::new(),
-            running: Box::new(move || {
+            Box::new(move || {
                 weak.upgrade().is_some_and(|e| {
                     e.lock()
                         .containers
@@ -169,8 +240,7 @@ impl Engine {
                         .is_some_and(|r| r.state.running)
                 })
             }),
-            finished: false,
-        };
+        );
         if let Some(n) = opts.tail {
             reader.load_tail(n);
         }
@@ -199,23 +269,23 @@ impl Engine {
         f.seek(std::io::SeekFrom::End(0))
             .map_err(crate::error::io_err("seek", &path))?;
         let exited = std::cell::Cell::new(false);
-        Ok(LogReader {
-            file: Some(BufReader::new(f)),
-            opts: LogOptions {
-                stdout,
-                stderr,
-                follow: true,
-                tail: None,
-            },
-            backlog: VecDeque::new(),
-            partial: String::new(),
-            running: Box::new(move || {
+        let opts = LogOptions {
+            stdout,
+            stderr,
+            follow: true,
+            tail: None,
+        };
+        Ok(LogReader::new(
+            Some(f),
+            VecDeque::new(),
+            path,
+            opts,
+            Box::new(move || {
                 if !exited.get() && waiter.wait_timeout(Duration::ZERO).is_some() {
                     exited.set(true);
                 }
                 !exited.get()
             }),
-            finished: false,
-        })
+        ))
     }
 }

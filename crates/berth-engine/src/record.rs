@@ -83,6 +83,77 @@ pub struct HostConfig {
     /// What to do when the container exits.
     #[serde(deserialize_with = "nullable")]
     pub restart_policy: RestartPolicy,
+    /// The log driver and its options (`json-file` with `max-size`, `max-file`).
+    #[serde(deserialize_with = "nullable")]
+    pub log_config: LogConfig,
+}
+
+/// Docker's `LogConfig`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LogConfig {
+    /// The driver: only `json-file` (or empty) so far.
+    #[serde(rename = "Type", deserialize_with = "nullable")]
+    pub kind: String,
+    /// Driver options.
+    #[serde(deserialize_with = "nullable")]
+    pub config: BTreeMap<String, String>,
+}
+
+impl LogConfig {
+    /// Validates the driver and options; returns (max size in bytes, 0 = unlimited; max files).
+    pub fn rotation(&self) -> Result<(u64, u32)> {
+        if !matches!(self.kind.as_str(), "" | "json-file") {
+            return Err(EngineError::InvalidParameter(format!(
+                "logger: no log driver named '{}' is registered",
+                self.kind
+            )));
+        }
+        let mut size = 0;
+        let mut files = 1;
+        for (k, v) in &self.config {
+            match k.as_str() {
+                "max-size" => {
+                    size = parse_size(v).ok_or_else(|| {
+                        EngineError::InvalidParameter(format!("invalid max-size: {v}"))
+                    })?
+                }
+                "max-file" => {
+                    files = v.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                        EngineError::InvalidParameter(format!(
+                            "max-file must be a positive number: {v}"
+                        ))
+                    })?
+                }
+                other => {
+                    return Err(EngineError::InvalidParameter(format!(
+                        "unknown log opt '{other}' for json-file log driver"
+                    )))
+                }
+            }
+        }
+        if files > 1 && size == 0 {
+            return Err(EngineError::InvalidParameter(
+                "max-file cannot be set without max-size".into(),
+            ));
+        }
+        Ok((size, files))
+    }
+}
+
+/// Docker's size strings: `100`, `10k`, `10m`, `1g` (binary units, case-insensitive, optional
+/// `b`).
+fn parse_size(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last()? {
+        'k' => (&t[..t.len() - 1], 1u64 << 10),
+        'm' => (&t[..t.len() - 1], 1 << 20),
+        'g' => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: f64 = num.trim().parse().ok()?;
+    (n > 0.0).then(|| (n * mult as f64) as u64)
 }
 
 /// Docker's `RestartPolicy`: `Name` is "", "no", "always", "on-failure" or "unless-stopped".
@@ -312,6 +383,31 @@ mod tests {
             c.cmd.as_deref(),
             Some(&["echo".to_owned(), "hi".to_owned()][..])
         );
+    }
+
+    #[test]
+    fn log_options() {
+        let lc = |pairs: &[(&str, &str)]| LogConfig {
+            kind: "json-file".into(),
+            config: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        assert_eq!(lc(&[]).rotation().unwrap(), (0, 1));
+        assert_eq!(
+            lc(&[("max-size", "10m"), ("max-file", "3")])
+                .rotation()
+                .unwrap(),
+            (10 << 20, 3)
+        );
+        assert_eq!(lc(&[("max-size", "1k")]).rotation().unwrap(), (1024, 1));
+        assert!(lc(&[("max-file", "3")]).rotation().is_err());
+        assert!(lc(&[("max-size", "lots")]).rotation().is_err());
+        assert!(lc(&[("compress", "true")]).rotation().is_err());
+        let mut other = lc(&[]);
+        other.kind = "syslog".into();
+        assert!(other.rotation().is_err());
     }
 
     #[test]

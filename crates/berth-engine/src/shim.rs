@@ -33,6 +33,8 @@ pub struct ShimPaths<'a> {
     pub runtime_root: &'a Path,
     pub state_dir: &'a Path,
     pub log_path: &'a Path,
+    /// Log rotation: max bytes per file (0: none) and number of files.
+    pub rotation: (u64, u32),
 }
 
 /// Runs the shim for container `id` and waits for its report: the init's pid once the
@@ -44,6 +46,8 @@ pub fn spawn(id: &str, p: &ShimPaths<'_>) -> Result<i32> {
         .arg(p.runtime_root)
         .arg(p.state_dir)
         .arg(p.log_path)
+        .arg(p.rotation.0.to_string())
+        .arg(p.rotation.1.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -4,9 +4,14 @@
 //! Why here: the shim owns the container's stdio, so it is the only process that sees every byte
 //! even while berthd is down. Lines are split at `\n` (kept in `log`, as docker does); a partial
 //! line is flushed when the buffer grows past [`MAX_LINE`] or the stream ends.
+//!
+//! Rotation (`--log-opt max-size=… max-file=…`): before a write would take the file past
+//! `max_size`, `LOG` becomes `LOG.1` (`LOG.1` → `LOG.2` …, the oldest beyond `max_file - 1`
+//! dropped) and a new `LOG` is started, as docker's json-file driver does.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 /// Longest partial line held before it is written out as its own entry (docker uses 16 KiB).
 pub const MAX_LINE: usize = 16 * 1024;
@@ -27,19 +32,74 @@ impl Stream {
     }
 }
 
+/// When to rotate: files of at most `max_size` bytes (0: unlimited), `max_file` of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    pub max_size: u64,
+    pub max_file: u32,
+}
+
 /// Line-splitting writer for one container log file, shared by both streams.
 pub struct JsonLog {
+    path: PathBuf,
     file: File,
+    size: u64,
+    rotation: Rotation,
     pending: [Vec<u8>; 2],
 }
 
 impl JsonLog {
-    /// Wraps an open (append-mode) log file.
-    pub fn new(file: File) -> JsonLog {
-        JsonLog {
+    /// Opens (appending to) the log at `path`.
+    pub fn open(path: PathBuf, rotation: Rotation) -> io::Result<JsonLog> {
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(JsonLog {
+            path,
             file,
+            size,
+            rotation,
             pending: [Vec::new(), Vec::new()],
+        })
+    }
+
+    fn rotated(&self, n: u32) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(format!(".{n}"));
+        PathBuf::from(p)
+    }
+
+    /// Shifts `LOG.N` up by one, moves `LOG` to `LOG.1` and starts an empty `LOG`.
+    fn rotate(&mut self) -> io::Result<()> {
+        let keep = self.rotation.max_file.max(1);
+        if keep == 1 {
+            self.file.set_len(0)?;
+            self.size = 0;
+            return Ok(());
         }
+        let _ = std::fs::remove_file(self.rotated(keep - 1));
+        for n in (1..keep - 1).rev() {
+            let _ = std::fs::rename(self.rotated(n), self.rotated(n + 1));
+        }
+        std::fs::rename(&self.path, self.rotated(1))?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+
+    fn write(&mut self, out: &[u8]) -> io::Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        let max = self.rotation.max_size;
+        if max > 0 && self.size > 0 && self.size + out.len() as u64 > max {
+            self.rotate()?;
+        }
+        self.file.write_all(out)?;
+        self.size += out.len() as u64;
+        Ok(())
     }
 
     /// Adds bytes read from `stream`; complete lines are written immediately.
@@ -55,9 +115,11 @@ impl JsonLog {
                 None => break,
             };
             let line: Vec<u8> = buf.drain(..cut).collect();
+            out.clear();
             entry(&mut out, stream, &line);
+            self.write(&out)?;
         }
-        self.file.write_all(&out)
+        Ok(())
     }
 
     /// Writes what is left of an unterminated last line of `stream`.
@@ -69,7 +131,7 @@ impl JsonLog {
         let line = std::mem::take(&mut self.pending[idx]);
         let mut out = Vec::new();
         entry(&mut out, stream, &line);
-        self.file.write_all(&out)
+        self.write(&out)
     }
 }
 
@@ -144,10 +206,54 @@ mod tests {
         );
     }
 
+    const NO_ROTATION: Rotation = Rotation {
+        max_size: 0,
+        max_file: 1,
+    };
+
+    #[test]
+    fn rotation_keeps_max_file_files() {
+        let dir = std::env::temp_dir().join(format!("berth-shim-rot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c-json.log");
+        let rot = Rotation {
+            max_size: 200,
+            max_file: 3,
+        };
+        let mut log = JsonLog::open(path.clone(), rot).unwrap();
+        for i in 0..20 {
+            log.push(Stream::Stdout, format!("line {i}\n").as_bytes())
+                .unwrap();
+        }
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+        let cur = read(&path);
+        assert!(cur.contains("line 19"), "{cur}");
+        assert!(cur.len() <= 200);
+        assert!(read(&dir.join("c-json.log.1")).len() <= 200);
+        assert!(!read(&dir.join("c-json.log.2")).is_empty());
+        assert!(!dir.join("c-json.log.3").exists());
+        // Oldest lines are gone, the newest three files hold consecutive lines.
+        let all = read(&dir.join("c-json.log.2")) + &read(&dir.join("c-json.log.1")) + &cur;
+        let nums: Vec<i32> = all
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["log"].as_str().unwrap()[5..].trim().parse().unwrap()
+            })
+            .collect();
+        assert_eq!(*nums.last().unwrap(), 19);
+        assert!(nums.windows(2).all(|w| w[1] == w[0] + 1), "{nums:?}");
+        assert!(nums[0] > 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn lines_split_and_escaped() {
-        let mut f = tempfile_in_tmp();
-        let mut log = JsonLog::new(f.try_clone().unwrap());
+        let path = std::env::temp_dir().join(format!("berth-shim-log-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut log = JsonLog::open(path.clone(), NO_ROTATION).unwrap();
+        let mut f = File::open(&path).unwrap();
         log.push(Stream::Stdout, b"hel").unwrap();
         log.push(Stream::Stderr, b"oops\n").unwrap();
         log.push(Stream::Stdout, b"lo \"x\"\nrest").unwrap();
@@ -165,18 +271,6 @@ mod tests {
         assert_eq!(v[1]["log"], "hello \"x\"\n");
         assert_eq!(v[2]["log"], "rest");
         assert!(v[2]["time"].as_str().unwrap().ends_with('Z'));
-    }
-
-    fn tempfile_in_tmp() -> File {
-        let p = std::env::temp_dir().join(format!("berth-shim-log-{}", std::process::id()));
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(&p)
-            .unwrap();
-        let _ = std::fs::remove_file(&p);
-        f
+        let _ = std::fs::remove_file(&path);
     }
 }

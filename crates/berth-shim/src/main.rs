@@ -1,6 +1,7 @@
 //! `berth-shim`: the per-container monitor (the role of conmon / containerd-shim).
 //!
-//! berthd runs `berth-shim ID BUNDLE RUNTIME_ROOT STATE_DIR LOG_PATH` with its stdout on a pipe.
+//! berthd runs `berth-shim ID BUNDLE RUNTIME_ROOT STATE_DIR LOG_PATH [MAX_SIZE MAX_FILE]` with
+//! its stdout on a pipe (MAX_SIZE in bytes, 0 = no rotation).
 //! The shim re-executes from a sealed copy of itself, forks (the parent exits at once so berthd
 //! reaps it), leads a new session and becomes a child subreaper, so it outlives berthd. It then
 //! creates and starts the container through the `berth-runtime` library with stdout/stderr pipes
@@ -25,6 +26,7 @@ pub struct Args {
     pub runtime_root: PathBuf,
     pub state_dir: PathBuf,
     pub log_path: PathBuf,
+    pub rotation: logger::Rotation,
 }
 
 fn parse_args() -> Option<Args> {
@@ -35,7 +37,16 @@ fn parse_args() -> Option<Args> {
         runtime_root: it.next()?.into(),
         state_dir: it.next()?.into(),
         log_path: it.next()?.into(),
+        rotation: logger::Rotation {
+            max_size: 0,
+            max_file: 1,
+        },
     };
+    let mut args = args;
+    if let Some(size) = it.next() {
+        args.rotation.max_size = size.to_str()?.parse().ok()?;
+        args.rotation.max_file = it.next()?.to_str()?.parse().ok()?;
+    }
     it.next().is_none().then_some(args)
 }
 
@@ -52,7 +63,9 @@ fn report_channel() -> Option<File> {
 
 fn main() {
     let Some(args) = parse_args() else {
-        eprintln!("usage: berth-shim ID BUNDLE RUNTIME_ROOT STATE_DIR LOG_PATH");
+        eprintln!(
+            "usage: berth-shim ID BUNDLE RUNTIME_ROOT STATE_DIR LOG_PATH [MAX_SIZE MAX_FILE]"
+        );
         std::process::exit(2);
     };
     if let Err(e) = berth_runtime::seal::ensure_sealed() {

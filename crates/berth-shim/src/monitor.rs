@@ -35,12 +35,8 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
         &args.state_dir.join("shim.pid"),
         std::process::id().to_string().as_bytes(),
     )?;
-    let log_file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&args.log_path)
+    let mut log = JsonLog::open(args.log_path.clone(), args.rotation)
         .map_err(|e| format!("open log {}: {e}", args.log_path.display()))?;
-    let mut log = JsonLog::new(log_file);
 
     let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;

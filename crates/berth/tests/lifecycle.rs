@@ -522,3 +522,54 @@ fn restart_policies() {
     let o = d.berth(&["run", "--restart", "sometimes", "busybox", "true"]);
     assert_eq!(o.status.code(), Some(125));
 }
+
+#[test]
+fn log_rotation() {
+    let d = Daemon::start();
+    d.import_busybox();
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "chatty",
+        "--log-opt",
+        "max-size=2k",
+        "--log-opt",
+        "max-file=3",
+        "busybox",
+        "sh",
+        "-c",
+        "i=1; while [ $i -le 300 ]; do echo line $i; i=$((i+1)); done",
+    ]);
+    assert_eq!(d.ok(&["wait", "chatty"]), "0\n");
+    let logs = d.ok(&["logs", "chatty"]);
+    let nums: Vec<u32> = logs
+        .lines()
+        .map(|l| l.strip_prefix("line ").unwrap().parse().unwrap())
+        .collect();
+    // The oldest lines were rotated away; what is left is consecutive up to the last one.
+    assert_eq!(nums.last(), Some(&300));
+    assert!(nums[0] > 1, "nothing was rotated away");
+    assert!(nums.windows(2).all(|w| w[1] == w[0] + 1));
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", "chatty"])).unwrap();
+    let log = std::path::PathBuf::from(v[0]["LogPath"].as_str().unwrap());
+    for f in [
+        log.clone(),
+        log.with_extension("log.1"),
+        log.with_extension("log.2"),
+    ] {
+        let len = std::fs::metadata(&f).unwrap().len();
+        assert!(len <= 2048, "{} is {len} bytes", f.display());
+    }
+    assert!(!log.with_extension("log.3").exists());
+    assert_eq!(id.trim().len(), 64);
+    let o = d.berth(&["run", "--rm", "--log-opt", "max-file=2", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        stderr(&o).contains("max-file cannot be set without max-size"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.berth(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+}

@@ -42,6 +42,12 @@ pub struct CreateFlags {
     /// Restart policy: no, always, on-failure[:max-retries], unless-stopped.
     #[arg(long, default_value = "no")]
     pub restart: String,
+    /// Logging driver for the container (json-file).
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=10m, max-file=3).
+    #[arg(long)]
+    pub log_opt: Vec<String>,
     /// Signal to stop the container.
     #[arg(long)]
     pub stop_signal: Option<String>,

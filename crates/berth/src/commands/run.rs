@@ -90,6 +90,19 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Valu
     if let Some(h) = &f.hostname {
         body["Hostname"] = json!(h);
     }
+    if f.log_driver.is_some() || !f.log_opt.is_empty() {
+        let mut opts = serde_json::Map::new();
+        for o in &f.log_opt {
+            let (k, v) = o.split_once('=').ok_or_else(|| {
+                Failure::daemon(format!("invalid log opt {o:?}: expected KEY=VALUE"))
+            })?;
+            opts.insert(k.to_owned(), json!(v));
+        }
+        body["HostConfig"]["LogConfig"] = json!({
+            "Type": f.log_driver.clone().unwrap_or_else(|| "json-file".into()),
+            "Config": opts,
+        });
+    }
     if let Some(s) = &f.stop_signal {
         body["StopSignal"] = json!(s);
     }
