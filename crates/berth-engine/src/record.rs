@@ -153,7 +153,7 @@ fn parse_size(s: &str) -> Option<u64> {
         _ => (t, 1),
     };
     let n: f64 = num.trim().parse().ok()?;
-    (n > 0.0).then(|| (n * mult as f64) as u64)
+    (n > 0.0).then_some((n * mult as f64) as u64)
 }
 
 /// Docker's `RestartPolicy`: `Name` is "", "no", "always", "on-failure" or "unless-stopped".
