@@ -6,6 +6,7 @@ mod client;
 mod commands;
 mod sigproxy;
 mod table;
+mod template;
 
 use std::path::PathBuf;
 

@@ -573,3 +573,51 @@ fn log_rotation() {
     let o = d.berth(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
     assert_eq!(o.status.code(), Some(125));
 }
+
+#[test]
+fn format_templates() {
+    let d = Daemon::start();
+    d.import_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fmt",
+        "-e",
+        "A=1",
+        "-l",
+        "team=core",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}} {{.Name}}", "fmt"]),
+        "running /fmt\n"
+    );
+    assert_eq!(
+        d.ok(&["inspect", "--format", "{{json .Config.Labels}}", "fmt"]),
+        "{\"team\":\"core\"}\n"
+    );
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{range .Config.Env}}{{.}};{{end}}", "fmt"]),
+        "A=1;\n"
+    );
+    assert_eq!(
+        d.ok(&["ps", "--format", "{{.Names}}:{{.State}}"]),
+        "fmt:running\n"
+    );
+    let table = d.ok(&["ps", "--format", "table {{.Names}}\\t{{.Image}}"]);
+    assert_eq!(table, "NAMES   IMAGE\nfmt     busybox\n");
+    assert_eq!(
+        d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "busybox:latest\n"
+    );
+    let o = d.berth(&["inspect", "-f", "{{.Bad", "fmt"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        stderr(&o).contains("template parsing error"),
+        "{}",
+        stderr(&o)
+    );
+}

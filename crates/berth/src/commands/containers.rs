@@ -150,8 +150,13 @@ pub fn logs(c: &Client, follow: bool, tail: Option<&str>, name: &str) -> Result<
     Ok(0)
 }
 
-/// `berth inspect`: a JSON array of the containers found; exit 1 if any was not.
-pub fn inspect(c: &Client, names: &[String]) -> Result<i32, Failure> {
+/// `berth inspect [-f FORMAT]`: a JSON array of the containers found (or the template
+/// rendered for each); exit 1 if any was not found.
+pub fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32, Failure> {
+    let template = format
+        .map(|f| crate::template::Template::parse(&f.replace("\\t", "\t")))
+        .transpose()
+        .map_err(|e| Failure::daemon(format!("template parsing error: {e}")))?;
     let mut found = Vec::new();
     let mut code = 0;
     for n in names {
@@ -169,6 +174,16 @@ pub fn inspect(c: &Client, names: &[String]) -> Result<i32, Failure> {
             }
             Err(e) => return Err(e.into()),
         }
+    }
+    if let Some(t) = template {
+        for v in &found {
+            let out = t.render(v).map_err(|e| Failure {
+                code: 1,
+                message: e.to_string(),
+            })?;
+            println!("{out}");
+        }
+        return Ok(code);
     }
     let out = serde_json::to_string_pretty(&found).map_err(|e| Failure::daemon(e.to_string()))?;
     println!("{out}");

@@ -1,17 +1,56 @@
 //! `ps` and `images`: docker's columns.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::client::{Body, Client};
 use crate::table::{ago, ellipsis, human_size, render};
+use crate::template::Template;
 use crate::Failure;
 
 fn short_id(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
-/// `berth ps [-a] [-q] [--no-trunc]`.
-pub fn ps(c: &Client, all: bool, quiet: bool, no_trunc: bool) -> Result<i32, Failure> {
+/// Renders `rows` (JSON objects) with a user template; a `table` prefix adds a header made
+/// from `headers` and aligns the tab-separated columns.
+fn render_format(format: &str, rows: &[Value], headers: &Value) -> Result<(), Failure> {
+    let (table, body) = match format.strip_prefix("table") {
+        Some(rest) => (true, rest.trim_start().to_owned()),
+        None => (false, format.to_owned()),
+    };
+    let t = Template::parse(&body.replace("\\t", "\t"))
+        .map_err(|e| Failure::daemon(format!("template parsing error: {e}")))?;
+    let render_row = |v: &Value| {
+        t.render(v).map_err(|e| Failure {
+            code: 1,
+            message: e.to_string(),
+        })
+    };
+    if !table {
+        for r in rows {
+            println!("{}", render_row(r)?);
+        }
+        return Ok(());
+    }
+    let cells = |s: String| s.split('\t').map(str::to_owned).collect::<Vec<_>>();
+    let header = cells(render_row(headers)?);
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| render_row(r).map(cells))
+        .collect::<Result<_, _>>()?;
+    let h: Vec<&str> = header.iter().map(String::as_str).collect();
+    print!("{}", render(&h, &body));
+    Ok(())
+}
+
+/// `berth ps [-a] [-q] [--no-trunc] [--format T]`.
+pub fn ps(
+    c: &Client,
+    all: bool,
+    quiet: bool,
+    no_trunc: bool,
+    format: Option<&str>,
+) -> Result<i32, Failure> {
     let path = if all {
         "/containers/json?all=1"
     } else {
@@ -19,14 +58,8 @@ pub fn ps(c: &Client, all: bool, quiet: bool, no_trunc: bool) -> Result<i32, Fai
     };
     let list: Vec<Value> = c.json("GET", path, Body::Empty)?;
     let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    if quiet {
-        for v in &list {
-            let id = s(&v["Id"]);
-            println!("{}", if no_trunc { id } else { short_id(&id) });
-        }
-        return Ok(0);
-    }
-    let rows: Vec<Vec<String>> = list
+    // docker's `ps --format` fields.
+    let rows: Vec<Value> = list
         .iter()
         .map(|v| {
             let id = s(&v["Id"]);
@@ -40,37 +73,48 @@ pub fn ps(c: &Client, all: bool, quiet: bool, no_trunc: bool) -> Result<i32, Fai
                         .collect()
                 })
                 .unwrap_or_default();
-            vec![
-                if no_trunc { id.clone() } else { short_id(&id) },
-                s(&v["Image"]),
-                format!("\"{cmd}\""),
-                ago(v["Created"].as_i64().unwrap_or(0)),
-                s(&v["Status"]),
-                String::new(),
-                names.join(","),
-            ]
+            let labels: Vec<String> = v["Labels"]
+                .as_object()
+                .map(|o| o.iter().map(|(k, v)| format!("{k}={}", s(v))).collect())
+                .unwrap_or_default();
+            json!({
+                "ID": if no_trunc { id.clone() } else { short_id(&id) },
+                "Image": s(&v["Image"]),
+                "Command": format!("\"{cmd}\""),
+                "CreatedAt": v["Created"].as_i64().unwrap_or(0).to_string(),
+                "RunningFor": ago(v["Created"].as_i64().unwrap_or(0)),
+                "Ports": "",
+                "State": s(&v["State"]),
+                "Status": s(&v["Status"]),
+                "Names": names.join(","),
+                "Labels": labels.join(","),
+                "Size": "",
+                "Mounts": "",
+                "Networks": "",
+            })
         })
         .collect();
-    print!(
-        "{}",
-        render(
-            &[
-                "CONTAINER ID",
-                "IMAGE",
-                "COMMAND",
-                "CREATED",
-                "STATUS",
-                "PORTS",
-                "NAMES"
-            ],
-            &rows
-        )
+    if quiet {
+        for r in &rows {
+            println!("{}", s(&r["ID"]));
+        }
+        return Ok(0);
+    }
+    let format = format.unwrap_or(
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
     );
+    let headers = json!({
+        "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+        "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
+        "Names": "NAMES", "Labels": "LABELS", "Size": "SIZE", "Mounts": "MOUNTS",
+        "Networks": "NETWORKS",
+    });
+    render_format(format, &rows, &headers)?;
     Ok(0)
 }
 
-/// `berth images [-q]`.
-pub fn images(c: &Client, quiet: bool) -> Result<i32, Failure> {
+/// `berth images [-q] [--format T]`.
+pub fn images(c: &Client, quiet: bool, format: Option<&str>) -> Result<i32, Failure> {
     let list: Vec<Value> = c.json("GET", "/images/json", Body::Empty)?;
     if quiet {
         for v in &list {
@@ -91,22 +135,25 @@ pub fn images(c: &Client, quiet: bool) -> Result<i32, Failure> {
                     .collect()
             })
             .unwrap_or_default();
+        let row = |repo: &str, tag: &str| {
+            json!({"Repository": repo, "Tag": tag, "ID": id, "CreatedSince": created,
+                   "CreatedAt": v["Created"].as_i64().unwrap_or(0).to_string(), "Size": size})
+        };
         if tags.is_empty() {
-            rows.push(vec!["<none>".into(), "<none>".into(), id, created, size]);
-            continue;
+            rows.push(row("<none>", "<none>"));
         }
         for t in tags {
-            let (repo, tag) = match t.rsplit_once(':') {
-                Some((r, tg)) if !tg.contains('/') => (r.to_owned(), tg.to_owned()),
-                _ => (t.clone(), "<none>".to_owned()),
-            };
-            rows.push(vec![repo, tag, id.clone(), created.clone(), size.clone()]);
+            match t.rsplit_once(':') {
+                Some((r, tg)) if !tg.contains('/') => rows.push(row(r, tg)),
+                _ => rows.push(row(&t, "<none>")),
+            }
         }
     }
-    print!(
-        "{}",
-        render(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &rows)
-    );
+    let format =
+        format.unwrap_or("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}");
+    let headers = json!({"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
+        "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE"});
+    render_format(format, &rows, &headers)?;
     Ok(0)
 }
 

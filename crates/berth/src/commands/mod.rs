@@ -142,6 +142,9 @@ pub enum Command {
         /// Don't truncate output.
         #[arg(long)]
         no_trunc: bool,
+        /// Format output using a Go template ("table" prefix: with a header).
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Fetch the logs of a container.
     Logs {
@@ -155,6 +158,9 @@ pub enum Command {
     },
     /// Return low-level information on containers.
     Inspect {
+        /// Format output using a Go template.
+        #[arg(short = 'f', long)]
+        format: Option<String>,
         #[arg(required = true)]
         names: Vec<String>,
     },
@@ -168,6 +174,9 @@ pub enum Command {
         /// Only show image IDs.
         #[arg(short = 'q', long)]
         quiet: bool,
+        /// Format output using a Go template ("table" prefix: with a header).
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Import the contents from a tarball to create a filesystem image.
     Import {
@@ -207,15 +216,16 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             all,
             quiet,
             no_trunc,
-        } => list::ps(c, all, quiet, no_trunc),
+            format,
+        } => list::ps(c, all, quiet, no_trunc, format.as_deref()),
         Command::Logs {
             follow,
             tail,
             container,
         } => containers::logs(c, follow, tail.as_deref(), &container),
-        Command::Inspect { names } => containers::inspect(c, &names),
+        Command::Inspect { format, names } => containers::inspect(c, format.as_deref(), &names),
         Command::Wait { containers } => containers::wait(c, &containers),
-        Command::Images { quiet } => list::images(c, quiet),
+        Command::Images { quiet, format } => list::images(c, quiet, format.as_deref()),
         Command::Import { file, reference } => images::import(c, &file, reference.as_deref()),
         Command::Rmi { force, images } => images::rmi(c, force, &images),
         Command::Version => system::version(c),
