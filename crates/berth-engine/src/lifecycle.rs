@@ -105,11 +105,24 @@ impl Engine {
             }
             Err(e) => {
                 self.unmount_rootfs(&id);
-                let mut inner = self.lock();
-                if let Some(rec) = inner.containers.get_mut(&id) {
-                    rec.state.error = e.to_string();
-                    rec.state.exit_code = 128;
-                    let _ = self.records.save(rec);
+                let auto_remove = {
+                    let mut inner = self.lock();
+                    match inner.containers.get_mut(&id) {
+                        Some(rec) => {
+                            rec.state.error = e.to_string();
+                            rec.state.exit_code = 128;
+                            let _ = self.records.save(rec);
+                            rec.host_config.auto_remove
+                        }
+                        None => false,
+                    }
+                };
+                // Like docker: an auto-remove container that cannot start is removed, which
+                // also ends every wait and attach on it.
+                if auto_remove {
+                    if let Err(re) = self.remove(&id, true) {
+                        tracing::warn!("auto-removing {id}: {re}");
+                    }
                 }
                 Err(e)
             }

@@ -75,3 +75,61 @@ fn docker_cli_runs_the_classic_flow() {
         stderr(&o)
     );
 }
+
+#[test]
+fn docker_cli_tutorial_commands() {
+    let Some(docker) = docker_cli() else {
+        eprintln!("docker CLI not installed; skipping");
+        return;
+    };
+    let d = Daemon::start();
+    d.import_busybox();
+    let ok = |args: &[&str]| {
+        let o = d.docker(&docker, args);
+        assert!(o.status.success(), "docker {args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    assert!(ok(&["images"]).contains("busybox "));
+    ok(&[
+        "create",
+        "--name",
+        "tut",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; exec sleep 1000",
+    ]);
+    assert!(ok(&["ps", "-a"]).contains("Created"));
+    ok(&["start", "tut"]);
+    assert!(ok(&["ps"]).contains("Up "));
+    let top = ok(&["top", "tut"]);
+    assert!(top.contains("sleep 1000"), "{top}");
+    let v = ok(&[
+        "inspect",
+        "--format",
+        "{{json .State.Running}} {{len .Config.Cmd}}",
+        "tut",
+    ]);
+    assert_eq!(v, "true 3\n");
+    ok(&["stop", "-t", "1", "tut"]);
+    ok(&["rm", "tut"]);
+    // run -d + logs -f: follow ends when the container exits.
+    ok(&[
+        "run",
+        "-d",
+        "--name",
+        "follow",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo $i; sleep 0.1; done",
+    ]);
+    assert_eq!(ok(&["logs", "-f", "follow"]), "1\n2\n3\n");
+    let o = d.docker(&docker, &["run", "--rm", "busybox", "sh", "-c", "exit 42"]);
+    assert_eq!(o.status.code(), Some(42));
+    let o = d.docker(&docker, &["run", "--rm", "busybox", "no-such-program"]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    ok(&["rm", "follow"]);
+    let rmi = ok(&["rmi", "busybox"]);
+    assert!(rmi.contains("Untagged: busybox:latest"), "{rmi}");
+}
