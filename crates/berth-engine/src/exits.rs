@@ -288,6 +288,26 @@ impl Engine {
         Ok(Waiter { rx })
     }
 
+    /// Wakes the exit waiters (not `Removed` ones) of container `id` with `exit_code`.
+    pub(crate) fn wake_waiters(&self, id: &str, exit_code: i32) {
+        let mut inner = self.lock();
+        let Some(list) = inner.waiters.remove(id) else {
+            return;
+        };
+        let (removed, woken): (Vec<_>, Vec<_>) = list
+            .into_iter()
+            .partition(|w| w.condition == WaitCondition::Removed);
+        if !removed.is_empty() {
+            inner.waiters.insert(id.to_owned(), removed);
+        }
+        drop(inner);
+        for w in woken {
+            let _ = w.tx.send(WaitResult {
+                status_code: exit_code,
+            });
+        }
+    }
+
     /// Wakes `Removed` waiters (and any other left) of a container that is gone.
     pub(crate) fn notify_removed(&self, id: &str, exit_code: i32) {
         let waiters = self.lock().waiters.remove(id).unwrap_or_default();

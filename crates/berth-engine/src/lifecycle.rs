@@ -117,8 +117,9 @@ impl Engine {
                         None => false,
                     }
                 };
-                // Like docker: an auto-remove container that cannot start is removed, which
-                // also ends every wait and attach on it.
+                // This run is over before it began: end the waits and attaches made for it.
+                self.wake_waiters(&id, 128);
+                // Like docker: an auto-remove container that cannot start is removed.
                 if auto_remove {
                     if let Err(re) = self.remove(&id, true) {
                         tracing::warn!("auto-removing {id}: {re}");

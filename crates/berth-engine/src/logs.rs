@@ -81,6 +81,7 @@ pub struct LogReader {
     backlog: VecDeque<LogEntry>,
     partial: String,
     running: Box<dyn Fn() -> bool + Send>,
+    cancelled: Option<Box<dyn Fn() -> bool + Send>>,
     finished: bool,
 }
 
@@ -119,8 +120,16 @@ impl LogReader {
             backlog: VecDeque::new(),
             partial: String::new(),
             running,
+            cancelled: None,
             finished: false,
         }
+    }
+
+    /// Ends a follow early when `cancelled` says so (e.g. the client went away), so an idle
+    /// follow does not outlive its reader.
+    pub fn cancel_when(mut self, cancelled: impl Fn() -> bool + Send + 'static) -> LogReader {
+        self.cancelled = Some(Box::new(cancelled));
+        self
     }
 
     fn open(&mut self, path: &Path) {
@@ -197,6 +206,10 @@ impl Iterator for LogReader {
                 if let Some(e) = self.parse(&line) {
                     return Some(e);
                 }
+            }
+            if self.cancelled.as_ref().is_some_and(|c| c()) {
+                self.finished = true;
+                return None;
             }
             if !self.opts.follow || !(self.running)() {
                 // One last pass: the shim writes everything before the exit is recorded.

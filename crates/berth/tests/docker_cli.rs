@@ -129,7 +129,13 @@ fn docker_cli_tutorial_commands() {
     assert_eq!(o.status.code(), Some(42));
     let o = d.docker(&docker, &["run", "--rm", "busybox", "no-such-program"]);
     assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
-    ok(&["rm", "follow"]);
+    // Without --rm the CLI waits for next-exit: a failed start must end that wait too.
+    let o = d.docker(
+        &docker,
+        &["run", "--name", "broken", "busybox", "no-such-program"],
+    );
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    ok(&["rm", "follow", "broken"]);
     let rmi = ok(&["rmi", "busybox"]);
     assert!(rmi.contains("Untagged: busybox:latest"), "{rmi}");
 }

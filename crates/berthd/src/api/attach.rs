@@ -23,6 +23,8 @@ pub async fn attach(
     let (stdout, stderr) = (flag(&q, "stdout"), flag(&q, "stderr"));
     let reader = blocking(move || engine.attach_output(&id, stdout, stderr)).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let closed = tx.clone();
+    let reader = reader.cancel_when(move || closed.is_closed());
     tokio::task::spawn_blocking(move || {
         for e in reader {
             if tx

@@ -49,6 +49,8 @@ pub async fn logs(
     })
     .await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let closed = tx.clone();
+    let reader = reader.cancel_when(move || closed.is_closed());
     tokio::task::spawn_blocking(move || {
         for entry in reader {
             let chunk = if tty {
