@@ -42,7 +42,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use berth_image::{ImageStore, StoreConfig};
 
-pub use containers::{ContainerInspect, ContainerSummary, CreateRequest, EngineInfo};
+pub use containers::{ContainerInspect, ContainerSummary, CreateRequest, EngineInfo, ListFilters};
 pub use error::{EngineError, ErrorKind, Result};
 pub use exits::{WaitCondition, WaitResult, Waiter};
 pub use images::{ImageDeleteItem, ImageSummary};

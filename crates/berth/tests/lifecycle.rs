@@ -621,3 +621,38 @@ fn format_templates() {
         stderr(&o)
     );
 }
+
+#[test]
+fn ps_filters_and_limits() {
+    let d = Daemon::start();
+    d.import_busybox();
+    d.ok(&[
+        "run", "-d", "--name", "up1", "-l", "tier=web", "busybox", "sleep", "1000",
+    ]);
+    d.ok(&["run", "--name", "done1", "-l", "tier=db", "busybox", "true"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    d.ok(&["create", "--name", "new1", "busybox", "true"]);
+    let names = |args: &[&str]| {
+        let mut a = vec!["ps", "--format", "{{.Names}}"];
+        a.extend_from_slice(args);
+        d.ok(&a).lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(names(&[]), ["up1"]);
+    assert_eq!(names(&["--filter", "status=exited"]), ["done1"]);
+    assert_eq!(names(&["-a", "--filter", "label=tier=db"]), ["done1"]);
+    assert_eq!(names(&["-a", "--filter", "label=tier"]).len(), 2);
+    assert_eq!(names(&["-a", "--filter", "name=new"]), ["new1"]);
+    assert_eq!(
+        names(&["-a", "-f", "status=running", "-f", "status=created"]).len(),
+        2
+    );
+    assert_eq!(names(&["-l"]), ["new1"]);
+    assert_eq!(names(&["-n", "2"]).len(), 2);
+    let o = d.berth(&["ps", "--filter", "colour=red"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        stderr(&o).contains("invalid filter 'colour'"),
+        "{}",
+        stderr(&o)
+    );
+}

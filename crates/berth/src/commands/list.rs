@@ -43,20 +43,48 @@ fn render_format(format: &str, rows: &[Value], headers: &Value) -> Result<(), Fa
     Ok(())
 }
 
-/// `berth ps [-a] [-q] [--no-trunc] [--format T]`.
+/// The query string of `GET /containers/json` for `ps`'s flags (`--filter k=v` → docker's
+/// `filters` JSON).
+pub fn ps_query(all: bool, filters: &[String], limit: Option<i64>) -> Result<String, Failure> {
+    let mut q = vec![];
+    if all {
+        q.push("all=1".to_owned());
+    }
+    if let Some(n) = limit {
+        q.push(format!("limit={n}"));
+    }
+    if !filters.is_empty() {
+        let mut map = serde_json::Map::new();
+        for f in filters {
+            let (k, v) = f.split_once('=').ok_or_else(|| {
+                Failure::daemon(format!("bad format of filter (expected name=value): {f}"))
+            })?;
+            let e = map.entry(k.to_owned()).or_insert_with(|| json!([]));
+            if let Some(a) = e.as_array_mut() {
+                a.push(json!(v));
+            }
+        }
+        q.push(format!(
+            "filters={}",
+            super::enc(&Value::Object(map).to_string())
+        ));
+    }
+    Ok(if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    })
+}
+
+/// `berth ps [-a] [-q] [--no-trunc] [--format T] [--filter F] [-n N] [-l]`.
 pub fn ps(
     c: &Client,
-    all: bool,
+    query: &str,
     quiet: bool,
     no_trunc: bool,
     format: Option<&str>,
 ) -> Result<i32, Failure> {
-    let path = if all {
-        "/containers/json?all=1"
-    } else {
-        "/containers/json"
-    };
-    let list: Vec<Value> = c.json("GET", path, Body::Empty)?;
+    let list: Vec<Value> = c.json("GET", &format!("/containers/json{query}"), Body::Empty)?;
     let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     // docker's `ps --format` fields.
     let rows: Vec<Value> = list

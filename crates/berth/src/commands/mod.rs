@@ -145,6 +145,15 @@ pub enum Command {
         /// Format output using a Go template ("table" prefix: with a header).
         #[arg(long)]
         format: Option<String>,
+        /// Filter output (status=, name=, id=, label=).
+        #[arg(short = 'f', long = "filter")]
+        filters: Vec<String>,
+        /// Show the n last created containers (includes all states).
+        #[arg(short = 'n', long = "last")]
+        last: Option<i64>,
+        /// Show the latest created container (includes all states).
+        #[arg(short = 'l', long)]
+        latest: bool,
     },
     /// Fetch the logs of a container.
     Logs {
@@ -217,7 +226,13 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             quiet,
             no_trunc,
             format,
-        } => list::ps(c, all, quiet, no_trunc, format.as_deref()),
+            filters,
+            last,
+            latest,
+        } => {
+            let query = list::ps_query(all, &filters, if latest { Some(1) } else { last })?;
+            list::ps(c, &query, quiet, no_trunc, format.as_deref())
+        }
         Command::Logs {
             follow,
             tail,

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use berth_engine::{CreateRequest, WaitCondition};
+use berth_engine::{CreateRequest, ListFilters, WaitCondition};
 use serde_json::json;
 
 use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
@@ -132,7 +132,15 @@ pub async fn remove(
 /// `GET /containers/json?all=`.
 pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl IntoResponse> {
     let all = flag(&q, "all");
-    let v = blocking(move || Ok(engine.list(all))).await?;
+    let limit = match q.get("limit") {
+        Some(l) => Some(
+            l.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid limit: {l}")))?,
+        ),
+        None => None,
+    };
+    let filters = ListFilters::parse(q.get("filters").map(String::as_str), limit)?;
+    let v = blocking(move || Ok(engine.list_filtered(all, &filters))).await?;
     Ok(Json(v))
 }
 
