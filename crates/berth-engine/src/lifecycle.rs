@@ -293,6 +293,52 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// `docker rename`.
+    pub fn rename(&self, key: &str, new_name: &str) -> Result<()> {
+        let new_name = crate::names::validate(new_name)?;
+        let mut inner = self.lock();
+        let id = Self::find_id(&inner, key)?;
+        if let Some(other) = inner
+            .containers
+            .values()
+            .find(|r| r.short_name() == new_name && r.id != id)
+        {
+            return Err(EngineError::Conflict(format!(
+                "Error when allocating new name: Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                other.id
+            )));
+        }
+        let rec = inner
+            .containers
+            .get_mut(&id)
+            .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
+        rec.name = format!("/{new_name}");
+        self.records.save(rec)
+    }
+
+    /// `docker container prune`: removes every container that is not running; returns their
+    /// ids.
+    pub fn prune(&self) -> Result<Vec<String>> {
+        let stopped: Vec<String> = self
+            .lock()
+            .containers
+            .values()
+            .filter(|r| !r.state.running)
+            .map(|r| r.id.clone())
+            .collect();
+        let mut removed = Vec::new();
+        for id in stopped {
+            match self.remove(&id, false) {
+                Ok(()) => removed.push(id),
+                // Started meanwhile, or removed by someone else: not ours to prune.
+                Err(e) => tracing::debug!("prune {id}: {e}"),
+            }
+        }
+        Ok(removed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

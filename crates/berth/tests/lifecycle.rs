@@ -656,3 +656,21 @@ fn ps_filters_and_limits() {
         stderr(&o)
     );
 }
+
+#[test]
+fn rename_and_prune() {
+    let d = Daemon::start();
+    d.import_busybox();
+    d.ok(&["run", "-d", "--name", "keepme", "busybox", "sleep", "1000"]);
+    d.ok(&["run", "--name", "old", "busybox", "true"]);
+    d.ok(&["create", "--name", "other", "busybox", "true"]);
+    d.ok(&["rename", "old", "renamed"]);
+    assert!(d.ok(&["inspect", "-f", "{{.Name}}", "renamed"]) == "/renamed\n");
+    let o = d.berth(&["rename", "renamed", "other"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("already in use"), "{}", stderr(&o));
+    let out = d.ok(&["container", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Containers:\n"), "{out}");
+    assert_eq!(out.lines().count(), 5, "{out}");
+    assert_eq!(d.ok(&["ps", "-a", "--format", "{{.Names}}"]), "keepme\n");
+}

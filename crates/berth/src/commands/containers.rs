@@ -204,3 +204,43 @@ pub fn wait(c: &Client, names: &[String]) -> Result<i32, Failure> {
     }
     Ok(code)
 }
+
+/// `berth rename OLD NEW`.
+pub fn rename(c: &Client, container: &str, new_name: &str) -> Result<i32, Failure> {
+    c.request(
+        "POST",
+        &format!(
+            "/containers/{}/rename?name={}",
+            enc(container),
+            enc(new_name)
+        ),
+        Body::Empty,
+    )?;
+    Ok(0)
+}
+
+/// `berth container prune [-f]`: without `-f` asks on the terminal first, as docker does.
+pub fn prune(c: &Client, force: bool) -> Result<i32, Failure> {
+    if !force {
+        eprint!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(0);
+        }
+    }
+    let v: Value = c.json("POST", "/containers/prune", Body::Empty)?;
+    let ids: Vec<&str> = v["ContainersDeleted"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !ids.is_empty() {
+        println!("Deleted Containers:");
+        for id in ids {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: 0B");
+    Ok(0)
+}

@@ -110,6 +110,13 @@ pub enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Rename a container.
+    Rename { container: String, new_name: String },
+    /// Manage containers (`container prune`).
+    Container {
+        #[command(subcommand)]
+        command: ContainerCommand,
+    },
     /// Display the running processes of a container.
     Top { container: String },
     /// Kill one or more running containers.
@@ -208,6 +215,17 @@ pub enum Command {
     Info,
 }
 
+/// `berth container …`.
+#[derive(Subcommand, Debug)]
+pub enum ContainerCommand {
+    /// Remove all stopped containers.
+    Prune {
+        /// Do not prompt for confirmation.
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+}
+
 /// Runs one command; returns the process exit code.
 pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
     match cmd {
@@ -217,6 +235,13 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         Command::Stop { time, containers } => containers::stop(c, time, &containers),
         Command::Restart { time, containers } => containers::restart(c, time, &containers),
         Command::Top { container } => list::top(c, &container),
+        Command::Rename {
+            container,
+            new_name,
+        } => containers::rename(c, &container, &new_name),
+        Command::Container {
+            command: ContainerCommand::Prune { force },
+        } => containers::prune(c, force),
         Command::Kill { signal, containers } => containers::kill(c, signal.as_deref(), &containers),
         Command::Rm {
             force, containers, ..

@@ -152,3 +152,23 @@ pub async fn inspect(
     let v = blocking(move || engine.inspect(&id)).await?;
     Ok(Json(v))
 }
+
+/// `POST /containers/{id}/rename?name=`.
+pub async fn rename(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let name = q
+        .get("name")
+        .cloned()
+        .ok_or_else(|| ApiError::bad_request("name is required"))?;
+    blocking(move || engine.rename(&id, &name)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /containers/prune`.
+pub async fn prune(State(engine): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let ids = blocking(move || engine.prune()).await?;
+    Ok(Json(json!({"ContainersDeleted": ids, "SpaceReclaimed": 0})))
+}

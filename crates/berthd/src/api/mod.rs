@@ -150,6 +150,8 @@ pub fn app(engine: AppState) -> axum::routing::IntoMakeService<Service> {
         .route("/info", get(system::info))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
+        .route("/containers/prune", post(containers::prune))
+        .route("/containers/{id}/rename", post(containers::rename))
         .route("/containers/{id}/json", get(containers::inspect))
         .route("/containers/{id}/start", post(containers::start))
         .route("/containers/{id}/stop", post(containers::stop))
@@ -198,7 +200,7 @@ mod tests {
             .filter_map(|l| l.trim().strip_prefix(".route(\""))
             .filter_map(|l| l.split('"').next())
             .collect();
-        assert!(routes.len() >= 17, "{routes:?}");
+        assert!(routes.len() >= 19, "{routes:?}");
         for r in routes {
             let path = r.replace("{*name}", "{name}");
             assert!(
