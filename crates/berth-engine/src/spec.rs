@@ -82,6 +82,20 @@ pub fn process_env(cfg: &ContainerConfig, hostname: &str, home: &str) -> Vec<Str
     env
 }
 
+/// Docker's default profile for the default capabilities, resolved once per process (every
+/// container gets the same one until `--cap-add`/`--security-opt` exist).
+fn default_seccomp(caps: &[String]) -> Result<Value> {
+    static PROFILE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    if let Some(v) = PROFILE.get() {
+        return Ok(v.clone());
+    }
+    let profile = berth_seccomp::docker_default(caps, Arch::ScmpArchNative)
+        .map_err(|e| EngineError::Internal(format!("seccomp profile: {e}")))?;
+    let v = serde_json::to_value(profile)
+        .map_err(|e| EngineError::Internal(format!("seccomp profile: {e}")))?;
+    Ok(PROFILE.get_or_init(|| v).clone())
+}
+
 fn mount(dest: &str, kind: &str, source: &str, options: &[&str]) -> Value {
     json!({"destination": dest, "type": kind, "source": source, "options": options})
 }
@@ -93,8 +107,7 @@ pub fn build(id: &str, cfg: &ContainerConfig, user: &ResolvedUser, rootfs: &Path
         return Err(EngineError::InvalidParameter("no command specified".into()));
     }
     let caps: Vec<String> = DEFAULT_CAPS.iter().map(|c| (*c).to_owned()).collect();
-    let seccomp = berth_seccomp::docker_default(&caps, Arch::ScmpArchNative)
-        .map_err(|e| EngineError::Internal(format!("seccomp profile: {e}")))?;
+    let seccomp = default_seccomp(&caps)?;
     let cwd = if cfg.working_dir.is_empty() {
         "/"
     } else {
