@@ -22,6 +22,9 @@ pub enum EngineError {
     /// No such image.
     #[error("No such image: {0}")]
     NoSuchImage(String),
+    /// No such exec instance.
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
     /// A state or name conflict; the text is the full message.
     #[error("{0}")]
     Conflict(String),
@@ -54,7 +57,9 @@ impl EngineError {
     /// The category, for the API's status code.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::NoSuchContainer(_) | EngineError::NoSuchImage(_) => ErrorKind::NotFound,
+            EngineError::NoSuchContainer(_)
+            | EngineError::NoSuchImage(_)
+            | EngineError::NoSuchExec(_) => ErrorKind::NotFound,
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::InvalidParameter(_) => ErrorKind::InvalidParameter,
             EngineError::Image(e) => match e {

@@ -22,6 +22,7 @@
 
 mod containers;
 pub mod error;
+mod exec;
 mod exits;
 mod images;
 mod lifecycle;
@@ -44,6 +45,7 @@ use berth_image::{ImageStore, StoreConfig};
 
 pub use containers::{ContainerInspect, ContainerSummary, CreateRequest, EngineInfo, ListFilters};
 pub use error::{EngineError, ErrorKind, Result};
+pub use exec::{ExecConfig, ExecInspect, ExecOutput};
 pub use exits::{WaitCondition, WaitResult, Waiter};
 pub use images::{ImageDeleteItem, ImageSummary};
 pub use logs::{LogEntry, LogOptions, LogReader, LogStream};
@@ -78,6 +80,7 @@ impl EngineConfig {
 struct Inner {
     containers: BTreeMap<String, ContainerRecord>,
     waiters: HashMap<String, Vec<exits::Registered>>,
+    execs: exec::ExecTable,
 }
 
 /// The engine. Open it once per daemon; share it as `Arc<Engine>`.

@@ -10,7 +10,10 @@
 //! `STATE_DIR/exit.json` atomically — the file berthd learns the exit from.
 //!
 //! No async runtime: one `poll` loop over the two pipes and a signalfd for SIGCHLD.
+//!
+//! `berth-shim exec …` is the other mode: one `docker exec` process (see `exec.rs`).
 
+mod exec;
 mod logger;
 mod monitor;
 
@@ -62,6 +65,23 @@ fn report_channel() -> Option<File> {
 }
 
 fn main() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "exec") {
+        let [_, _, id, root, process] = argv.as_slice() else {
+            eprintln!("usage: berth-shim exec CONTAINER_ID RUNTIME_ROOT PROCESS_JSON");
+            std::process::exit(2);
+        };
+        // exec enters the container's namespaces: run from a sealed/read-only binary.
+        if let Err(e) = berth_runtime::seal::ensure_sealed() {
+            eprintln!("{e}");
+            std::process::exit(126);
+        }
+        exec::run(
+            &id.to_string_lossy(),
+            std::path::Path::new(root),
+            std::path::Path::new(process),
+        );
+    }
     let Some(args) = parse_args() else {
         eprintln!(
             "usage: berth-shim ID BUNDLE RUNTIME_ROOT STATE_DIR LOG_PATH [MAX_SIZE MAX_FILE]"

@@ -102,6 +102,16 @@ fn docker_cli_tutorial_commands() {
     assert!(ok(&["ps", "-a"]).contains("Created"));
     ok(&["start", "tut"]);
     assert!(ok(&["ps"]).contains("Up "));
+    let o = d.docker(
+        &docker,
+        &["exec", "tut", "sh", "-c", "echo in-exec; exit 4"],
+    );
+    assert_eq!(
+        (stdout(&o).as_str(), o.status.code()),
+        ("in-exec\n", Some(4)),
+        "{}",
+        stderr(&o)
+    );
     let top = ok(&["top", "tut"]);
     assert!(top.contains("sleep 1000"), "{top}");
     let v = ok(&[

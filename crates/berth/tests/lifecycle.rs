@@ -310,6 +310,11 @@ fn containers_survive_a_daemon_crash() {
     assert!(ps.contains("survivor"), "{ps}");
     assert!(!ps.contains("quick"), "{ps}");
     assert_eq!(d.ok(&["wait", "quick"]), "4\n");
+    // exec works against the container the new daemon adopted.
+    assert_eq!(
+        d.ok(&["exec", "survivor", "echo", "still-here"]),
+        "still-here\n"
+    );
     assert_eq!(d.ok(&["stop", "survivor"]), "survivor\n");
     assert_eq!(d.ok(&["wait", "survivor"]), "7\n");
     assert_eq!(d.ok(&["logs", "survivor"]), "up\nbye\n");
@@ -673,4 +678,63 @@ fn rename_and_prune() {
     assert!(out.starts_with("Deleted Containers:\n"), "{out}");
     assert_eq!(out.lines().count(), 5, "{out}");
     assert_eq!(d.ok(&["ps", "-a", "--format", "{{.Names}}"]), "keepme\n");
+}
+
+#[test]
+fn exec_in_running_container() {
+    let d = Daemon::start();
+    d.import_busybox();
+    d.ok(&[
+        "run", "-d", "--name", "box", "-e", "BASE=1", "busybox", "sleep", "1000",
+    ]);
+    let o = d.berth(&[
+        "exec",
+        "box",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; echo $BASE; exit 6",
+    ]);
+    assert_eq!(o.status.code(), Some(6));
+    assert_eq!(
+        (stdout(&o).as_str(), stderr(&o).as_str()),
+        ("out\n1\n", "err\n")
+    );
+    let out = d.ok(&[
+        "exec",
+        "-u",
+        "alice",
+        "-w",
+        "/tmp",
+        "-e",
+        "X=y",
+        "box",
+        "sh",
+        "-c",
+        "id -u; pwd; echo $X; echo $$",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..3], ["1000", "/tmp", "y"]);
+    // In the container's pid namespace: not pid 1, a small number.
+    assert!(lines[3].parse::<u32>().unwrap() > 1);
+    let o = d.berth(&["exec", "box", "no-such-program"]);
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("executable file not found"),
+        "{}",
+        stderr(&o)
+    );
+    d.ok(&["exec", "-d", "box", "sh", "-c", "echo bg > /tmp/bg"]);
+    let mut bg = String::new();
+    for _ in 0..100 {
+        bg = stdout(&d.berth(&["exec", "box", "cat", "/tmp/bg"]));
+        if !bg.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(bg, "bg\n");
+    d.ok(&["stop", "-t", "0", "box"]);
+    let o = d.berth(&["exec", "box", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(stderr(&o).contains("is not running"), "{}", stderr(&o));
 }

@@ -244,3 +244,25 @@ pub fn prune(c: &Client, force: bool) -> Result<i32, Failure> {
     println!("Total reclaimed space: 0B");
     Ok(0)
 }
+
+/// `berth exec`: creates the exec, streams its output (or detaches), returns its exit code.
+pub fn exec(c: &Client, container: &str, body: Value, detach: bool) -> Result<i32, Failure> {
+    let v: Value = c.json(
+        "POST",
+        &format!("/containers/{}/exec", enc(container)),
+        Body::Json(body),
+    )?;
+    let id = v["Id"].as_str().unwrap_or_default().to_owned();
+    if detach {
+        c.request(
+            "POST",
+            &format!("/exec/{id}/start"),
+            Body::Json(serde_json::json!({"Detach": true})),
+        )?;
+        return Ok(0);
+    }
+    let resp = c.hijack(&format!("/exec/{id}/start"))?;
+    demux(resp, &mut std::io::stdout(), &mut std::io::stderr())?;
+    let v: Value = c.json("GET", &format!("/exec/{id}/json"), Body::Empty)?;
+    Ok(v["ExitCode"].as_i64().unwrap_or(126) as i32)
+}

@@ -110,6 +110,30 @@ pub enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Execute a command in a running container.
+    Exec {
+        /// Detached mode: run the command in the background.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Set environment variables.
+        #[arg(short = 'e', long = "env")]
+        env: Vec<String>,
+        /// Username or UID (format: <name|uid>[:<group|gid>]).
+        #[arg(short = 'u', long)]
+        user: Option<String>,
+        /// Working directory inside the container.
+        #[arg(short = 'w', long)]
+        workdir: Option<String>,
+        /// Keep STDIN open (not supported yet).
+        #[arg(short = 'i', long)]
+        interactive: bool,
+        /// Allocate a pseudo-TTY (not supported yet).
+        #[arg(short = 't', long)]
+        tty: bool,
+        container: String,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Rename a container.
     Rename { container: String, new_name: String },
     /// Manage containers (`container prune`).
@@ -235,6 +259,28 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         Command::Stop { time, containers } => containers::stop(c, time, &containers),
         Command::Restart { time, containers } => containers::restart(c, time, &containers),
         Command::Top { container } => list::top(c, &container),
+        Command::Exec {
+            detach,
+            env,
+            user,
+            workdir,
+            interactive,
+            tty,
+            container,
+            command,
+        } => {
+            if interactive || tty {
+                return Err(Failure::daemon(
+                    "interactive exec (-i/-t) is not supported yet",
+                ));
+            }
+            let body = serde_json::json!({
+                "Cmd": command, "Env": env, "User": user.unwrap_or_default(),
+                "WorkingDir": workdir.unwrap_or_default(),
+                "AttachStdout": !detach, "AttachStderr": !detach,
+            });
+            containers::exec(c, &container, body, detach)
+        }
         Command::Rename {
             container,
             new_name,

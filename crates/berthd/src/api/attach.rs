@@ -22,11 +22,23 @@ pub async fn attach(
 ) -> ApiResult<Response> {
     let (stdout, stderr) = (flag(&q, "stdout"), flag(&q, "stderr"));
     let reader = blocking(move || engine.attach_output(&id, stdout, stderr)).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let closed = tx.clone();
     let reader = reader.cancel_when(move || closed.is_closed());
+    Ok(stream_entries(&mut req, reader, tx, rx))
+}
+
+/// Streams `entries` as docker's multiplexed stream: on the hijacked connection when the
+/// client asked for `Upgrade: tcp` (101), else as the response body. `tx`/`rx` carry the
+/// frames from the blocking reader to the connection.
+pub fn stream_entries(
+    req: &mut Request,
+    entries: impl Iterator<Item = berth_engine::LogEntry> + Send + 'static,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> Response {
     tokio::task::spawn_blocking(move || {
-        for e in reader {
+        for e in entries {
             if tx
                 .blocking_send(Bytes::from(frame(e.stream, &e.data)))
                 .is_err()
@@ -45,13 +57,13 @@ pub async fn attach(
                 .await
                 .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
         });
-        return Ok((
+        return (
             [(header::CONTENT_TYPE, MULTIPLEXED)],
             Body::from_stream(body),
         )
-            .into_response());
+            .into_response();
     }
-    let upgrade = hyper::upgrade::on(&mut req);
+    let upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
         let upgraded = match upgrade.await {
             Ok(u) => u,
@@ -69,7 +81,7 @@ pub async fn attach(
         }
         let _ = io.shutdown().await;
     });
-    Ok((
+    (
         StatusCode::SWITCHING_PROTOCOLS,
         [
             (header::CONNECTION, "Upgrade"),
@@ -77,5 +89,5 @@ pub async fn attach(
             (header::CONTENT_TYPE, MULTIPLEXED),
         ],
     )
-        .into_response())
+        .into_response()
 }

@@ -3,6 +3,7 @@
 
 mod attach;
 mod containers;
+mod exec;
 mod images;
 mod logs;
 mod system;
@@ -162,6 +163,9 @@ pub fn app(engine: AppState) -> axum::routing::IntoMakeService<Service> {
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}/attach", post(attach::attach))
         .route("/containers/{id}", delete(containers::remove))
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/json", get(exec::inspect))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/images/{*name}", delete(images::remove))
@@ -200,7 +204,7 @@ mod tests {
             .filter_map(|l| l.trim().strip_prefix(".route(\""))
             .filter_map(|l| l.split('"').next())
             .collect();
-        assert!(routes.len() >= 19, "{routes:?}");
+        assert!(routes.len() >= 22, "{routes:?}");
         for r in routes {
             let path = r.replace("{*name}", "{name}");
             assert!(
