@@ -58,6 +58,10 @@ pub struct LogOptions {
     pub follow: bool,
     /// Only the last N entries (of the selected streams).
     pub tail: Option<usize>,
+    /// Only entries at or after this unix time.
+    pub since: Option<i64>,
+    /// Only entries before this unix time.
+    pub until: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +97,12 @@ impl LogReader {
             "stderr" if self.opts.stderr => LogStream::Stderr,
             _ => return None,
         };
+        if self.opts.since.is_some() || self.opts.until.is_some() {
+            let t = crate::time::parse_rfc3339(&l.time)?;
+            if self.opts.since.is_some_and(|s| t < s) || self.opts.until.is_some_and(|u| t >= u) {
+                return None;
+            }
+        }
         Some(LogEntry {
             stream,
             time: l.time,
@@ -287,6 +297,8 @@ impl Engine {
             stderr,
             follow: true,
             tail: None,
+            since: None,
+            until: None,
         };
         Ok(LogReader::new(
             Some(f),

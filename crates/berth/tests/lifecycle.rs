@@ -347,6 +347,21 @@ fn restart_attach_and_log_options() {
         );
     }
     assert_eq!(d.ok(&["logs", "again"]), "run\nrun\n");
+    let stamped = d.ok(&["logs", "-t", "again"]);
+    for l in stamped.lines() {
+        let (ts, rest) = l.split_once(' ').unwrap();
+        assert!(
+            ts.starts_with("20") && ts.ends_with('Z') && ts.contains('T'),
+            "{l}"
+        );
+        assert_eq!(rest, "run");
+    }
+    assert_eq!(d.ok(&["logs", "--since", "1h", "again"]), "run\nrun\n");
+    assert_eq!(
+        d.ok(&["logs", "--until", "2000-01-01T00:00:00Z", "again"]),
+        ""
+    );
+    assert_eq!(d.ok(&["logs", "--since", "4102444800", "again"]), "");
     assert_eq!(d.ok(&["logs", "--tail", "1", "again"]), "run\n");
     d.ok(&[
         "run",

@@ -135,9 +135,60 @@ pub fn rm(c: &Client, force: bool, names: &[String]) -> Result<i32, Failure> {
     })
 }
 
-/// `berth logs [-f] [-n N]`.
-pub fn logs(c: &Client, follow: bool, tail: Option<&str>, name: &str) -> Result<i32, Failure> {
-    let mut path = format!("/containers/{}/logs?stdout=1&stderr=1", enc(name));
+/// Docker's `--since`/`--until` values as unix seconds: unix seconds, RFC 3339, or a
+/// duration before now (`10s`, `42m`, `2h`).
+pub fn unix_time(s: &str) -> Result<i64, Failure> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let bad = || Failure::daemon(format!("invalid time value {s:?}"));
+    if let Ok(n) = s.split('.').next().unwrap_or("").parse::<i64>() {
+        if !s.ends_with(|c: char| c.is_ascii_alphabetic()) {
+            return Ok(n);
+        }
+    }
+    let unit = |u: char| match u {
+        's' => Some(1),
+        'm' => Some(60),
+        'h' => Some(3600),
+        _ => None,
+    };
+    if let Some(u) = s.chars().last().and_then(unit) {
+        let n: i64 = s[..s.len() - 1].parse().map_err(|_| bad())?;
+        return Ok(now - n * u);
+    }
+    parse_rfc3339(s).ok_or_else(bad)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.frac]Z` to unix seconds.
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !s.ends_with('Z') {
+        return None;
+    }
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+/// `berth logs [-f] [-n N] [-t] [--since T] [--until T]`.
+pub fn logs(
+    c: &Client,
+    follow: bool,
+    tail: Option<&str>,
+    extra_query: &str,
+    name: &str,
+) -> Result<i32, Failure> {
+    let mut path = format!(
+        "/containers/{}/logs?stdout=1&stderr=1{extra_query}",
+        enc(name)
+    );
     if follow {
         path.push_str("&follow=1");
     }
@@ -265,4 +316,23 @@ pub fn exec(c: &Client, container: &str, body: Value, detach: bool) -> Result<i3
     demux(resp, &mut std::io::stdout(), &mut std::io::stderr())?;
     let v: Value = c.json("GET", &format!("/exec/{id}/json"), Body::Empty)?;
     Ok(v["ExitCode"].as_i64().unwrap_or(126) as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_values() {
+        assert_eq!(unix_time("1700000000").ok(), Some(1_700_000_000));
+        assert_eq!(unix_time("2024-01-01T00:00:00Z").ok(), Some(1_704_067_200));
+        assert_eq!(
+            unix_time("2024-01-01T00:00:00.5Z").ok(),
+            Some(1_704_067_200)
+        );
+        let now = unix_time("0s").unwrap_or(0);
+        let two_min = unix_time("2m").unwrap_or(0);
+        assert!((now - 120..=now - 119).contains(&two_min), "{now} {two_min}");
+        assert!(unix_time("yesterday").is_err());
+    }
 }

@@ -194,6 +194,15 @@ pub enum Command {
         /// Number of lines to show from the end of the logs ("all").
         #[arg(short = 'n', long)]
         tail: Option<String>,
+        /// Show timestamps.
+        #[arg(short = 't', long)]
+        timestamps: bool,
+        /// Show logs since a timestamp (RFC 3339 or unix seconds) or relative (e.g. 42m).
+        #[arg(long)]
+        since: Option<String>,
+        /// Show logs before a timestamp (RFC 3339 or unix seconds) or relative (e.g. 42m).
+        #[arg(long)]
+        until: Option<String>,
         container: String,
     },
     /// Return low-level information on containers.
@@ -307,8 +316,23 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         Command::Logs {
             follow,
             tail,
+            timestamps,
+            since,
+            until,
             container,
-        } => containers::logs(c, follow, tail.as_deref(), &container),
+        } => {
+            let mut q = String::new();
+            if timestamps {
+                q.push_str("&timestamps=1");
+            }
+            if let Some(s) = since {
+                q.push_str(&format!("&since={}", containers::unix_time(&s)?));
+            }
+            if let Some(u) = until {
+                q.push_str(&format!("&until={}", containers::unix_time(&u)?));
+            }
+            containers::logs(c, follow, tail.as_deref(), &q, &container)
+        }
         Command::Inspect { format, names } => containers::inspect(c, format.as_deref(), &names),
         Command::Wait { containers } => containers::wait(c, &containers),
         Command::Images { quiet, format } => list::images(c, quiet, format.as_deref()),

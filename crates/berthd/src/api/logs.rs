@@ -34,11 +34,25 @@ pub async fn logs(
                 .map_err(|_| ApiError::bad_request(format!("invalid tail value: {n}")))?,
         ),
     };
+    let time = |k: &str| -> ApiResult<Option<i64>> {
+        match q.get(k).map(String::as_str) {
+            None | Some("") | Some("0") => Ok(None),
+            Some(v) => v
+                .split('.')
+                .next()
+                .and_then(|s| s.parse::<i64>().ok())
+                .map(Some)
+                .ok_or_else(|| ApiError::bad_request(format!("invalid value for {k}: {v}"))),
+        }
+    };
+    let timestamps = flag(&q, "timestamps");
     let opts = LogOptions {
         stdout: flag(&q, "stdout"),
         stderr: flag(&q, "stderr"),
         follow: flag(&q, "follow"),
         tail,
+        since: time("since")?,
+        until: time("until")?,
     };
     let eng = engine.clone();
     let key = id.clone();
@@ -53,10 +67,17 @@ pub async fn logs(
     let reader = reader.cancel_when(move || closed.is_closed());
     tokio::task::spawn_blocking(move || {
         for entry in reader {
-            let chunk = if tty {
-                entry.data
+            let data = if timestamps {
+                let mut d = format!("{} ", entry.time).into_bytes();
+                d.extend_from_slice(&entry.data);
+                d
             } else {
-                frame(entry.stream, &entry.data)
+                entry.data
+            };
+            let chunk = if tty {
+                data
+            } else {
+                frame(entry.stream, &data)
             };
             if tx.blocking_send(Bytes::from(chunk)).is_err() {
                 return; // the client went away
