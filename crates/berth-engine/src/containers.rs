@@ -313,6 +313,8 @@ impl Engine {
             return Err(e);
         }
         inner.containers.insert(id.clone(), rec);
+        drop(inner);
+        self.emit_container(&id, "create", &[]);
         Ok(id)
     }
 

@@ -55,7 +55,9 @@ impl Engine {
     /// `repo_tag` (e.g. `busybox:latest`). Returns the image id.
     pub fn import_image(&self, tar: impl Read, repo_tag: Option<&str>) -> Result<String> {
         let info = self.images.import(tar, repo_tag, &[], None)?;
-        Ok(info.record.id.to_string())
+        let id = info.record.id.to_string();
+        self.emit("image", "import", &id, &[("name", repo_tag.unwrap_or(""))]);
+        Ok(id)
     }
 
     /// `docker images`.
@@ -96,12 +98,19 @@ impl Engine {
             berth_image::StoreError::NotFound(_) => EngineError::NoSuchImage(name.to_owned()),
             e => e.into(),
         })?;
-        Ok(events
+        let items: Vec<ImageDeleteItem> = events
             .into_iter()
             .map(|e| match e {
                 RmiEvent::Untagged(t) => ImageDeleteItem::Untagged(familiar(&t)),
                 RmiEvent::Deleted(d) => ImageDeleteItem::Deleted(d.to_string()),
             })
-            .collect())
+            .collect();
+        for i in &items {
+            match i {
+                ImageDeleteItem::Untagged(t) => self.emit("image", "untag", t, &[("name", t)]),
+                ImageDeleteItem::Deleted(d) => self.emit("image", "delete", d, &[]),
+            }
+        }
+        Ok(items)
     }
 }

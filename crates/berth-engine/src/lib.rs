@@ -22,6 +22,7 @@
 
 mod containers;
 pub mod error;
+pub mod events;
 mod exec;
 mod exits;
 mod images;
@@ -45,6 +46,7 @@ use berth_image::{ImageStore, StoreConfig};
 
 pub use containers::{ContainerInspect, ContainerSummary, CreateRequest, EngineInfo, ListFilters};
 pub use error::{EngineError, ErrorKind, Result};
+pub use events::{Event, EventStream};
 pub use exec::{ExecConfig, ExecInspect, ExecOutput};
 pub use exits::{WaitCondition, WaitResult, Waiter};
 pub use images::{ImageDeleteItem, ImageSummary};
@@ -90,6 +92,8 @@ pub struct Engine {
     records: record::RecordStore,
     inner: Mutex<Inner>,
     watcher: exits::Watcher,
+    /// Event history and subscribers.
+    events: Mutex<events::EventBus>,
     /// A handle on ourselves for background work (delayed restarts).
     me: OnceLock<Weak<Engine>>,
 }
@@ -113,6 +117,7 @@ impl Engine {
             inner: Mutex::new(inner),
             watcher: exits::Watcher::new()?,
             me: OnceLock::new(),
+            events: Mutex::new(events::EventBus::default()),
             cfg,
         });
         let _ = engine.me.set(Arc::downgrade(&engine));

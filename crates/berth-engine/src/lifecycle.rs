@@ -99,6 +99,7 @@ impl Engine {
                         self.records.save(rec)?;
                     }
                 }
+                self.emit_container(&id, "start", &[]);
                 // It may have exited before it was marked running.
                 self.check_exit(&id);
                 Ok(true)
@@ -165,6 +166,7 @@ impl Engine {
     fn signal(&self, id: &str, sig: Signal, all: bool) -> Result<()> {
         let c = Container::load(&self.runtime_root(), id)
             .map_err(|e| EngineError::Conflict(format!("Container {id} is not running: {e}")))?;
+        self.emit_container(id, "kill", &[("signal", &(sig as i32).to_string())]);
         c.kill(sig, all)
             .map_err(|e| EngineError::Internal(format!("cannot kill container {id}: {e}")))
     }
@@ -245,6 +247,7 @@ impl Engine {
                 )));
             }
         }
+        self.emit_container(&id, "stop", &[]);
         Ok(true)
     }
 
@@ -272,6 +275,7 @@ impl Engine {
                 )));
             }
         }
+        self.emit_container(&id, "destroy", &[]);
         let Some(rec) = self.lock().containers.remove(&id) else {
             // Removed concurrently (e.g. auto-remove): nothing left to do.
             return Ok(());
@@ -313,8 +317,11 @@ impl Engine {
             .containers
             .get_mut(&id)
             .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
-        rec.name = format!("/{new_name}");
-        self.records.save(rec)
+        let old = std::mem::replace(&mut rec.name, format!("/{new_name}"));
+        self.records.save(rec)?;
+        drop(inner);
+        self.emit_container(&id, "rename", &[("oldName", &old)]);
+        Ok(())
     }
 
     /// `docker container prune`: removes every container that is not running; returns their

@@ -753,3 +753,50 @@ fn exec_in_running_container() {
     assert_eq!(o.status.code(), Some(125));
     assert!(stderr(&o).contains("is not running"), "{}", stderr(&o));
 }
+
+#[test]
+fn events_history_and_until() {
+    let d = Daemon::start();
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    d.import_busybox();
+    d.ok(&["run", "--rm", "--name", "ev", "busybox", "true"]);
+    // Wait for the auto-remove (foreground --rm removes after the exit).
+    let until = start + 3;
+    let out = d.ok(&[
+        "events",
+        "--since",
+        &start.to_string(),
+        "--until",
+        &until.to_string(),
+        "--format",
+        "{{.Type}} {{.Action}} {{index .Actor.Attributes \"name\"}}",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first(), Some(&"image import busybox:latest"), "{out}");
+    for want in [
+        "container create ev",
+        "container start ev",
+        "container die ev",
+        "container destroy ev",
+    ] {
+        assert!(lines.contains(&want), "{want} missing in {out}");
+    }
+    let plain = d.ok(&[
+        "events",
+        "--since",
+        &start.to_string(),
+        "--until",
+        &until.to_string(),
+    ]);
+    let die = plain
+        .lines()
+        .find(|l| l.contains(" container die "))
+        .unwrap();
+    assert!(
+        die.contains("exitCode=0") && die.contains("name=ev"),
+        "{die}"
+    );
+}

@@ -332,7 +332,10 @@ mod tests {
         );
         let now = unix_time("0s").unwrap_or(0);
         let two_min = unix_time("2m").unwrap_or(0);
-        assert!((now - 120..=now - 119).contains(&two_min), "{now} {two_min}");
+        assert!(
+            (now - 120..=now - 119).contains(&two_min),
+            "{now} {two_min}"
+        );
         assert!(unix_time("yesterday").is_err());
     }
 }

@@ -242,6 +242,18 @@ pub enum Command {
         #[arg(required = true)]
         images: Vec<String>,
     },
+    /// Get real time events from the server.
+    Events {
+        /// Show all events created since timestamp.
+        #[arg(long)]
+        since: Option<String>,
+        /// Stream events until this timestamp.
+        #[arg(long)]
+        until: Option<String>,
+        /// Format output using a Go template.
+        #[arg(long)]
+        format: Option<String>,
+    },
     /// Show the Berth version information.
     Version,
     /// Display system-wide information.
@@ -338,6 +350,15 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         Command::Images { quiet, format } => list::images(c, quiet, format.as_deref()),
         Command::Import { file, reference } => images::import(c, &file, reference.as_deref()),
         Command::Rmi { force, images } => images::rmi(c, force, &images),
+        Command::Events {
+            since,
+            until,
+            format,
+        } => {
+            let since = since.map(|s| containers::unix_time(&s)).transpose()?;
+            let until = until.map(|s| containers::unix_time(&s)).transpose()?;
+            system::events(c, since, until, format.as_deref())
+        }
         Command::Version => system::version(c),
         Command::Info => system::info(c),
     }

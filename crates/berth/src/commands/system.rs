@@ -1,5 +1,7 @@
 //! `version` and `info`.
 
+use std::io::{BufRead, BufReader, Write};
+
 use serde_json::Value;
 
 use crate::client::{Body, Client};
@@ -57,4 +59,99 @@ pub fn info(c: &Client) -> Result<i32, Failure> {
     println!(" Name: {}", g("Name"));
     println!(" Docker Root Dir: {}", g("DockerRootDir"));
     Ok(0)
+}
+
+/// `berth events [--since T] [--until T] [--format F]`: docker's line format
+/// `TIME TYPE ACTION ID (k=v, ...)`.
+pub fn events(
+    c: &Client,
+    since: Option<i64>,
+    until: Option<i64>,
+    format: Option<&str>,
+) -> Result<i32, Failure> {
+    let template = format
+        .map(|f| crate::template::Template::parse(&f.replace("\\t", "\t")))
+        .transpose()
+        .map_err(|e| Failure::daemon(format!("template parsing error: {e}")))?;
+    let mut q = Vec::new();
+    if let Some(s) = since {
+        q.push(format!("since={s}"));
+    }
+    if let Some(u) = until {
+        q.push(format!("until={u}"));
+    }
+    let path = if q.is_empty() {
+        "/events".to_owned()
+    } else {
+        format!("/events?{}", q.join("&"))
+    };
+    let resp = c.request("GET", &path, Body::Empty)?;
+    let mut out = std::io::stdout();
+    for line in BufReader::new(resp).lines() {
+        let line = line?;
+        let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        let text = match &template {
+            Some(t) => t.render(&v).map_err(|e| Failure {
+                code: 1,
+                message: e.to_string(),
+            })?,
+            None => {
+                let attrs: Vec<String> = v["Actor"]["Attributes"]
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, x)| format!("{k}={}", x.as_str().unwrap_or_default()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let nanos = v["timeNano"].as_i64().unwrap_or(0);
+                format!(
+                    "{} {} {} {} ({})",
+                    rfc3339_nanos(nanos),
+                    v["Type"].as_str().unwrap_or_default(),
+                    v["Action"].as_str().unwrap_or_default(),
+                    v["Actor"]["ID"].as_str().unwrap_or_default(),
+                    attrs.join(", ")
+                )
+            }
+        };
+        writeln!(out, "{text}")?;
+        out.flush()?;
+    }
+    Ok(0)
+}
+
+/// Unix nanoseconds as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (docker's events time column).
+fn rfc3339_nanos(nanos: i64) -> String {
+    let secs = nanos.div_euclid(1_000_000_000);
+    let frac = nanos.rem_euclid(1_000_000_000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_times() {
+        assert_eq!(
+            super::rfc3339_nanos(1_704_067_200_000_000_005),
+            "2024-01-01T00:00:00.000000005Z"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 mod attach;
 mod containers;
+mod events;
 mod exec;
 mod images;
 mod logs;
@@ -149,6 +150,7 @@ pub fn app(engine: AppState) -> axum::routing::IntoMakeService<Service> {
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
+        .route("/events", get(events::events))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
         .route("/containers/prune", post(containers::prune))
@@ -204,7 +206,7 @@ mod tests {
             .filter_map(|l| l.trim().strip_prefix(".route(\""))
             .filter_map(|l| l.split('"').next())
             .collect();
-        assert!(routes.len() >= 22, "{routes:?}");
+        assert!(routes.len() >= 23, "{routes:?}");
         for r in routes {
             let path = r.replace("{*name}", "{name}");
             assert!(
