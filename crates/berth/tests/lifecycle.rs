@@ -800,3 +800,35 @@ fn events_history_and_until() {
         "{die}"
     );
 }
+
+#[test]
+fn graceful_daemon_stop_leaves_containers_running() {
+    let mut d = Daemon::start();
+    d.import_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "steady",
+        "busybox",
+        "sh",
+        "-c",
+        "echo a; exec sleep 1000",
+    ]);
+    // A follower keeps a streaming connection open while the daemon stops.
+    let mut follower = std::process::Command::new(common::BERTH)
+        .arg("-H")
+        .arg(format!("unix://{}", d.sock.display()))
+        .args(["logs", "-f", "steady"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let took = d.terminate();
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    let _ = follower.wait();
+    assert!(!d.sock.exists(), "socket left behind");
+    d.start_again();
+    let ps = d.ok(&["ps", "--format", "{{.Names}} {{.State}}"]);
+    assert_eq!(ps, "steady running\n");
+}

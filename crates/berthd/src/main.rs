@@ -98,21 +98,38 @@ fn main() -> Result<()> {
 }
 
 async fn serve(engine: Arc<berth_engine::Engine>, sockets: Vec<PathBuf>) -> Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for path in &sockets {
         let listener = bind(path)?;
         tracing::info!("API listening on {}", path.display());
         let app = api::app(engine.clone());
+        let mut rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                })
                 .await
         }));
     }
-    for t in tasks {
-        if let Ok(Err(e)) = t.await {
-            tracing::error!("serving: {e}");
+    let servers = async {
+        for t in tasks {
+            if let Ok(Err(e)) = t.await {
+                tracing::error!("serving: {e}");
+            }
         }
+    };
+    // On SIGTERM/SIGINT: stop accepting, give open streams (logs -f, attach) a moment, then
+    // exit anyway; the containers do not depend on us.
+    let stop = async {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    };
+    tokio::select! {
+        _ = servers => {}
+        _ = stop => tracing::info!("closing the remaining connections"),
     }
     for path in &sockets {
         let _ = std::fs::remove_file(path);

@@ -159,9 +159,25 @@ impl Daemon {
         }
     }
 
-    /// Starts the daemon again on the same roots.
+    /// SIGTERM the daemon and wait for it; returns how long it took to exit.
+    pub fn terminate(&mut self) -> Duration {
+        let t = Instant::now();
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: signalling the daemon we spawned.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+        t.elapsed()
+    }
+
+    /// Starts the daemon again on the same roots (killing it first if it runs).
     pub fn restart(&mut self) {
         self.kill9();
+        self.spawn();
+    }
+
+    /// Starts the daemon again after [`Daemon::terminate`] or [`Daemon::kill9`].
+    pub fn start_again(&mut self) {
         self.spawn();
     }
 
