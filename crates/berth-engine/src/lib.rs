@@ -83,6 +83,8 @@ struct Inner {
     containers: BTreeMap<String, ContainerRecord>,
     waiters: HashMap<String, Vec<exits::Registered>>,
     execs: exec::ExecTable,
+    /// Containers whose start is in progress.
+    starting: std::collections::HashSet<String>,
 }
 
 /// The engine. Open it once per daemon; share it as `Arc<Engine>`.

@@ -60,18 +60,33 @@ impl Engine {
     /// (docker's 304).
     pub fn start(&self, key: &str) -> Result<bool> {
         let (id, cfg, rotation) = {
-            let inner = self.lock();
+            let mut inner = self.lock();
             let id = Self::find_id(&inner, key)?;
             let rec = inner
                 .containers
                 .get(&id)
                 .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
-            if rec.state.running {
+            if rec.state.running || inner.starting.contains(&id) {
                 return Ok(false);
             }
             let rotation = rec.host_config.log_config.rotation()?;
-            (id, rec.config.clone(), rotation)
+            let cfg = rec.config.clone();
+            // Claimed: a concurrent start of the same container now reads as "running".
+            inner.starting.insert(id.clone());
+            (id, cfg, rotation)
         };
+        let result = self.start_claimed(&id, &cfg, rotation);
+        self.lock().starting.remove(&id);
+        result
+    }
+
+    fn start_claimed(
+        &self,
+        id: &str,
+        cfg: &crate::ContainerConfig,
+        rotation: (u64, u32),
+    ) -> Result<bool> {
+        let id = id.to_owned();
         let exec_dir = self.exec_dir(&id);
         let rootfs = self.rootfs_dir(&id);
         std::fs::create_dir_all(&rootfs).map_err(io_err("create", &rootfs))?;
@@ -82,7 +97,7 @@ impl Engine {
                 .mount(&rootfs)
                 .map_err(io_err("mount rootfs on", &rootfs))?;
         }
-        let result = self.start_mounted(&id, &cfg, rotation, &exec_dir, &rootfs);
+        let result = self.start_mounted(&id, cfg, rotation, &exec_dir, &rootfs);
         match result {
             Ok(pid) => {
                 {

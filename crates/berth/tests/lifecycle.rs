@@ -832,3 +832,35 @@ fn graceful_daemon_stop_leaves_containers_running() {
     let ps = d.ok(&["ps", "--format", "{{.Names}} {{.State}}"]);
     assert_eq!(ps, "steady running\n");
 }
+
+#[test]
+fn concurrent_starts_run_one_container() {
+    let d = Daemon::start();
+    d.import_busybox();
+    d.ok(&["create", "--name", "once", "busybox", "sleep", "1000"]);
+    let sock = format!("unix://{}", d.sock.display());
+    let children: Vec<_> = (0..5)
+        .map(|_| {
+            std::process::Command::new(common::BERTH)
+                .args(["-H", &sock, "start", "once"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let top = d.ok(&["top", "once"]);
+    assert_eq!(
+        top.lines().filter(|l| l.ends_with("sleep 1000")).count(),
+        1,
+        "{top}"
+    );
+    assert_eq!(
+        d.ok(&["ps", "--format", "{{.Names}} {{.State}}"]),
+        "once running\n"
+    );
+}
