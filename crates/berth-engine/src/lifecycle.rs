@@ -270,6 +270,11 @@ impl Engine {
     /// its writable layer, log and runtime files.
     pub fn remove(&self, key: &str, force: bool) -> Result<()> {
         let (id, running, _, _) = self.running_id(key)?;
+        if self.lock().starting.contains(&id) {
+            return Err(EngineError::Conflict(format!(
+                "cannot remove container {id}: it is being started"
+            )));
+        }
         if running {
             if !force {
                 let name = self
