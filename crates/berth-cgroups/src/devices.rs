@@ -48,7 +48,7 @@ impl DeviceRule {
             LinuxDeviceType::B => DevType::Block,
             LinuxDeviceType::C | LinuxDeviceType::U => DevType::Char,
             LinuxDeviceType::P => {
-                tracing::warn!(
+                tracing::debug!(
                     "device rule for FIFOs ignored: the device cgroup cannot filter them"
                 );
                 return Ok(None);

@@ -164,3 +164,18 @@ fn unprivileged_user_runs_a_rootless_container() {
     );
     assert!(!state.path().join(&id).exists(), "state left behind");
 }
+
+#[test]
+fn runs_without_a_mount_namespace() {
+    let w = World::new();
+    let mut spec = base_spec(&shared_rootfs(), &["sh", "-c", "echo chrooted"]);
+    let nss = spec["linux"]["namespaces"].as_array_mut().unwrap();
+    nss.retain(|n| n["type"] != "mount");
+    spec["mounts"] = json!([]);
+    spec["linux"]["maskedPaths"] = json!([]);
+    spec["linux"]["readonlyPaths"] = json!([]);
+    spec["root"]["readonly"] = json!(false);
+    let (code, out, err) = w.run(&spec, "nomnt");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "chrooted");
+}

@@ -174,6 +174,17 @@ fn exec_runs_in_the_container() {
         "echo $FOO $(pwd) $(id -u) $(id -g)",
     ]));
     assert_eq!(out.trim(), "bar /tmp 65534 65534");
+    // --env overrides a variable the spec sets
+    let out = ok(&w.rt(&[
+        "exec",
+        "--env",
+        "PATH=/bin:/override",
+        &id,
+        "sh",
+        "-c",
+        "echo $PATH",
+    ]));
+    assert_eq!(out.trim(), "/bin:/override");
     // --process file
     let proc_json = json!({
         "args": ["sh", "-c", "echo from-process-file"],

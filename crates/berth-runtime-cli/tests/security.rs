@@ -218,3 +218,51 @@ fn device_outside_the_allowed_list_is_refused() {
     let lines: Vec<&str> = out.lines().map(str::trim).collect();
     assert_eq!(lines, vec!["made", "refused", "1"], "{out}");
 }
+
+#[test]
+fn seccomp_profile_without_close_range_still_runs() {
+    // Descriptors are closed before the container's filter exists (the filter may forbid it).
+    let w = World::new();
+    let mut spec = base_spec(&shared_rootfs(), &["sh", "-c", "echo alive"]);
+    spec["process"]["noNewPrivileges"] = json!(false);
+    spec["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["close_range"], "action": "SCMP_ACT_ERRNO"}]
+    });
+    let (code, out, err) = w.run(&spec, "noclose");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "alive");
+}
+
+#[test]
+fn preserved_fds_carry_only_the_callers_descriptors() {
+    // With a large --preserve-fds, the runtime's own descriptors (sync socket, exec FIFO) sit in
+    // the preserved range; they must still not reach the container.
+    let w = World::new();
+    w.write_spec(&base_spec(
+        &shared_rootfs(),
+        &["sh", "-c", "for f in /proc/self/fd/*; do readlink $f; done; true"],
+    ));
+    let id = w.id("preserve");
+    let script = format!(
+        "exec 3</etc/hostname; exec {} --root {} run --preserve-fds 50 --bundle {} {}",
+        BIN,
+        w.root.path().display(),
+        w.bundle_str(),
+        id
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = ok(&out);
+    assert!(
+        stdout.contains("/etc/hostname"),
+        "preserved fd 3 missing:\n{stdout}"
+    );
+    for bad in ["exec.fifo", "socket:", "anon_inode"] {
+        assert!(!stdout.contains(bad), "{bad} leaked:\n{stdout}");
+    }
+}

@@ -28,12 +28,13 @@ pub enum HookError {
 
 /// Where a hook stage runs: the runtime's namespace or the container's (the spec fixes it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Namespace {
+pub enum Namespace<'a> {
     /// prestart, createRuntime, poststart, poststop: back in the host's mount namespace if the
     /// runtime moved to a private one to protect its binary (see `seal`).
     Runtime,
-    /// createContainer, startContainer: wherever the caller (the container's init) is.
-    Container,
+    /// createContainer, startContainer: wherever the caller (the container's init) is; a hook
+    /// without its own `env` gets the container process's (as runc and crun do).
+    Container(&'a [String]),
 }
 
 /// Runs each hook in order; the first failure stops the sequence (as the spec requires for all
@@ -43,17 +44,22 @@ pub fn run_all(
     state_json: &[u8],
     ns: Namespace,
 ) -> Result<(), HookError> {
-    let host = match ns {
-        Namespace::Runtime => crate::seal::host_mount_ns(),
-        Namespace::Container => None,
+    let (host, inherited): (_, &[String]) = match ns {
+        Namespace::Runtime => (crate::seal::host_mount_ns(), &[]),
+        Namespace::Container(env) => (None, env),
     };
     for h in hooks.into_iter().flatten() {
-        run(h, state_json, host)?;
+        run(h, state_json, host, inherited)?;
     }
     Ok(())
 }
 
-fn run(h: &Hook, state_json: &[u8], host_ns: Option<std::os::fd::RawFd>) -> Result<(), HookError> {
+fn run(
+    h: &Hook,
+    state_json: &[u8],
+    host_ns: Option<std::os::fd::RawFd>,
+    inherited: &[String],
+) -> Result<(), HookError> {
     let path = h.path().clone();
     let spawn_err = |source| HookError::Spawn {
         path: path.clone(),
@@ -67,7 +73,7 @@ fn run(h: &Hook, state_json: &[u8], host_ns: Option<std::os::fd::RawFd>) -> Resu
         }
     }
     cmd.env_clear();
-    for kv in h.env().iter().flatten() {
+    for kv in h.env().as_deref().unwrap_or(inherited) {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }

@@ -45,6 +45,12 @@ pub struct ExecArgs {
     /// Accepted for runc compatibility.
     #[arg(long = "apparmor")]
     pub apparmor: Option<String>,
+    /// Accepted for runc compatibility (exec into a paused container is refused anyway).
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Accepted for runc compatibility: exec'd processes join the container's own cgroup.
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

@@ -96,7 +96,13 @@ fn load_bundle(bundle: &Path) -> Result<(PathBuf, Spec, PathBuf), Error> {
             "open config.json: no such file or directory".into(),
         ));
     }
-    let spec = Spec::load(&cfg)
+    // serde_json directly: its errors name the line, column and field (Spec::load's do not).
+    let bytes = fs::read(&cfg).map_err(|e| Error::Io {
+        op: "read",
+        path: cfg.clone(),
+        source: e,
+    })?;
+    let spec: Spec = serde_json::from_slice(&bytes)
         .map_err(|e| Error::Other(format!("JSON specification file config.json: {e}")))?;
     if spec.process().is_none() {
         return Err(Error::Other("config.json: process is required".into()));

@@ -38,6 +38,9 @@ pub(crate) struct InitArgs<'a> {
     pub parent_is_runtime: bool,
 }
 
+/// The host's /proc, kept only when the container has no mount namespace (-1 otherwise).
+static HOST_PROC: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
 /// Whether the init has reported Ready (the runtime stops reading the sync socket then).
 static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -104,12 +107,22 @@ fn setup(a: &InitArgs<'_>) -> Result<Program, InitError> {
     hooks::run_all(
         hk.and_then(|h| h.create_container().as_ref()),
         &state_json,
-        hooks::Namespace::Container,
+        hooks::Namespace::Container(process.env().as_deref().unwrap_or(&[])),
     )?;
     if a.ns.has(nix::sched::CloneFlags::CLONE_NEWNS) {
         rootfs::pivot(&sys, a.rootfs, a.no_pivot)?;
     } else {
+        // Without a mount namespace the chroot may hold no /proc: keep the host's for the FIFO.
+        // (With one, no host directory may stay reachable from the container.)
+        let proc = open(
+            "/proc",
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let raw = std::os::fd::IntoRawFd::into_raw_fd(proc);
+        HOST_PROC.store(raw, std::sync::atomic::Ordering::Relaxed);
         nix::unistd::chroot(a.rootfs)?;
+        nix::unistd::chdir("/")?;
     }
     if process.terminal().unwrap_or(false) {
         terminal(a, process)?;
@@ -117,7 +130,7 @@ fn setup(a: &InitArgs<'_>) -> Result<Program, InitError> {
     if a.ns.has(nix::sched::CloneFlags::CLONE_NEWNS) {
         rootfs::finalize(&sys, spec)?;
     }
-    privileged_attributes(spec, process)?;
+    privileged_attributes(process)?;
     let prog = Program::resolve(process)?;
     // Created: from here the init outlives the `create` command.
     let _ = nix::sys::prctl::set_pdeathsig(None);
@@ -131,7 +144,7 @@ fn setup(a: &InitArgs<'_>) -> Result<Program, InitError> {
     hooks::run_all(
         hk.and_then(|h| h.start_container().as_ref()),
         &state_json,
-        hooks::Namespace::Container,
+        hooks::Namespace::Container(process.env().as_deref().unwrap_or(&[])),
     )?;
     Ok(prog)
 }
@@ -192,21 +205,11 @@ fn terminal(a: &InitArgs<'_>, process: &Process) -> Result<(), InitError> {
 
 /// Attributes that need privileges we are about to drop: rlimits, oom score, personality,
 /// no_new_privs.
-fn privileged_attributes(spec: &Spec, process: &Process) -> Result<(), InitError> {
+fn privileged_attributes(process: &Process) -> Result<(), InitError> {
     if let Some(adj) = process.oom_score_adj() {
         identity::set_oom_score_adj(adj)?;
     }
     identity::set_rlimits(process.rlimits().as_deref().unwrap_or(&[]))?;
-    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
-        let persona = match p.domain() {
-            oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
-            oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
-        };
-        // SAFETY: personality(2) takes a plain integer.
-        if unsafe { libc::personality(persona as libc::c_ulong) } == -1 {
-            return Err(InitError(format!("personality: {}", nix::Error::last())));
-        }
-    }
     if let Some(s) = process.scheduler() {
         crate::sched::set_scheduler(s)?;
     }
@@ -221,12 +224,16 @@ fn privileged_attributes(spec: &Spec, process: &Process) -> Result<(), InitError
 
 /// Blocks on the exec FIFO until `start` opens it for reading.
 fn wait_for_start(fifo: RawFd) -> Result<(), InitError> {
-    let path = format!("/proc/self/fd/{fifo}");
-    let fd = open(
-        path.as_str(),
-        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
+    let path = format!("self/fd/{fifo}");
+    let host_proc = HOST_PROC.load(std::sync::atomic::Ordering::Relaxed);
+    let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+    let fd = if host_proc >= 0 {
+        // SAFETY: HOST_PROC holds a descriptor this process opened and never closes.
+        let dir = unsafe { std::os::fd::BorrowedFd::borrow_raw(host_proc) };
+        nix::fcntl::openat(dir, path.as_str(), flags, Mode::empty())
+    } else {
+        open(format!("/proc/{path}").as_str(), flags, Mode::empty())
+    }
     .map_err(|e| InitError(format!("open exec fifo: {e}")))?;
     nix::unistd::write(&fd, b"0").map_err(|e| InitError(format!("write exec fifo: {e}")))?;
     // Keep the write end open until exec closes it (O_CLOEXEC): `start` waits for that EOF, so
@@ -259,7 +266,7 @@ impl Program {
             .as_ref()
             .filter(|a| !a.is_empty())
             .ok_or_else(|| InitError("args must not be empty".into()))?;
-        let env: Vec<String> = process.env().clone().unwrap_or_default();
+        let env = dedup_env(process.env().as_deref().unwrap_or(&[]));
         let path_var = env
             .iter()
             .find_map(|e| e.strip_prefix("PATH="))
@@ -274,6 +281,18 @@ impl Program {
             cwd,
         })
     }
+}
+
+/// Keeps one entry per variable, the last given (so `exec --env K=V` overrides the spec's K).
+fn dedup_env(env: &[String]) -> Vec<String> {
+    let key = |e: &String| e.split('=').next().unwrap_or_default().to_owned();
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    for e in env {
+        let k = key(e);
+        out.retain(|o| key(o) != k);
+        out.push(e.clone());
+    }
+    out
 }
 
 fn lookup(name: &str, path_var: &str, cwd: &Path) -> Result<String, InitError> {
@@ -336,6 +355,9 @@ pub(crate) fn apply_security(
 ) -> Result<(), InitError> {
     let nnp = process.no_new_privileges().unwrap_or(false);
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    // Before any filter: the container's own profile may forbid close_range.
+    close_fds(3 + preserve_fds.max(0))?;
+    set_personality(spec)?;
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it before dropping caps.
     if let (Some(s), false) = (seccomp, nnp) {
         crate::seccomp::apply(s)?;
@@ -351,10 +373,24 @@ pub(crate) fn apply_security(
     }
     nix::unistd::chdir(&prog.cwd)
         .map_err(|e| InitError(format!("chdir to cwd ({:?}): {e}", prog.cwd)))?;
-    close_fds(3 + preserve_fds.max(0))?;
     // With no_new_privs, install as late as possible so the filter constrains nothing of ours.
     if let (Some(s), true) = (seccomp, nnp) {
         crate::seccomp::apply(s)?;
+    }
+    Ok(())
+}
+
+/// `linux.personality`, for the init and every exec'd process alike.
+fn set_personality(spec: &Spec) -> Result<(), InitError> {
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        let persona = match p.domain() {
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
+        };
+        // SAFETY: personality(2) takes a plain integer.
+        if unsafe { libc::personality(persona as libc::c_ulong) } == -1 {
+            return Err(InitError(format!("personality: {}", nix::Error::last())));
+        }
     }
     Ok(())
 }
@@ -370,13 +406,11 @@ fn empty_caps() -> oci_spec::runtime::LinuxCapabilities {
         .unwrap_or_default()
 }
 
-/// Marks every descriptor from `first` up close-on-exec, and clears it on the preserved ones, so
-/// nothing of the runtime's reaches the container (CVE-2024-21626).
+/// Marks every descriptor from `first` up close-on-exec, so nothing of the runtime's reaches the
+/// container (CVE-2024-21626). Below `first` (the preserved range) the flags are left alone: the
+/// caller's descriptors arrive without close-on-exec, while the runtime's own ones (sync socket,
+/// FIFO, console socket), which may sit in that range, were all opened with it.
 fn close_fds(first: i32) -> Result<(), InitError> {
-    for fd in 3..first {
-        // SAFETY: F_SETFD on a descriptor number only changes its flags (EBADF if not open).
-        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    }
     // SAFETY: close_range only changes descriptor flags; CLOSE_RANGE_CLOEXEC closes nothing now.
     let r = unsafe {
         libc::syscall(
@@ -390,4 +424,17 @@ fn close_fds(first: i32) -> Result<(), InitError> {
         return Err(InitError(format!("close_range: {}", nix::Error::last())));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dedup_env;
+
+    #[test]
+    fn later_env_entries_override_earlier_ones() {
+        let env: Vec<String> = ["PATH=/bin", "A=1", "B=2", "A=3"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(dedup_env(&env), vec!["PATH=/bin", "B=2", "A=3"]);
+    }
 }

@@ -19,11 +19,11 @@ use crate::syscall::Syscall;
 
 /// Phase 3, inside the new root: sysctls, masked paths, read-only paths, read-only root.
 ///
-/// Order (as runc): the root propagation asked for by `linux.rootfsPropagation` when it is
-/// shared/unbindable (it can only be applied to the new `/`), creating `process.cwd` if
-/// missing, the read-only remounts delayed
+/// Order: creating `process.cwd` if missing, the read-only remounts delayed
 /// by [`super::prepare`] (tmpfs and /dev), `root.readonly`, sysctls, `readonlyPaths`,
-/// `maskedPaths`. Call [`super::mount_console`] before this: with a read-only /dev it could
+/// `maskedPaths`, and last the root propagation asked for by `linux.rootfsPropagation` when it
+/// is shared/unbindable (it can only be applied to the new `/`, and an unbindable `/` would
+/// refuse the bind mounts before it). Call [`super::mount_console`] before this: with a read-only /dev it could
 /// not create /dev/console any more (prepare creates it when `process.terminal` is set).
 pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<(), RootfsError> {
     finalize_in(sys, spec, Path::new("/"))
@@ -32,20 +32,6 @@ pub fn finalize(sys: &dyn Syscall, spec: &Spec) -> Result<(), RootfsError> {
 /// [`finalize`] with the container's root at `root` (tests use a temporary directory).
 pub(crate) fn finalize_in(sys: &dyn Syscall, spec: &Spec, root: &Path) -> Result<(), RootfsError> {
     let linux = spec.linux().as_ref();
-    if let Some(p) = linux
-        .and_then(|l| l.rootfs_propagation().as_deref())
-        .filter(|p| !p.is_empty())
-    {
-        let flags = rootfs_propagation(p)?;
-        if !flags.intersects(MsFlags::MS_PRIVATE | MsFlags::MS_SLAVE) {
-            sys.mount(None, root, None, flags, None)
-                .map_err(|errno| RootfsError::Sys {
-                    what: "set propagation of",
-                    path: "/".into(),
-                    errno,
-                })?;
-        }
-    }
     let dir = RootDir::open(root)?;
     // The working directory may not exist in the image; create it while `/` is writable.
     if let Some(cwd) = spec
@@ -94,14 +80,28 @@ pub(crate) fn finalize_in(sys: &dyn Syscall, spec: &Spec, root: &Path) -> Result
     let masked = linux
         .and_then(|l| l.masked_paths().as_deref())
         .unwrap_or_default();
-    if masked.is_empty() {
-        return Ok(());
+    if !masked.is_empty() {
+        let dev_null = verified_dev_null(&dir)?;
+        let mut seen = HashSet::new();
+        for path in masked {
+            if seen.insert(lexical_clean(Path::new(path))) {
+                mask_path(sys, &dir, Path::new(path), &dev_null.proc_path())?;
+            }
+        }
     }
-    let dev_null = verified_dev_null(&dir)?;
-    let mut seen = HashSet::new();
-    for path in masked {
-        if seen.insert(lexical_clean(Path::new(path))) {
-            mask_path(sys, &dir, Path::new(path), &dev_null.proc_path())?;
+    // Last: an unbindable `/` would refuse the bind mounts of read-only and masked paths.
+    if let Some(p) = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .filter(|p| !p.is_empty())
+    {
+        let flags = rootfs_propagation(p)?;
+        if !flags.intersects(MsFlags::MS_PRIVATE | MsFlags::MS_SLAVE) {
+            sys.mount(None, root, None, flags, None)
+                .map_err(|errno| RootfsError::Sys {
+                    what: "set propagation of",
+                    path: "/".into(),
+                    errno,
+                })?;
         }
     }
     Ok(())

@@ -140,7 +140,7 @@ fn fresh(
                     != SFlag::S_IFDIR =>
             {
                 return Err(m.error(format!(
-                    "filesystem {fstype} must be mounted on an ordinary directory"
+                    "filesystem {fstype} must be mounted on ordinary directory"
                 )));
             }
             _ => {}

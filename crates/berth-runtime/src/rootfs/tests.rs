@@ -438,7 +438,7 @@ fn proc_on_a_symlink_is_refused() {
     let err = run_prepare(&b, &s, &RecordingSyscall::default()).expect_err("symlink");
     assert_eq!(
         err.to_string(),
-        "mount proc to /proc: filesystem proc must be mounted on an ordinary directory"
+        "mount proc to /proc: filesystem proc must be mounted on ordinary directory"
     );
 }
 
