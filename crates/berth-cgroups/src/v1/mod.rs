@@ -119,8 +119,12 @@ impl Manager {
                 cpuset::init(&h.mount_point, h.dir.path())?;
             }
         }
+        // The unified directory alone (freezer, process listing need no controller). Enabling
+        // controllers there is left to `apply`, for specs that need one: an enabled controller
+        // on cgroup2 cannot be bound to a v1 hierarchy any more, which breaks other runtimes
+        // (crun refuses hybrid hosts whose cgroup2 holds controllers).
         if let Some(u) = &self.unified {
-            u.create()?;
+            u.create_plain()?;
         }
         Ok(())
     }
@@ -137,6 +141,11 @@ impl Manager {
 
     /// Write the resources, each controller in the hierarchy that holds it.
     pub fn apply(&self, r: &LinuxResources) -> Result<()> {
+        let needs_unified = r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+            || r.unified().as_ref().is_some_and(|u| !u.is_empty());
+        if let (Some(u), true) = (&self.unified, needs_unified) {
+            u.create()?;
+        }
         let unified_ctrls = match &self.unified {
             Some(u) => v2::controllers(u.dir())?,
             None => Vec::new(),

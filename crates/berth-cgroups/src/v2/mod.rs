@@ -76,6 +76,11 @@ impl Manager {
         &self.dir
     }
 
+    /// Create the cgroup's directories only, enabling no controller (hybrid hosts).
+    pub fn create_plain(&self) -> Result<()> {
+        fs::mkdir_all(self.dir.path()).map(|_| ())
+    }
+
     /// Create the cgroup, enabling every available controller on each ancestor from the
     /// hierarchy root down. Idempotent.
     pub fn create(&self) -> Result<()> {
