@@ -139,7 +139,8 @@ pub fn claim_dir(root: &Path, id: &str) -> Result<PathBuf, StateError> {
 }
 
 impl State {
-    /// Writes the record atomically (temp file, fsync, rename).
+    /// Writes the record atomically (temp file + rename). No fsync: the root lives on tmpfs
+    /// (/run), which a crash empties anyway, and this is on the container-start path.
     pub fn save(&self, dir: &Path) -> Result<(), StateError> {
         let path = dir.join(STATE_FILE);
         let tmp = dir.join(".state.json.tmp");
@@ -149,7 +150,6 @@ impl State {
         })?;
         let mut f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
         f.write_all(&data).map_err(io_err("write", &tmp))?;
-        f.sync_all().map_err(io_err("fsync", &tmp))?;
         fs::rename(&tmp, &path).map_err(io_err("rename", &path))
     }
 
