@@ -242,7 +242,11 @@ fn preserved_fds_carry_only_the_callers_descriptors() {
     let w = World::new();
     w.write_spec(&base_spec(
         &shared_rootfs(),
-        &["sh", "-c", "for f in /proc/self/fd/*; do readlink $f; done; true"],
+        &[
+            "sh",
+            "-c",
+            "for f in /proc/self/fd/*; do readlink $f; done; true",
+        ],
     ));
     let id = w.id("preserve");
     let script = format!(
