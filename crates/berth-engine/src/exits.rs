@@ -224,7 +224,7 @@ impl Engine {
                 .extend(keep);
         }
         if auto_remove {
-            if let Err(e) = self.remove(id, true) {
+            if let Err(e) = self.remove_inner(id, true) {
                 tracing::warn!("auto-removing {id}: {e}");
             }
         }

@@ -137,7 +137,7 @@ impl Engine {
                 self.wake_waiters(&id, 128);
                 // Like docker: an auto-remove container that cannot start is removed.
                 if auto_remove {
-                    if let Err(re) = self.remove(&id, true) {
+                    if let Err(re) = self.remove_inner(&id, true) {
                         tracing::warn!("auto-removing {id}: {re}");
                     }
                 }
@@ -269,12 +269,19 @@ impl Engine {
     /// `docker rm`: removes a stopped container (with `force`, kills a running one first),
     /// its writable layer, log and runtime files.
     pub fn remove(&self, key: &str, force: bool) -> Result<()> {
-        let (id, running, _, _) = self.running_id(key)?;
+        let id = Self::find_id(&self.lock(), key)?;
         if self.lock().starting.contains(&id) {
             return Err(EngineError::Conflict(format!(
                 "cannot remove container {id}: it is being started"
             )));
         }
+        self.remove_inner(&id, force)
+    }
+
+    /// `remove` without the in-progress-start check, for the engine's own auto-removal (which
+    /// may run inside that start).
+    pub(crate) fn remove_inner(&self, key: &str, force: bool) -> Result<()> {
+        let (id, running, _, _) = self.running_id(key)?;
         if running {
             if !force {
                 let name = self
