@@ -40,7 +40,10 @@ pub fn init(g: &Global) {
 pub fn report(e: &anyhow::Error) {
     let msg = format!("{e:#}");
     // runc's line shape (logfmt with level=error): callers and test suites look for it.
-    eprintln!("time={:?} level=error msg={msg:?}", rfc3339_now());
+    eprintln!(
+        "time={:?} level=error msg={msg:?}",
+        berth_runtime::container::now_rfc3339()
+    );
     if let Some((path, json)) = LOG.get() {
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
@@ -55,28 +58,4 @@ pub fn report(e: &anyhow::Error) {
             let _ = writeln!(f, "{line}");
         }
     }
-}
-
-/// Now, as RFC 3339 UTC with seconds (runc's log timestamps).
-fn rfc3339_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }

@@ -116,7 +116,7 @@ pub fn list(root: &Path) -> Result<Vec<Container>, Error> {
 }
 
 /// RFC 3339 timestamp of now, in UTC, with nanoseconds (runc's `created` shape).
-pub(crate) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
