@@ -233,7 +233,7 @@ impl Engine {
 
     /// `POST /exec/{id}/start`: runs the exec; its output streams from the returned iterator.
     pub fn exec_start(self: &Arc<Self>, exec_id: &str) -> Result<ExecOutput> {
-        let (container, cfg, ccfg) = {
+        let (container, cfg, ccfg, host) = {
             let mut inner = self.lock();
             let x = inner
                 .execs
@@ -253,7 +253,7 @@ impl Engine {
                 .ok_or_else(|| {
                     EngineError::Conflict(format!("Container {container} is not running"))
                 })?;
-            (container, cfg, rec.config.clone())
+            (container, cfg, rec.config.clone(), rec.host_config.clone())
         };
         let mut pc = ContainerConfig {
             entrypoint: None,
@@ -281,7 +281,7 @@ impl Engine {
             &user::read_in_root(&rootfs, "etc/passwd")?,
             &user::read_in_root(&rootfs, "etc/group")?,
         )?;
-        let spec = spec::build(&container, &pc, &who, &rootfs)?;
+        let spec = spec::build(&container, &pc, &host, &who, &rootfs)?;
         let process = spec
             .process()
             .as_ref()

@@ -59,7 +59,7 @@ impl Engine {
     /// `docker start`: runs the container's program. Returns false if it was already running
     /// (docker's 304).
     pub fn start(&self, key: &str) -> Result<bool> {
-        let (id, cfg, rotation) = {
+        let (id, cfg, host, rotation) = {
             let mut inner = self.lock();
             let id = Self::find_id(&inner, key)?;
             let rec = inner
@@ -71,11 +71,12 @@ impl Engine {
             }
             let rotation = rec.host_config.log_config.rotation()?;
             let cfg = rec.config.clone();
+            let host = rec.host_config.clone();
             // Claimed: a concurrent start of the same container now reads as "running".
             inner.starting.insert(id.clone());
-            (id, cfg, rotation)
+            (id, cfg, host, rotation)
         };
-        let result = self.start_claimed(&id, &cfg, rotation);
+        let result = self.start_claimed(&id, &cfg, &host, rotation);
         self.lock().starting.remove(&id);
         result
     }
@@ -84,6 +85,7 @@ impl Engine {
         &self,
         id: &str,
         cfg: &crate::ContainerConfig,
+        host: &crate::HostConfig,
         rotation: (u64, u32),
     ) -> Result<bool> {
         let id = id.to_owned();
@@ -97,7 +99,7 @@ impl Engine {
                 .mount(&rootfs)
                 .map_err(io_err("mount rootfs on", &rootfs))?;
         }
-        let result = self.start_mounted(&id, cfg, rotation, &exec_dir, &rootfs);
+        let result = self.start_mounted(&id, cfg, host, rotation, &exec_dir, &rootfs);
         match result {
             Ok(pid) => {
                 {
@@ -150,6 +152,7 @@ impl Engine {
         &self,
         id: &str,
         cfg: &crate::ContainerConfig,
+        host: &crate::HostConfig,
         rotation: (u64, u32),
         exec_dir: &Path,
         rootfs: &Path,
@@ -157,7 +160,7 @@ impl Engine {
         let passwd = user::read_in_root(rootfs, "etc/passwd")?;
         let group = user::read_in_root(rootfs, "etc/group")?;
         let who = user::resolve(&cfg.user, &passwd, &group)?;
-        let spec = spec::build(id, cfg, &who, rootfs)?;
+        let spec = spec::build(id, cfg, host, &who, rootfs)?;
         let cfg_path = exec_dir.join("config.json");
         spec.save(&cfg_path)
             .map_err(|e| EngineError::Internal(format!("write {}: {e}", cfg_path.display())))?;

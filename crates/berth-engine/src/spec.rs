@@ -7,7 +7,7 @@ use berth_runtime::oci_spec::runtime::{Arch, Spec};
 use serde_json::{json, Value};
 
 use crate::error::{EngineError, Result};
-use crate::record::ContainerConfig;
+use crate::record::{ContainerConfig, HostConfig};
 use crate::user::ResolvedUser;
 
 /// Docker's default capability set (moby `oci/caps/defaults.go`).
@@ -101,7 +101,17 @@ fn mount(dest: &str, kind: &str, source: &str, options: &[&str]) -> Value {
 }
 
 /// Builds the spec for container `id` rooted at `rootfs`.
-pub fn build(id: &str, cfg: &ContainerConfig, user: &ResolvedUser, rootfs: &Path) -> Result<Spec> {
+///
+/// The base below is docker's default; each feature area (resources, security options,
+/// volumes, networking) edits the JSON value in its own module, called from the end of this
+/// function, so the areas stay apart.
+pub fn build(
+    id: &str,
+    cfg: &ContainerConfig,
+    host: &HostConfig,
+    user: &ResolvedUser,
+    rootfs: &Path,
+) -> Result<Spec> {
     let args = process_args(cfg);
     if args.is_empty() {
         return Err(EngineError::InvalidParameter("no command specified".into()));
@@ -113,7 +123,7 @@ pub fn build(id: &str, cfg: &ContainerConfig, user: &ResolvedUser, rootfs: &Path
     } else {
         cfg.working_dir.as_str()
     };
-    let v = json!({
+    let mut v = json!({
         "ociVersion": berth_runtime::container::oci_version(),
         "process": {
             "terminal": cfg.tty,
@@ -148,7 +158,13 @@ pub fn build(id: &str, cfg: &ContainerConfig, user: &ResolvedUser, rootfs: &Path
         },
         "annotations": {"org.berth.container.id": id},
     });
+    apply_host_config(&mut v, host)?;
     serde_json::from_value(v).map_err(|e| EngineError::Internal(format!("container spec: {e}")))
+}
+
+/// The feature areas' edits of the spec for a container's `HostConfig` (one call per area).
+fn apply_host_config(_spec: &mut Value, _host: &HostConfig) -> Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]
@@ -175,7 +191,14 @@ mod tests {
             additional_gids: vec![3],
             home: "/h".into(),
         };
-        let s = build("id1", &cfg(), &user, Path::new("/r")).unwrap();
+        let s = build(
+            "id1",
+            &cfg(),
+            &HostConfig::default(),
+            &user,
+            Path::new("/r"),
+        )
+        .unwrap();
         let p = s.process().as_ref().unwrap();
         assert_eq!(p.args().as_ref().unwrap(), &["/bin/sh", "-c", "echo hi"]);
         assert_eq!(p.cwd().to_str(), Some("/tmp"));
@@ -211,6 +234,6 @@ mod tests {
             home: "/".into(),
         };
         let c = ContainerConfig::default();
-        assert!(build("x", &c, &user, Path::new("/r")).is_err());
+        assert!(build("x", &c, &HostConfig::default(), &user, Path::new("/r")).is_err());
     }
 }
