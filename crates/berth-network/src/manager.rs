@@ -1,0 +1,573 @@
+//! [`Networks`]: the networks and the containers' attachments, their persistence, network
+//! create/remove/prune, and the reconciliation of the kernel with the state at daemon start.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::dns::{DnsServer, NameTable};
+use crate::error::{NetError, Result};
+use crate::nft::{ActiveNet, Dnat};
+use crate::store::{AttachRequest, ContainerNet, NetworkRecord, State, Store};
+use crate::subnet::{self, Subnet};
+use crate::{link, netns, nft};
+
+/// The daemon's default bridge (`--bridge`, `--bip`).
+#[derive(Debug, Clone)]
+pub struct DefaultBridge {
+    /// Device name (`berth0`).
+    pub name: String,
+    /// The bridge's address.
+    pub gateway: Ipv4Addr,
+    /// Its subnet.
+    pub subnet: Subnet,
+}
+
+/// Where the state lives and how the daemon's kernel objects are named.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Persistent state directory (`<data-root>/network`).
+    pub state_dir: PathBuf,
+    /// Pinned network namespaces (`<exec-root>/netns`).
+    pub netns_dir: PathBuf,
+    /// The daemon's nftables table (`ip` family).
+    pub table: String,
+    /// The default `bridge` network, or none (`--bridge none`).
+    pub default_bridge: Option<DefaultBridge>,
+}
+
+/// `docker network create`'s options.
+#[derive(Debug, Clone, Default)]
+pub struct CreateNetwork {
+    /// Unique name.
+    pub name: String,
+    /// Only `bridge` (or empty).
+    pub driver: String,
+    /// `--subnet` (default: a free one from docker's pools).
+    pub subnet: Option<String>,
+    /// `--gateway` (default: the first address).
+    pub gateway: Option<String>,
+    /// `--ip-range`.
+    pub ip_range: Option<String>,
+    /// `--internal`.
+    pub internal: bool,
+    /// `--label`.
+    pub labels: BTreeMap<String, String>,
+    /// `-o` driver options.
+    pub options: BTreeMap<String, String>,
+}
+
+/// The network manager of one daemon. All changes run under one lock, kernel work included,
+/// so the state file and the kernel move together.
+pub struct Networks {
+    pub(crate) cfg: NetConfig,
+    store: Store,
+    state: Mutex<State>,
+    dns: Mutex<HashMap<String, DnsServer>>,
+}
+
+pub(crate) fn random_id() -> String {
+    let mut b = [0u8; 32];
+    let _ = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
+    if b.iter().all(|x| *x == 0) {
+        // No randomness: time and pid still make a unique id on this host.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        b[..16].copy_from_slice(&t.to_le_bytes());
+        b[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+impl Networks {
+    /// Opens the state and reconciles the kernel with it: `alive(id)` says whether a container
+    /// still exists (`Some`) and runs (`Some(true)`). Endpoints of containers that are not
+    /// running are torn down, unknown containers forgotten, stray namespaces, veths and
+    /// bridges removed, and the nftables table rewritten.
+    pub fn open(cfg: NetConfig, alive: &dyn Fn(&str) -> Option<bool>) -> Result<Networks> {
+        let store = Store::open(&cfg.state_dir)?;
+        let mut state = store.load()?;
+        sync_default(&cfg, &mut state);
+        let nets = Networks {
+            cfg,
+            store,
+            state: Mutex::new(state),
+            dns: Mutex::new(HashMap::new()),
+        };
+        nets.reconcile(alive)?;
+        Ok(nets)
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn save(&self, st: &State) -> Result<()> {
+        self.store.save(st)
+    }
+
+    fn reconcile(&self, alive: &dyn Fn(&str) -> Option<bool>) -> Result<()> {
+        let mut st = self.lock();
+        st.containers.retain(|id, _| alive(id).is_some());
+        let dead: Vec<String> = st
+            .containers
+            .iter()
+            .filter(|(id, c)| {
+                alive(id) != Some(true) && (c.netns.is_some() || !c.endpoints.is_empty())
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &dead {
+            if let Some(c) = st.containers.get_mut(id) {
+                release_kernel(c);
+            }
+        }
+        // Namespaces nobody owns any more.
+        let owned: Vec<PathBuf> = st
+            .containers
+            .values()
+            .filter_map(|c| c.netns.clone())
+            .collect();
+        for (_, path) in netns::list(&self.cfg.netns_dir) {
+            if !owned.contains(&path) {
+                netns::remove(&path);
+            }
+        }
+        self.save(&st)?;
+        // Our bridges: stray veths on them go; empty ones go.
+        let links = link::list().unwrap_or_default();
+        let live_veths: Vec<String> = st
+            .containers
+            .values()
+            .flat_map(|c| c.endpoints.values().map(|e| e.host_veth.clone()))
+            .collect();
+        for n in st.networks.values() {
+            let Some((_, idx, _)) = links.iter().find(|(name, _, _)| *name == n.bridge) else {
+                continue;
+            };
+            for (name, _, master) in &links {
+                if master == idx && !live_veths.contains(name) {
+                    let _ = link::delete(name);
+                }
+            }
+        }
+        self.sync_kernel(&st)
+    }
+
+    /// Brings bridges, DNS servers and the nftables table in line with `st`.
+    pub(crate) fn sync_kernel(&self, st: &State) -> Result<()> {
+        let mut active = Vec::new();
+        let mut dnats = Vec::new();
+        let mut servers = self.dns.lock().unwrap_or_else(|p| p.into_inner());
+        for n in st.networks.values() {
+            let members = st.members(&n.id).count();
+            if members == 0 {
+                servers.remove(&n.id);
+                let _ = link::delete(&n.bridge);
+                continue;
+            }
+            link::ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)?;
+            active.push(ActiveNet {
+                bridge: n.bridge.clone(),
+                subnet: n.subnet,
+                internal: n.internal,
+            });
+            if !n.default {
+                let table = names_of(st, &n.id);
+                match servers.get(&n.id) {
+                    Some(s) => {
+                        if let Ok(mut t) = s.names.write() {
+                            *t = table;
+                        }
+                    }
+                    None => {
+                        let names: NameTable = std::sync::Arc::new(std::sync::RwLock::new(table));
+                        let up = crate::files::host_nameservers();
+                        match DnsServer::start(n.gateway, names, up) {
+                            Ok(s) => {
+                                servers.insert(n.id.clone(), s);
+                            }
+                            Err(e) => tracing::warn!("DNS server on {}:53: {e}", n.gateway),
+                        }
+                    }
+                }
+            }
+        }
+        for c in st.containers.values() {
+            let Some(first) = c.requests.first() else {
+                continue;
+            };
+            let Some(ep) = st
+                .find(&first.network)
+                .ok()
+                .and_then(|n| c.endpoints.get(&n.id))
+            else {
+                continue;
+            };
+            for m in &c.ports {
+                dnats.push(Dnat {
+                    mapping: m.clone(),
+                    target: ep.ip,
+                });
+            }
+        }
+        if !active.iter().all(|n| n.internal) {
+            enable_forwarding();
+        }
+        let body = nft::render(&active, &dnats, &self.cfg.table);
+        nft::apply(&self.cfg.table, body.as_deref())
+    }
+
+    /// Every network, default first.
+    pub fn list(&self) -> Vec<NetworkRecord> {
+        let st = self.lock();
+        let mut v: Vec<NetworkRecord> = st.networks.values().cloned().collect();
+        v.sort_by(|a, b| b.default.cmp(&a.default).then(a.created.cmp(&b.created)));
+        v
+    }
+
+    /// One network by id, name or id prefix.
+    pub fn get(&self, key: &str) -> Result<NetworkRecord> {
+        self.lock().find(key).cloned()
+    }
+
+    /// The networking of one container, if registered.
+    pub fn container(&self, id: &str) -> Option<ContainerNet> {
+        self.lock().containers.get(id).cloned()
+    }
+
+    /// Every registered container with its networking.
+    pub fn containers(&self) -> BTreeMap<String, ContainerNet> {
+        self.lock().containers.clone()
+    }
+
+    /// `docker network create`.
+    pub fn create(&self, req: CreateNetwork) -> Result<NetworkRecord> {
+        if !matches!(req.driver.as_str(), "" | "bridge") {
+            return Err(NetError::NotFound(format!("plugin {}", req.driver)));
+        }
+        if req.name.is_empty()
+            || !req
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(NetError::Invalid(format!(
+                "invalid network name: {:?}",
+                req.name
+            )));
+        }
+        if matches!(req.name.as_str(), "host" | "none" | "bridge") {
+            return Err(NetError::Conflict(format!(
+                "{} is a pre-defined network and cannot be created",
+                req.name
+            )));
+        }
+        let mut st = self.lock();
+        if st.networks.values().any(|n| n.name == req.name) {
+            return Err(NetError::Conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
+        }
+        let used: Vec<Subnet> = st.networks.values().map(|n| n.subnet).collect();
+        let subnet = match &req.subnet {
+            Some(s) => {
+                let s: Subnet = s.parse()?;
+                if let Some(o) = st.networks.values().find(|n| n.subnet.overlaps(&s)) {
+                    return Err(NetError::Conflict(format!(
+                        "invalid pool request: Pool overlaps with other one on this address space ({})",
+                        o.name
+                    )));
+                }
+                s
+            }
+            None => {
+                let mut all = used.clone();
+                all.extend(subnet::host_routes());
+                subnet::pick_free(&all).ok_or_else(|| {
+                    NetError::Conflict("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into())
+                })?
+            }
+        };
+        if subnet.prefix > 30 {
+            return Err(NetError::Invalid(format!("subnet {subnet} is too small")));
+        }
+        let gateway = match &req.gateway {
+            Some(g) => g
+                .parse::<Ipv4Addr>()
+                .ok()
+                .filter(|g| subnet.contains(*g))
+                .ok_or_else(|| {
+                    NetError::Invalid(format!("invalid gateway {g} for subnet {subnet}"))
+                })?,
+            None => subnet.nth(1).unwrap_or(subnet.addr),
+        };
+        let ip_range = match &req.ip_range {
+            Some(r) => {
+                let r: Subnet = r.parse()?;
+                if !subnet.contains(r.addr) || r.prefix < subnet.prefix {
+                    return Err(NetError::Invalid(format!(
+                        "ip-range {r} is not within subnet {subnet}"
+                    )));
+                }
+                Some(r)
+            }
+            None => None,
+        };
+        let id = random_id();
+        let bridge = req
+            .options
+            .get("com.docker.network.bridge.name")
+            .cloned()
+            .unwrap_or_else(|| format!("br-{}", &id[..12]));
+        let rec = NetworkRecord {
+            id: id.clone(),
+            name: req.name,
+            driver: "bridge".into(),
+            bridge,
+            subnet,
+            gateway,
+            ip_range,
+            internal: req.internal,
+            labels: req.labels,
+            options: req.options,
+            created: now_rfc3339(),
+            default: false,
+        };
+        st.networks.insert(id, rec.clone());
+        self.save(&st)?;
+        Ok(rec)
+    }
+
+    /// `docker network rm`: refuses while containers are attached.
+    pub fn remove(&self, key: &str) -> Result<NetworkRecord> {
+        let mut st = self.lock();
+        let n = st.find(key)?.clone();
+        if n.default {
+            return Err(NetError::Conflict(format!(
+                "{} is a pre-defined network and cannot be removed",
+                n.name
+            )));
+        }
+        let users: Vec<String> = st
+            .containers
+            .iter()
+            .filter(|(_, c)| {
+                c.requests
+                    .iter()
+                    .any(|r| r.network == n.id || r.network == n.name)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !users.is_empty() {
+            return Err(NetError::Conflict(format!(
+                "error while removing network: network {} has active endpoints",
+                n.name
+            )));
+        }
+        st.networks.remove(&n.id);
+        self.save(&st)?;
+        Ok(n)
+    }
+
+    /// `docker network prune`: removes every unused user network; returns their names.
+    pub fn prune(&self) -> Vec<String> {
+        let keys: Vec<String> = self
+            .list()
+            .into_iter()
+            .filter(|n| !n.default)
+            .map(|n| n.id)
+            .collect();
+        keys.iter()
+            .filter_map(|k| self.remove(k).ok().map(|n| n.name))
+            .collect()
+    }
+
+    /// Records what a new container asked for (its networks are checked to exist).
+    pub fn register(&self, id: &str, mut net: ContainerNet) -> Result<()> {
+        let mut st = self.lock();
+        for r in &mut net.requests {
+            let n = st.find(&r.network)?;
+            if n.default && (!r.aliases.is_empty()) {
+                return Err(NetError::Invalid(
+                    "network-scoped alias is supported only for containers in user defined networks".into(),
+                ));
+            }
+            if let Some(ip) = r.ipv4 {
+                if !n.subnet.contains(ip) {
+                    return Err(NetError::Invalid(format!(
+                        "no configured subnet contains IP address {ip}"
+                    )));
+                }
+            }
+            r.network = n.name.clone();
+        }
+        st.containers.insert(id.to_owned(), net);
+        self.save(&st)
+    }
+
+    /// Forgets a removed container (tearing down anything still set up).
+    pub fn unregister(&self, id: &str) {
+        self.teardown(id);
+        let mut st = self.lock();
+        if st.containers.remove(id).is_some() {
+            if let Err(e) = self.save(&st) {
+                tracing::warn!("network state: {e}");
+            }
+        }
+    }
+
+    /// Renames a container in its DNS entries.
+    pub fn rename(&self, id: &str, name: &str) {
+        let mut st = self.lock();
+        if let Some(c) = st.containers.get_mut(id) {
+            c.name = name.to_owned();
+            let _ = self.save(&st);
+            let _ = self.sync_kernel(&st);
+        }
+    }
+
+    /// Whether the request names an existing network (for `--network NAME` checks).
+    pub fn validate(&self, req: &AttachRequest) -> Result<()> {
+        self.lock().find(&req.network).map(drop)
+    }
+}
+
+/// Names for the DNS server of one network.
+fn names_of(st: &State, net_id: &str) -> HashMap<String, Vec<Ipv4Addr>> {
+    let mut t: HashMap<String, Vec<Ipv4Addr>> = HashMap::new();
+    let net_name = st
+        .networks
+        .get(net_id)
+        .map(|n| n.name.clone())
+        .unwrap_or_default();
+    for (id, c) in st.members(net_id) {
+        let Some(ep) = c.endpoints.get(net_id) else {
+            continue;
+        };
+        let aliases = c
+            .requests
+            .iter()
+            .filter(|r| r.network == net_name || r.network == net_id)
+            .flat_map(|r| r.aliases.clone());
+        let short = id.get(..12).unwrap_or(id).to_owned();
+        for name in [c.name.clone(), short].into_iter().chain(aliases) {
+            if !name.is_empty() {
+                t.entry(name.to_ascii_lowercase()).or_default().push(ep.ip);
+            }
+        }
+    }
+    t
+}
+
+/// Removes a container's kernel objects (veths, namespace) and clears its live fields.
+pub(crate) fn release_kernel(c: &mut ContainerNet) {
+    for ep in c.endpoints.values() {
+        let _ = link::delete(&ep.host_veth);
+    }
+    if let Some(ns) = &c.netns {
+        netns::remove(ns);
+    }
+    c.endpoints.clear();
+    c.ports.clear();
+    c.netns = None;
+}
+
+/// Keeps the `bridge` network record in line with the daemon's flags.
+fn sync_default(cfg: &NetConfig, st: &mut State) {
+    let existing = st
+        .networks
+        .values()
+        .find(|n| n.default)
+        .map(|n| n.id.clone());
+    match (&cfg.default_bridge, existing) {
+        (Some(b), Some(id)) => {
+            if let Some(n) = st.networks.get_mut(&id) {
+                n.bridge = b.name.clone();
+                n.gateway = b.gateway;
+                n.subnet = b.subnet;
+            }
+        }
+        (Some(b), None) => {
+            let id = random_id();
+            let mut options = BTreeMap::new();
+            options.insert("com.docker.network.bridge.name".into(), b.name.clone());
+            options.insert(
+                "com.docker.network.bridge.default_bridge".into(),
+                "true".into(),
+            );
+            st.networks.insert(
+                id.clone(),
+                NetworkRecord {
+                    id,
+                    name: "bridge".into(),
+                    driver: "bridge".into(),
+                    bridge: b.name.clone(),
+                    subnet: b.subnet,
+                    gateway: b.gateway,
+                    ip_range: None,
+                    internal: false,
+                    labels: BTreeMap::new(),
+                    options,
+                    created: now_rfc3339(),
+                    default: true,
+                },
+            );
+        }
+        (None, Some(id)) => {
+            st.networks.remove(&id);
+            for c in st.containers.values_mut() {
+                c.requests.retain(|r| r.network != "bridge");
+            }
+        }
+        (None, None) => {}
+    }
+}
+
+/// Containers on a non-internal network need the host to route for them (docker does this
+/// too). It is only ever switched on, never off: others may rely on it.
+fn enable_forwarding() {
+    let p = "/proc/sys/net/ipv4/ip_forward";
+    if std::fs::read_to_string(p)
+        .map(|s| s.trim() != "1")
+        .unwrap_or(false)
+    {
+        if let Err(e) = std::fs::write(p, "1") {
+            tracing::warn!("enable IPv4 forwarding: {e}");
+        } else {
+            tracing::info!(
+                "enabled IPv4 forwarding (net.ipv4.ip_forward=1) for container networks"
+            );
+        }
+    }
+}
