@@ -12,6 +12,7 @@
 //! Which layers are in use is not counted here: the image store marks live chain ids and
 //! sweeps the rest (see `store::gc`), so counts can never drift after a crash.
 
+mod ingest;
 mod mount;
 mod tree;
 
