@@ -1,0 +1,360 @@
+//! COPY and ADD: resolving sources (context paths with wildcards, another stage's or image's
+//! filesystem, heredocs, ADD's local tar archives and URLs) to the files they put into the
+//! image, with docker's directory semantics, and writing them as one layer tar.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::context::{Context, EntryKind};
+use crate::ignore::{clean, glob};
+
+/// Where the bytes of a file come from.
+pub enum Data<'a> {
+    /// In memory (context, heredoc).
+    Bytes(&'a [u8]),
+    /// In memory, owned (extracted archive, download).
+    Owned(Vec<u8>),
+    /// A file on the host (a mounted stage).
+    Host(PathBuf),
+}
+
+/// What an item is.
+pub enum ItemKind<'a> {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File(Data<'a>),
+    /// A symbolic link.
+    Symlink(String),
+}
+
+/// One thing the layer will contain.
+pub struct Item<'a> {
+    /// Path in the image, relative to `/`, cleaned.
+    pub path: String,
+    /// Kind and content.
+    pub kind: ItemKind<'a>,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// Parsed `--chown` and `--chmod`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Owner {
+    /// uid/gid for every item (`--chown`), else root.
+    pub chown: Option<(u64, u64)>,
+    /// Mode for every item (`--chmod`), else the source's.
+    pub chmod: Option<u32>,
+}
+
+/// `--chown=uid[:gid]` (numbers, or `root`).
+pub fn parse_chown(s: &str) -> Result<(u64, u64), String> {
+    let id = |p: &str| -> Result<u64, String> {
+        if p == "root" {
+            return Ok(0);
+        }
+        p.parse().map_err(|_| {
+            format!("--chown={s}: only numeric ids and root are supported (no user database lookup)")
+        })
+    };
+    match s.split_once(':') {
+        Some((u, g)) => Ok((id(u)?, id(g)?)),
+        None => {
+            let u = id(s)?;
+            Ok((u, u))
+        }
+    }
+}
+
+/// `--chmod=755` (octal).
+pub fn parse_chmod(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("invalid --chmod={s}: only octal modes are supported"))
+}
+
+fn has_meta(p: &str) -> bool {
+    p.contains(['*', '?', '['])
+}
+
+/// Context paths matching a source (wildcards as Go's filepath.Match); `""` is the root.
+pub fn match_context(ctx: &Context, src: &str) -> Vec<String> {
+    let p = clean(src);
+    if !has_meta(&p) {
+        return if ctx.is_dir(&p) || ctx.entries.contains_key(&p) {
+            vec![p]
+        } else {
+            Vec::new()
+        };
+    }
+    let pat: Vec<char> = p.chars().collect();
+    ctx.entries
+        .keys()
+        .filter(|k| glob(&pat, &k.chars().collect::<Vec<_>>()))
+        .cloned()
+        .collect()
+}
+
+/// The destination of one source: `dest_dir` means "into the directory dest".
+fn target(dest: &str, dest_dir: bool, name: &str) -> String {
+    if dest_dir {
+        clean(&format!("{dest}/{name}"))
+    } else {
+        clean(dest)
+    }
+}
+
+fn base_name(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+/// Items for a context source (`src` as matched): a directory's contents go into dest.
+pub fn context_items<'a>(
+    ctx: &'a Context,
+    src: &str,
+    dest: &str,
+    dest_dir: bool,
+    out: &mut Vec<Item<'a>>,
+) {
+    if ctx.is_dir(src) {
+        let root = clean(dest);
+        for (rel, e) in ctx.under(src) {
+            out.push(Item {
+                path: clean(&format!("{root}/{rel}")),
+                kind: match &e.kind {
+                    EntryKind::Dir => ItemKind::Dir,
+                    EntryKind::File(b) => ItemKind::File(Data::Bytes(b)),
+                    EntryKind::Symlink(t) => ItemKind::Symlink(t.clone()),
+                },
+                mode: e.mode,
+            });
+        }
+        return;
+    }
+    if let Some(e) = ctx.entries.get(src) {
+        out.push(Item {
+            path: target(dest, dest_dir, base_name(src)),
+            kind: match &e.kind {
+                EntryKind::File(b) => ItemKind::File(Data::Bytes(b)),
+                EntryKind::Symlink(t) => ItemKind::Symlink(t.clone()),
+                EntryKind::Dir => ItemKind::Dir,
+            },
+            mode: e.mode,
+        });
+    }
+}
+
+/// Host paths under `root` matching a source of `COPY --from` (links are not followed out of
+/// `root`: matching works on the names only).
+pub fn match_host(root: &Path, src: &str) -> io::Result<Vec<String>> {
+    let p = clean(src);
+    if !has_meta(&p) {
+        return Ok(if p.is_empty() || root.join(&p).symlink_metadata().is_ok() {
+            vec![p]
+        } else {
+            Vec::new()
+        });
+    }
+    // Walk only as deep as the pattern has components.
+    let depth = p.split('/').count();
+    let pat: Vec<char> = p.chars().collect();
+    let mut found = Vec::new();
+    let mut level = vec![String::new()];
+    for _ in 0..depth {
+        let mut next = Vec::new();
+        for dir in &level {
+            let Ok(rd) = std::fs::read_dir(root.join(dir)) else { continue };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let rel = if dir.is_empty() { name } else { format!("{dir}/{name}") };
+                if glob(&pat, &rel.chars().collect::<Vec<_>>()) {
+                    found.push(rel.clone());
+                }
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    next.push(rel);
+                }
+            }
+        }
+        level = next;
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn host_item(path: String, full: &Path, meta: &std::fs::Metadata) -> io::Result<Option<Item<'static>>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o7777;
+    let ft = meta.file_type();
+    let kind = if ft.is_dir() {
+        ItemKind::Dir
+    } else if ft.is_symlink() {
+        ItemKind::Symlink(std::fs::read_link(full)?.to_string_lossy().into_owned())
+    } else if ft.is_file() {
+        ItemKind::File(Data::Host(full.to_owned()))
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(Item { path, kind, mode }))
+}
+
+/// Items for a `COPY --from` source under `root`.
+pub fn host_items(
+    root: &Path,
+    src: &str,
+    dest: &str,
+    dest_dir: bool,
+    out: &mut Vec<Item<'static>>,
+) -> io::Result<()> {
+    let full = root.join(src);
+    let meta = full.symlink_metadata()?;
+    if !meta.is_dir() {
+        if let Some(i) = host_item(target(dest, dest_dir, base_name(src)), &full, &meta)? {
+            out.push(i);
+        }
+        return Ok(());
+    }
+    let droot = clean(dest);
+    let mut stack = vec![(full, String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let mut names: Vec<_> = std::fs::read_dir(&dir)?.flatten().collect();
+        names.sort_by_key(|e| e.file_name());
+        for e in names {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let m = e.path().symlink_metadata()?;
+            if let Some(i) = host_item(clean(&format!("{droot}/{r}")), &e.path(), &m)? {
+                out.push(i);
+            }
+            if m.is_dir() {
+                stack.push((e.path(), r));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// If `data` is a tar archive (plain, gzip or zstd), its entries as items under `dest`.
+pub fn archive_items(data: &[u8], dest: &str) -> io::Result<Option<Vec<Item<'static>>>> {
+    let mut plain = Vec::new();
+    if data.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::GzDecoder::new(data).read_to_end(&mut plain)?;
+    } else if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        zstd::Decoder::new(data)?.read_to_end(&mut plain)?;
+    } else {
+        plain = data.to_vec();
+    }
+    if plain.len() < 512 || &plain[257..262] != b"ustar" {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    let root = clean(dest);
+    for e in tar::Archive::new(&plain[..]).entries()? {
+        let mut e = e?;
+        let path = clean(&format!("{root}/{}", String::from_utf8_lossy(&e.path_bytes())));
+        let mode = e.header().mode()? & 0o7777;
+        let kind = match e.header().entry_type() {
+            tar::EntryType::Directory => ItemKind::Dir,
+            tar::EntryType::Symlink => ItemKind::Symlink(
+                e.link_name()?
+                    .map(|l| l.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            t if t.is_file() => {
+                let mut b = Vec::new();
+                e.read_to_end(&mut b)?;
+                ItemKind::File(Data::Owned(b))
+            }
+            _ => continue,
+        };
+        out.push(Item { path, kind, mode });
+    }
+    Ok(Some(out))
+}
+
+/// Writes the items as a layer tar (parents of items need not be listed: unpacking creates
+/// them).
+pub fn write_tar(items: &[Item<'_>], owner: Owner, mtime: u64, w: &mut dyn Write) -> io::Result<()> {
+    let mut b = tar::Builder::new(w);
+    for it in items {
+        let mut h = tar::Header::new_gnu();
+        let (uid, gid) = owner.chown.unwrap_or((0, 0));
+        h.set_uid(uid);
+        h.set_gid(gid);
+        h.set_mode(owner.chmod.unwrap_or(it.mode));
+        h.set_mtime(mtime);
+        match &it.kind {
+            ItemKind::Dir => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_size(0);
+                b.append_data(&mut h, format!("{}/", it.path), io::empty())?;
+            }
+            ItemKind::Symlink(t) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                b.append_link(&mut h, &it.path, t)?;
+            }
+            ItemKind::File(d) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                match d {
+                    Data::Bytes(bytes) => {
+                        h.set_size(bytes.len() as u64);
+                        b.append_data(&mut h, &it.path, *bytes)?;
+                    }
+                    Data::Owned(bytes) => {
+                        h.set_size(bytes.len() as u64);
+                        b.append_data(&mut h, &it.path, &bytes[..])?;
+                    }
+                    Data::Host(p) => {
+                        let f = std::fs::File::open(p)?;
+                        h.set_size(f.metadata()?.len());
+                        b.append_data(&mut h, &it.path, f)?;
+                    }
+                }
+            }
+        }
+    }
+    b.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Entry;
+
+    fn ctx() -> Context {
+        let mut c = Context::default();
+        for (p, k) in [
+            ("a.txt", EntryKind::File(b"a".to_vec())),
+            ("b.txt", EntryKind::File(b"b".to_vec())),
+            ("src", EntryKind::Dir),
+            ("src/m.rs", EntryKind::File(b"m".to_vec())),
+        ] {
+            c.entries.insert(p.into(), Entry::new(k, 0o644));
+        }
+        c
+    }
+
+    #[test]
+    fn docker_directory_semantics() {
+        let c = ctx();
+        assert_eq!(match_context(&c, "*.txt"), vec!["a.txt", "b.txt"]);
+        assert_eq!(match_context(&c, "./src/"), vec!["src"]);
+        assert!(match_context(&c, "nope").is_empty());
+        let mut out = Vec::new();
+        context_items(&c, "src", "/app", true, &mut out);
+        context_items(&c, "a.txt", "/app/", true, &mut out);
+        context_items(&c, "b.txt", "/etc/b.conf", false, &mut out);
+        let paths: Vec<&str> = out.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, vec!["app/m.rs", "app/a.txt", "etc/b.conf"]);
+    }
+
+    #[test]
+    fn owner_flags() {
+        assert_eq!(parse_chown("10:20"), Ok((10, 20)));
+        assert_eq!(parse_chown("root"), Ok((0, 0)));
+        assert!(parse_chown("nobody").is_err());
+        assert_eq!(parse_chmod("755"), Ok(0o755));
+        assert!(parse_chmod("u+x").is_err());
+    }
+}

@@ -1,0 +1,33 @@
+//! berth-build: Dockerfiles to images.
+//!
+//! [`build`] parses the Dockerfile in a [`Context`] (the client's tar stream), plans the stages
+//! the target needs, and runs each step through a content-keyed [`Cache`]; everything that
+//! touches containers, mounts and the image store goes through the [`Backend`] trait, which
+//! the engine implements. So this crate knows Dockerfile semantics and nothing about the
+//! daemon.
+//!
+//! Modules: [`parser`] (syntax: directives, continuations, heredocs, exec/shell forms),
+//! [`shell`] (variable substitution), [`ignore`] (`.dockerignore`), [`context`], [`stages`]
+//! (stage graph), [`cache`], [`copy`] (COPY/ADD sources and directory semantics).
+
+#![warn(missing_docs)]
+
+pub mod backend;
+mod builder;
+pub mod cache;
+pub mod context;
+pub mod copy;
+pub mod error;
+mod fetch;
+pub mod ignore;
+pub mod instructions;
+pub mod parser;
+pub mod shell;
+pub mod stages;
+mod steps;
+
+pub use backend::{Backend, ImageState, NewLayer, RootView, RunRequest, TarWriter};
+pub use builder::{build, BuildOptions, BuildResult, Event};
+pub use cache::Cache;
+pub use context::Context;
+pub use error::{BackendError, BuildError};

@@ -1,0 +1,371 @@
+//! Steps that change the filesystem: RUN (through the backend's container), COPY/ADD (a layer
+//! written from the sources) and WORKDIR (creates the directory if it is missing).
+
+use crate::backend::RunRequest;
+use crate::error::BackendError;
+use crate::builder::{Builder, Event, StageRun};
+use crate::cache;
+use crate::copy::{self, Item, ItemKind, Owner};
+use crate::error::BuildError;
+use crate::fetch;
+use crate::ignore::clean;
+use crate::instructions::{default_shell, Scope};
+use crate::parser::{heredoc_markers, Args, Instruction};
+use crate::shell;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `RUN <<EOF` alone runs the body; otherwise the shell sees the line and the heredocs.
+fn run_script(line: &str, ins: &Instruction) -> String {
+    let line = line.trim();
+    if ins.heredocs.is_empty() {
+        return line.to_owned();
+    }
+    let only_marker = heredoc_markers(line).len() == 1 && line.starts_with("<<") && !line.contains(char::is_whitespace);
+    if only_marker && ins.heredocs.len() == 1 {
+        return ins.heredocs[0].content.clone();
+    }
+    let mut s = format!("{line}\n");
+    for h in &ins.heredocs {
+        s.push_str(&h.content);
+        s.push_str(&h.name);
+        s.push('\n');
+    }
+    s
+}
+
+fn backend_err(line: usize, e: BackendError) -> BuildError {
+    match e {
+        BackendError::RunFailed { code, .. } => BuildError::Step {
+            line,
+            message: e.to_string(),
+            exit_code: Some(code),
+        },
+        e => BuildError::step(line, e.to_string()),
+    }
+}
+
+impl Builder<'_> {
+    pub(crate) fn run_step(&mut self, st: &mut StageRun, ins: &Instruction) -> Result<(), BuildError> {
+        if let Some(m) = ins.flag("mount") {
+            return Err(BuildError::step(
+                ins.line,
+                format!("RUN --mount={m} is not supported yet"),
+            ));
+        }
+        let cfg = st.cfg();
+        let shell = cfg.shell.clone().unwrap_or_else(default_shell);
+        let args = match &ins.args {
+            Args::Exec(v) => v.clone(),
+            Args::Shell(s) => {
+                let mut v = shell;
+                v.push(run_script(s, ins));
+                v
+            }
+        };
+        if args.iter().all(|a| a.trim().is_empty()) {
+            return Err(BuildError::Parse {
+                file: self.file.clone(),
+                line: ins.line,
+                message: "RUN requires at least one argument".into(),
+            });
+        }
+        let mut env = cfg.env.clone().unwrap_or_default();
+        let mut arg_env = Vec::new();
+        for (k, v) in &st.args {
+            if !env.iter().any(|e| e.split('=').next() == Some(k)) {
+                arg_env.push(format!("{k}={v}"));
+            }
+        }
+        env.extend(arg_env.iter().cloned());
+        let network = ins
+            .flag("network")
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.opts.network.clone());
+        let req = RunRequest {
+            args,
+            env,
+            user: cfg.user.clone().unwrap_or_default(),
+            workdir: cfg.working_dir.clone().unwrap_or_else(|| "/".into()),
+            network,
+        };
+        let key = cache::key(&[
+            &st.id,
+            "RUN",
+            &serde_json::to_string(&req.args).unwrap_or_default(),
+            &serde_json::to_string(&req.env).unwrap_or_default(),
+            &req.user,
+            &req.workdir,
+            &req.network,
+        ]);
+        if self.try_cache(st, &key)? {
+            return Ok(());
+        }
+        let created_by = if arg_env.is_empty() {
+            req.args.join(" ")
+        } else {
+            format!("|{} {} {}", arg_env.len(), arg_env.join(" "), req.args.join(" "))
+        };
+        let backend = self.backend;
+        let on = &mut *self.on;
+        let layer = backend
+            .run(&st.state, &req, &mut |b| on(Event::Output(b)))
+            .map_err(|e| backend_err(ins.line, e))?;
+        self.commit(st, key, Some(layer), created_by, false)
+    }
+
+    pub(crate) fn workdir(&mut self, st: &mut StageRun, ins: &Instruction) -> Result<(), BuildError> {
+        let vars = st.vars();
+        let sc = Scope {
+            file: &self.file,
+            escape: self.escape,
+            vars: &vars,
+        };
+        let w = sc.word(ins)?;
+        let mut cfg = st.cfg();
+        let cur = cfg.working_dir.clone().unwrap_or_else(|| "/".into());
+        let rel = if w.starts_with('/') {
+            clean(&w)
+        } else {
+            clean(&format!("{cur}/{w}"))
+        };
+        let abs = format!("/{rel}");
+        cfg.working_dir = Some(abs.clone());
+        let key = cache::key(&[&st.id, "WORKDIR", &abs]);
+        if self.try_cache(st, &key)? {
+            return Ok(());
+        }
+        let exists = rel.is_empty()
+            || self
+                .backend
+                .is_dir(&st.state, &abs)
+                .map_err(|e| backend_err(ins.line, e))?;
+        let layer = if exists {
+            None
+        } else {
+            let items = [Item {
+                path: rel,
+                kind: ItemKind::Dir,
+                mode: 0o755,
+            }];
+            let t = now_secs();
+            Some(
+                self.backend
+                    .write_layer(&mut |w| copy::write_tar(&items, Owner::default(), t, w))
+                    .map_err(|e| backend_err(ins.line, e))?,
+            )
+        };
+        st.state.config.config = Some(cfg);
+        let empty = layer.is_none();
+        self.commit(st, key, layer, format!("/bin/sh -c #(nop) WORKDIR {abs}"), empty)
+    }
+
+    pub(crate) fn copy_step(&mut self, st: &mut StageRun, ins: &Instruction) -> Result<(), BuildError> {
+        let kw = ins.keyword.clone();
+        let add = kw == "ADD";
+        let vars = st.vars();
+        let sc = Scope {
+            file: &self.file,
+            escape: self.escape,
+            vars: &vars,
+        };
+        let words = match &ins.args {
+            Args::Exec(v) => v
+                .iter()
+                .map(|w| shell::expand(w, &vars, self.escape).map_err(|e| sc.err(ins, e.0)))
+                .collect::<Result<Vec<_>, _>>()?,
+            Args::Shell(_) => sc.words(ins)?,
+        };
+        let Some((dest_raw, srcs)) = words.split_last().filter(|(_, s)| !s.is_empty()) else {
+            return Err(sc.err(ins, format!("{kw} requires at least two arguments")));
+        };
+        let flag = |n: &str| -> Result<Option<String>, BuildError> {
+            ins.flag(n)
+                .map(|v| shell::expand(v, &vars, self.escape).map_err(|e| sc.err(ins, e.0)))
+                .transpose()
+        };
+        let owner = Owner {
+            chown: flag("chown")?
+                .map(|c| copy::parse_chown(&c))
+                .transpose()
+                .map_err(|e| sc.err(ins, e))?,
+            chmod: flag("chmod")?
+                .map(|c| copy::parse_chmod(&c))
+                .transpose()
+                .map_err(|e| sc.err(ins, e))?,
+        };
+        let from = flag("from")?;
+        let workdir = st.cfg().working_dir.unwrap_or_else(|| "/".into());
+        let hint_dir = dest_raw.ends_with('/') || dest_raw == "." || dest_raw.ends_with("/.");
+        let dest = if dest_raw.starts_with('/') {
+            dest_raw.clone()
+        } else {
+            format!("{workdir}/{dest_raw}")
+        };
+        let owner_key = format!("{:?}", (owner.chown, owner.chmod));
+        let created_by = format!("/bin/sh -c #(nop) {kw} {} in {dest}", srcs.join(" "));
+        let line = ins.line;
+        let missing = |s: &str| {
+            BuildError::step(
+                line,
+                format!("{kw} failed: file not found in build context or excluded by .dockerignore: stat {s}: file does not exist"),
+            )
+        };
+        let multi_err = || {
+            BuildError::step(
+                line,
+                format!("When using {kw} with more than one source file, the destination must be a directory and end with a /"),
+            )
+        };
+
+        if let Some(from) = from {
+            let (src_id, src_state) = self.source_state(&from, self.cur, line)?;
+            let key = cache::key(&[&st.id, &kw, "from", &src_id, &srcs.join("\n"), &dest, &owner_key]);
+            if self.try_cache(st, &key)? {
+                return Ok(());
+            }
+            let view = self.backend.view(&src_state).map_err(|e| backend_err(line, e))?;
+            let root = view.path().to_owned();
+            let mut matches = Vec::new();
+            for s in srcs {
+                let m = copy::match_host(&root, s).map_err(BuildError::io(format!("reading {s}")))?;
+                if m.is_empty() {
+                    return Err(missing(s));
+                }
+                matches.extend(m);
+            }
+            let dest_dir = self.dest_is_dir(st, &dest, hint_dir, matches.len() > 1, line)?;
+            if matches.len() > 1 && !dest_dir {
+                return Err(multi_err());
+            }
+            let mut items = Vec::new();
+            for m in &matches {
+                copy::host_items(&root, m, &dest, dest_dir || root.join(m).is_dir(), &mut items)
+                    .map_err(BuildError::io(format!("reading {m} from stage {from}")))?;
+            }
+            let t = now_secs();
+            let layer = self
+                .backend
+                .write_layer(&mut |w| copy::write_tar(&items, owner, t, w))
+                .map_err(|e| backend_err(line, e))?;
+            drop(view);
+            return self.commit(st, key, Some(layer), created_by, false);
+        }
+
+        // Sources from the context, heredocs and (ADD) URLs.
+        let ctx = self.ctx;
+        let mut matches = Vec::new();
+        let mut heredocs = Vec::new();
+        let mut urls = Vec::new();
+        let mut hash = String::new();
+        for s in srcs {
+            if let Some(name) = s.strip_prefix("<<") {
+                let name = name.trim_start_matches('-').trim_matches(['"', '\'']);
+                if let Some(h) = ins.heredocs.iter().find(|h| h.name == name) {
+                    let body = if h.expand {
+                        shell::expand(&h.content, &vars, self.escape).unwrap_or_else(|_| h.content.clone())
+                    } else {
+                        h.content.clone()
+                    };
+                    hash.push_str(&format!("heredoc {name} {}\n", cache::key(&[&body])));
+                    heredocs.push((name.to_owned(), body));
+                    continue;
+                }
+            }
+            if add && (s.starts_with("http://") || s.starts_with("https://")) {
+                let data = fetch::fetch(s).map_err(|e| BuildError::step(line, format!("ADD failed: {e}")))?;
+                hash.push_str(&format!("url {s} {}\n", cache::key(&[&String::from_utf8_lossy(&data)])));
+                urls.push((fetch::file_name(s), data));
+                continue;
+            }
+            let m = copy::match_context(ctx, s);
+            if m.is_empty() {
+                return Err(missing(s));
+            }
+            for p in m {
+                hash.push_str(&format!("{p}\n"));
+                match ctx.entries.get(&p) {
+                    Some(e) if !ctx.is_dir(&p) => hash.push_str(e.hash()),
+                    _ => {
+                        for (rel, e) in ctx.under(&p) {
+                            hash.push_str(rel);
+                            hash.push(' ');
+                            hash.push_str(e.hash());
+                            hash.push('\n');
+                        }
+                    }
+                }
+                matches.push(p);
+            }
+        }
+        let key = cache::key(&[&st.id, &kw, &dest, &owner_key, &hash]);
+        if self.try_cache(st, &key)? {
+            return Ok(());
+        }
+        let count = matches.len() + heredocs.len() + urls.len();
+        let single_dir = count == 1 && matches.first().is_some_and(|m| ctx.is_dir(m));
+        let dest_dir = single_dir || self.dest_is_dir(st, &dest, hint_dir, count > 1, line)?;
+        if count > 1 && !dest_dir {
+            return Err(multi_err());
+        }
+        let mut items: Vec<Item<'_>> = Vec::new();
+        for m in &matches {
+            if add && !ctx.is_dir(m) {
+                if let Some(data) = ctx.file(m) {
+                    if let Some(extracted) = copy::archive_items(data, &dest)
+                        .map_err(BuildError::io(format!("extracting {m}")))?
+                    {
+                        items.extend(extracted);
+                        continue;
+                    }
+                }
+            }
+            copy::context_items(ctx, m, &dest, dest_dir || ctx.is_dir(m), &mut items);
+        }
+        for (name, body) in heredocs {
+            items.push(Item {
+                path: clean(&if dest_dir { format!("{dest}/{name}") } else { dest.clone() }),
+                kind: ItemKind::File(copy::Data::Owned(body.into_bytes())),
+                mode: 0o644,
+            });
+        }
+        for (name, data) in urls {
+            items.push(Item {
+                path: clean(&if dest_dir { format!("{dest}/{name}") } else { dest.clone() }),
+                kind: ItemKind::File(copy::Data::Owned(data)),
+                mode: 0o600,
+            });
+        }
+        let t = now_secs();
+        let layer = self
+            .backend
+            .write_layer(&mut |w| copy::write_tar(&items, owner, t, w))
+            .map_err(|e| backend_err(line, e))?;
+        self.commit(st, key, Some(layer), created_by, false)
+    }
+
+    /// Docker's rule: a destination ending in `/` (or several sources) is a directory; a
+    /// single file goes into `dest` if that already is a directory in the image.
+    fn dest_is_dir(
+        &self,
+        st: &StageRun,
+        dest: &str,
+        hint: bool,
+        multi: bool,
+        line: usize,
+    ) -> Result<bool, BuildError> {
+        if hint {
+            return Ok(true);
+        }
+        if multi {
+            return Ok(false);
+        }
+        self.backend
+            .is_dir(&st.state, &format!("/{}", clean(dest)))
+            .map_err(|e| backend_err(line, e))
+    }
+}
