@@ -52,6 +52,15 @@ pub const SUPPORTED_CONTROLLERS: &[&str] = &[
     "net_cls", "net_prio", "rdma",
 ];
 
+/// See [`Manager::self_join`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelfJoin {
+    /// v1 `tasks` files the child writes `0` to (it must be single-threaded).
+    pub tasks_files: Vec<PathBuf>,
+    /// The cgroup2 directory to pass to `clone3(CLONE_INTO_CGROUP)`.
+    pub unified_dir: Option<PathBuf>,
+}
+
 /// One container's cgroup, on whatever cgroup version the host runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Manager {
@@ -113,6 +122,26 @@ impl Manager {
         match self {
             Manager::V1(m) => m.add_task(pid),
             Manager::V2(m) => m.add_task(pid),
+        }
+    }
+
+    /// How a freshly cloned, single-threaded child joins this cgroup by itself, cheaply.
+    ///
+    /// Why: every `cgroup.procs` write takes the kernel's global threadgroup lock for writing,
+    /// which waits out an RCU grace period (about 6 ms here) whenever that lock was idle — the
+    /// largest single cost of starting a container. Writing `0` to a v1 hierarchy's `tasks` file
+    /// moves only the calling thread and skips that lock; the unified hierarchy (pure v2, or a
+    /// hybrid host's `unified` mount) is joined at birth with `clone3(CLONE_INTO_CGROUP)`.
+    pub fn self_join(&self) -> SelfJoin {
+        match self {
+            Manager::V1(m) => SelfJoin {
+                tasks_files: m.tasks_files(),
+                unified_dir: m.unified().map(|u| u.path().to_path_buf()),
+            },
+            Manager::V2(m) => SelfJoin {
+                tasks_files: Vec::new(),
+                unified_dir: Some(m.path().to_path_buf()),
+            },
         }
     }
 

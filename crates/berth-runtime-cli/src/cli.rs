@@ -134,11 +134,18 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether the command puts a process into a container (and so must run from a sealed copy).
-    pub fn enters_container(&self) -> bool {
-        matches!(
-            self,
-            Command::Create(_) | Command::Run { .. } | Command::Exec(_)
-        )
+    /// Whether to protect our binary before running (see `berth_runtime::seal::needed_for`):
+    /// always for `exec`; for `create`/`run` as the bundle's config asks (an unreadable config
+    /// is reported by the command itself; protecting first costs nothing then).
+    pub fn needs_protected_binary(&self) -> bool {
+        let bundle = match self {
+            Command::Exec(_) => return true,
+            Command::Create(c) | Command::Run { create: c, .. } => &c.bundle,
+            _ => return false,
+        };
+        match oci_spec::runtime::Spec::load(bundle.join("config.json")) {
+            Ok(spec) => berth_runtime::seal::needed_for(&spec),
+            Err(_) => true,
+        }
     }
 }

@@ -11,7 +11,7 @@ use clap::Parser;
 fn main() {
     let cli = cli::Cli::parse();
     logging::init(&cli.global);
-    if cli.command.enters_container() {
+    if cli.command.needs_protected_binary() {
         if let Err(e) = berth_runtime::seal::ensure_sealed() {
             logging::report(&e.into());
             std::process::exit(1);

@@ -116,8 +116,15 @@ fn runtime_binary_cannot_be_written_through_proc_exe() {
     // The CVE-2019-5736 pattern: hold /proc/PID/exe of a runtime process, wait until it exits
     // (no more ETXTBSY), then reopen the handle for writing.
     use std::os::fd::AsRawFd;
+    // A container that may hold CAP_SYS_PTRACE could reach the runtime's /proc entries, so its
+    // `run` must execute from a protected binary.
     let w = World::new();
-    w.write_spec(&base_spec(&shared_rootfs(), &["sleep", "1000"]));
+    let mut spec = base_spec(&shared_rootfs(), &["sleep", "1000"]);
+    spec["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("CAP_SYS_PTRACE"));
+    w.write_spec(&spec);
     let id = w.id("seal");
     // A private copy: while any other test executes the shared binary, a write gets ETXTBSY
     // before the kernel even looks at the mount, which would hide what this test checks.
@@ -165,6 +172,29 @@ fn runtime_binary_cannot_be_written_through_proc_exe() {
         before,
         "runtime binary changed"
     );
+}
+
+#[test]
+fn created_init_hides_the_runtime_binary_from_the_container() {
+    // Without CAP_SYS_PTRACE and in a fresh PID namespace, `create` runs unprotected (no re-exec);
+    // then the parked init — still our binary until `start` — must be out of the container's
+    // reach: it is non-dumpable, so /proc/1/exe cannot be opened from inside.
+    let w = World::new();
+    let rootfs = tempfile::tempdir().unwrap();
+    build_rootfs(rootfs.path());
+    let mut spec = base_spec(rootfs.path(), &["sleep", "1000"]);
+    spec["root"]["readonly"] = json!(false);
+    w.write_spec(&spec);
+    let id = w.id("hidden");
+    ok(&w.rt(&["create", "--bundle", w.bundle_str(), &id]));
+    let probe = "readlink /proc/1/exe > /r1 2>&1; echo $? >> /r1; \
+        (exec 3</proc/1/exe) 2>/dev/null && echo opened > /r2 || echo refused > /r2";
+    ok(&w.rt(&["exec", &id, "sh", "-c", probe]));
+    let r1 = std::fs::read_to_string(rootfs.path().join("r1")).unwrap();
+    let r2 = std::fs::read_to_string(rootfs.path().join("r2")).unwrap();
+    assert!(!r1.contains("berth"), "init exe visible: {r1}");
+    assert_eq!(r2.trim(), "refused");
+    ok(&w.rt(&["delete", "--force", &id]));
 }
 
 #[test]

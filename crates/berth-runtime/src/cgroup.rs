@@ -109,6 +109,11 @@ impl Cgroup {
         Ok(self.mgr.add_task(pid)?)
     }
 
+    /// How a fresh child can join by itself (see [`berth_cgroups::Manager::self_join`]).
+    pub fn self_join(&self) -> berth_cgroups::SelfJoin {
+        self.mgr.self_join()
+    }
+
     /// Every process in the cgroup.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         Ok(self.mgr.pids()?)

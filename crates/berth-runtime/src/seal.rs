@@ -69,6 +69,52 @@ pub fn host_mount_ns() -> Option<RawFd> {
     std::env::var(HOST_MNTNS_ENV).ok()?.parse().ok()
 }
 
+/// Whether starting this container needs the protected binary at all.
+///
+/// Why: the protection costs a re-exec on every `create`. It is only needed when an untrusted
+/// process can reach a runtime process's `/proc/PID/exe`. A fresh init in a *new* PID namespace
+/// is alone there until it execs the user's program, and it is non-dumpable from birth, so later
+/// container processes (`exec`) cannot open its `/proc` entries without `CAP_SYS_PTRACE`. So the
+/// binary must be protected when: the container shares or joins a PID namespace, uses a user
+/// namespace (the init stays dumpable there for a while), may hold `CAP_SYS_PTRACE`, or runs
+/// `createContainer`/`startContainer` hooks (programs from the container's filesystem, started by
+/// the init). `exec` always needs it (its process joins a running container).
+pub fn needed_for(spec: &oci_spec::runtime::Spec) -> bool {
+    use oci_spec::runtime::{Capability, LinuxNamespaceType as T};
+    let Some(linux) = spec.linux().as_ref() else {
+        return true;
+    };
+    let namespaces = linux.namespaces().as_deref().unwrap_or(&[]);
+    let new_pid_ns = namespaces
+        .iter()
+        .any(|n| n.typ() == T::Pid && n.path().is_none());
+    let user_ns = namespaces.iter().any(|n| n.typ() == T::User);
+    let ptrace = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.capabilities().as_ref())
+        .map(|c| {
+            [
+                c.bounding(),
+                c.effective(),
+                c.permitted(),
+                c.inheritable(),
+                c.ambient(),
+            ]
+            .iter()
+            .any(|set| {
+                set.as_ref()
+                    .is_some_and(|s| s.contains(&Capability::SysPtrace))
+            })
+        })
+        .unwrap_or(false);
+    let container_hooks = spec.hooks().as_ref().is_some_and(|h| {
+        h.create_container().as_ref().is_some_and(|v| !v.is_empty())
+            || h.start_container().as_ref().is_some_and(|v| !v.is_empty())
+    });
+    !new_pid_ns || user_ns || ptrace || container_hooks
+}
+
 /// Makes sure the running binary is protected; re-executes the process if needed (same
 /// arguments and environment). Returns only when protected already, or on error.
 pub fn ensure_sealed() -> Result<(), SealError> {

@@ -84,6 +84,14 @@ impl Manager {
         self.unified.as_ref()
     }
 
+    /// Every hierarchy's `tasks` file (see `Manager::self_join`).
+    pub fn tasks_files(&self) -> Vec<PathBuf> {
+        self.hierarchies
+            .iter()
+            .map(|h| h.dir.file("tasks"))
+            .collect()
+    }
+
     /// Every directory this container has, one per hierarchy.
     pub fn paths(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = self

@@ -22,7 +22,7 @@ use super::{now_rfc3339, oci_version, Container, OciState, SPEC_FILE};
 use crate::cgroup::Cgroup;
 use crate::namespaces::Namespaces;
 use crate::process::channel::{self, Channel, Msg};
-use crate::process::fork::clone_fork;
+use crate::process::fork::{clone_fork, clone_fork_into_cgroup};
 use crate::process::init::{self, InitArgs};
 use crate::process::userns;
 use crate::state::{self, State, Status, EXEC_FIFO};
@@ -192,6 +192,15 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         _ => None,
     };
 
+    // The init joins its cgroup itself where that is cheap (no user namespace to map first).
+    let self_join = match &undo.cgroup {
+        Some(cg)
+            if ns.single_clone() && !ns.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) =>
+        {
+            SelfJoinPlan::new(cg)
+        }
+        _ => None,
+    };
     let (parent, child) = channel::pair()?;
     let args = InitArgs {
         spec: &spec,
@@ -204,8 +213,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         preserve_fds: opts.preserve_fds,
         sync: &child,
         parent_is_runtime: ns.single_clone(),
+        cgroup_tasks: self_join
+            .as_ref()
+            .map(|p| p.tasks.as_slice())
+            .unwrap_or(&[]),
     };
-    let init_pid = spawn_init(&args, &parent, &ns, &mut undo)?;
+    let (init_pid, joined) = spawn_init(&args, &parent, &ns, self_join.as_ref(), &mut undo)?;
+    drop(self_join);
     drop(child);
     drop(console);
 
@@ -217,7 +231,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
             l.gid_mappings().as_deref().unwrap_or(&[]),
         )?;
     }
-    if let Some(cg) = &undo.cgroup {
+    if let (Some(cg), false) = (&undo.cgroup, joined) {
         cg.add(init_pid.as_raw())?;
     }
     parent.send(&Msg::Go, None)?;
@@ -266,21 +280,78 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
 
 /// Forks the init: one clone with every new namespace, or (when joining namespaces by path) an
 /// intermediate that joins them, unshares the rest and forks the init as its child.
+/// What the init needs to join its cgroup by itself (see `berth_cgroups::Manager::self_join`).
+struct SelfJoinPlan {
+    tasks: Vec<std::ffi::CString>,
+    /// The cgroup2 directory for `clone3(CLONE_INTO_CGROUP)`, if the host has one.
+    unified: Option<OwnedFd>,
+}
+
+impl SelfJoinPlan {
+    /// `None` when something is off (the parent then moves the init the usual way).
+    fn new(cg: &Cgroup) -> Option<SelfJoinPlan> {
+        use std::os::unix::ffi::OsStrExt;
+        let plan = cg.self_join();
+        let tasks = plan
+            .tasks_files
+            .iter()
+            .map(|p| std::ffi::CString::new(p.as_os_str().as_bytes()).ok())
+            .collect::<Option<Vec<_>>>()?;
+        let unified = match &plan.unified_dir {
+            Some(d) => Some(
+                open(
+                    d.as_path(),
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .ok()?,
+            ),
+            None => None,
+        };
+        Some(SelfJoinPlan { tasks, unified })
+    }
+}
+
+/// Forks the init: one clone with every new namespace, or (when joining namespaces by path) an
+/// intermediate that joins them, unshares the rest and forks the init as its child. Returns
+/// whether the init is already in (or joins by itself) its cgroup.
 fn spawn_init(
     args: &InitArgs<'_>,
     parent: &Channel,
     ns: &Namespaces,
+    self_join: Option<&SelfJoinPlan>,
     undo: &mut Undo,
-) -> Result<Pid, Error> {
+) -> Result<(Pid, bool), Error> {
     let parent_fd: RawFd = parent.raw();
     if ns.single_clone() {
-        let pid = clone_fork(ns.new, || {
-            close_raw(parent_fd);
-            init::run(args)
-        })
-        .map_err(|e| Error::Other(format!("clone: {e}")))?;
+        let run = |a| init_main(a, parent_fd);
+        let (pid, joined) = match self_join {
+            Some(SelfJoinPlan {
+                unified: Some(dir), ..
+            }) => match clone_fork_into_cgroup(ns.new, dir.as_raw_fd(), run(*args)) {
+                Ok(pid) => (pid, true),
+                Err(e) => {
+                    tracing::debug!("clone3(CLONE_INTO_CGROUP): {e}; moving the init instead");
+                    let plain = InitArgs {
+                        cgroup_tasks: &[],
+                        ..*args
+                    };
+                    let pid = clone_fork(ns.new, run(plain))
+                        .map_err(|e| Error::Other(format!("clone: {e}")))?;
+                    (pid, false)
+                }
+            },
+            Some(SelfJoinPlan { unified: None, .. }) => (
+                clone_fork(ns.new, run(*args)).map_err(|e| Error::Other(format!("clone: {e}")))?,
+                true,
+            ),
+            None => (
+                clone_fork(ns.new, run(*args)).map_err(|e| Error::Other(format!("clone: {e}")))?,
+                false,
+            ),
+        };
         undo.child = Some(pid);
-        return Ok(pid);
+        return Ok((pid, joined));
     }
     let stage1 = clone_fork(nix::sched::CloneFlags::empty(), || {
         close_raw(parent_fd);
@@ -312,10 +383,18 @@ fn spawn_init(
         Msg::InitPid(p) => {
             let pid = Pid::from_raw(p);
             undo.child = Some(pid);
-            Ok(pid)
+            Ok((pid, false))
         }
         Msg::Error(e) => Err(Error::Other(e)),
         other => Err(Error::Other(format!("unexpected sync message {other:?}"))),
+    }
+}
+
+/// The init's body in the cloned child: drop the parent's end of the sync socket, run.
+fn init_main(a: InitArgs<'_>, parent_fd: RawFd) -> impl FnOnce() -> i32 + '_ {
+    move || {
+        close_raw(parent_fd);
+        init::run(&a)
     }
 }
 

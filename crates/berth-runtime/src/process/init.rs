@@ -21,6 +21,7 @@ use crate::syscall::LinuxSyscall;
 use crate::{caps, hooks, identity, rootfs, tty};
 
 /// Everything the init needs; it lives in the parent's memory, which the clone copied.
+#[derive(Clone, Copy)]
 pub(crate) struct InitArgs<'a> {
     pub spec: &'a Spec,
     pub rootfs: &'a Path,
@@ -36,6 +37,9 @@ pub(crate) struct InitArgs<'a> {
     /// Whether our parent is the runtime (single clone): then we die with it until created.
     /// Under an intermediate (which exits at once) this must stay off.
     pub parent_is_runtime: bool,
+    /// v1 `tasks` files to write `0` to once `Go` arrives: the init joins its cgroup itself,
+    /// which is cheap (see `berth_cgroups::Manager::self_join`). Empty when the parent moves it.
+    pub cgroup_tasks: &'a [CString],
 }
 
 /// The host's /proc, kept only when the container has no mount namespace (-1 otherwise).
@@ -59,6 +63,12 @@ pub(crate) fn run(a: &InitArgs<'_>) -> i32 {
     // it parked forever; the runtime's Undo kills it in the two-stage case).
     if a.parent_is_runtime {
         let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    }
+    // Non-dumpable from birth: no process without CAP_SYS_PTRACE can open our /proc entries
+    // (notably /proc/PID/exe, the runtime binary) — see `seal::needed_for`. In a new user
+    // namespace the /proc/self/fd reopen of the FIFO needs us dumpable; we stay so until it.
+    if !a.ns.has(nix::sched::CloneFlags::CLONE_NEWUSER) {
+        let _ = nix::sys::prctl::set_dumpable(false);
     }
     match setup(a) {
         Ok(prog) => {
@@ -157,6 +167,9 @@ fn enter(a: &InitArgs<'_>) -> Result<(), InitError> {
         Msg::Error(e) => return Err(InitError(e)),
         other => return Err(InitError(format!("unexpected sync message {other:?}"))),
     }
+    for tasks in a.cgroup_tasks {
+        join_cgroup_v1(tasks)?;
+    }
     if a.ns.has(nix::sched::CloneFlags::CLONE_NEWUSER) {
         // Become root of the user namespace so files we create are owned by the mapped root.
         let root = nix::unistd::Uid::from_raw(0);
@@ -179,6 +192,19 @@ fn enter(a: &InitArgs<'_>) -> Result<(), InitError> {
             }
         }
     }
+    Ok(())
+}
+
+/// Moves this (single-threaded) process into a v1 cgroup by writing `0` to its `tasks` file.
+fn join_cgroup_v1(tasks: &CString) -> Result<(), InitError> {
+    let fail = |e: nix::Error| InitError(format!("join cgroup {}: {e}", tasks.to_string_lossy()));
+    let fd = open(
+        tasks.as_c_str(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(fail)?;
+    nix::unistd::write(&fd, b"0").map_err(fail)?;
     Ok(())
 }
 
