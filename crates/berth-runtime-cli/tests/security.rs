@@ -78,6 +78,88 @@ fn seccomp_from_the_spec_applies() {
     );
 }
 
+/// A seccomp agent: takes the listener from the runtime, answers one notification with EDQUOT,
+/// and returns the container process state the runtime sent along.
+fn seccomp_agent(listener: std::os::unix::net::UnixListener) -> serde_json::Value {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = vec![0u8; 8192];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!(RawFd);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut fd = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just gave us this descriptor; nothing else owns it.
+            fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
+        }
+    }
+    let n = msg.bytes;
+    let payload: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+    let fd = fd.expect("no listener fd");
+    // struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes), from linux/seccomp.h.
+    let mut req = [0u64; 10];
+    const RECV: libc::c_ulong = 0xc050_2100;
+    const SEND: libc::c_ulong = 0xc018_2101;
+    // SAFETY: RECV fills a seccomp_notif, which `req` is large enough for.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), RECV, req.as_mut_ptr()) };
+    assert_eq!(r, 0, "NOTIF_RECV: {}", std::io::Error::last_os_error());
+    let mut resp = [0u64; 3];
+    resp[0] = req[0];
+    resp[2] = (-libc::EDQUOT) as u32 as u64;
+    // SAFETY: SEND reads a seccomp_notif_resp: id, val = 0, error = -EDQUOT, flags = 0.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), SEND, resp.as_mut_ptr()) };
+    assert_eq!(r, 0, "NOTIF_SEND: {}", std::io::Error::last_os_error());
+    payload
+}
+
+#[test]
+fn seccomp_notify_reaches_the_agent_at_listener_path() {
+    let w = World::new();
+    let agent_dir = tempfile::tempdir().unwrap();
+    let sock = agent_dir.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let agent = std::thread::spawn(move || seccomp_agent(listener));
+    let mut spec = base_spec(
+        &shared_rootfs(),
+        &["sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"],
+    );
+    spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]
+    }));
+    spec["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "listenerPath": sock,
+        "listenerMetadata": "agent-test",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    let (code, out, err) = w.run(&spec, "notify");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Disk quota exceeded") && out.contains("rc=1"),
+        "{out}"
+    );
+    let payload = agent.join().unwrap();
+    assert_eq!(payload["fds"], json!(["seccompFd"]), "{payload}");
+    assert_eq!(payload["metadata"], json!("agent-test"));
+    assert!(payload["pid"].as_i64().unwrap_or(0) > 0, "{payload}");
+    assert!(
+        payload["state"]["id"]
+            .as_str()
+            .unwrap_or("")
+            .contains("notify"),
+        "{payload}"
+    );
+}
+
 #[test]
 fn no_runtime_descriptor_reaches_the_container() {
     let w = World::new();

@@ -1,7 +1,7 @@
 //! The bridge to `berth-seccomp`: compile the spec's filter, install it in this process, and hand
 //! a user-notification listener to the agent named by `listenerPath`.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use oci_spec::runtime::LinuxSeccomp;
@@ -23,14 +23,33 @@ pub enum SeccompError {
     NoListener,
 }
 
-/// Compiles and installs `s` in the calling process.
-pub fn apply(s: &LinuxSeccomp) -> Result<(), SeccompError> {
+/// Whether the filter sends some syscalls to a user-space agent (then the init installs it
+/// before `start`, so the runtime can pass the listener on while it still runs).
+pub fn has_notify(s: &LinuxSeccomp) -> bool {
+    use oci_spec::runtime::LinuxSeccompAction::ScmpActNotify;
+    s.default_action() == ScmpActNotify
+        || s.syscalls()
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .any(|sc| sc.action() == ScmpActNotify)
+}
+
+/// Compiles and installs `s` in the calling process; the listener, if the filter has one.
+pub fn install(s: &LinuxSeccomp) -> Result<Option<OwnedFd>, SeccompError> {
     let filter = berth_seccomp::compile(s)?;
     let flags = s.flags().clone().unwrap_or_default();
-    let listener = filter.install(&flags)?;
-    let Some(fd) = listener else {
-        return Ok(());
-    };
+    Ok(filter.install(&flags)?)
+}
+
+/// Hands `listener` to the agent at `listenerPath` with the container process state, as the
+/// runtime spec says: one connection, one message, the fd as SCM_RIGHTS.
+pub fn send_listener(
+    s: &LinuxSeccomp,
+    listener: &OwnedFd,
+    pid: i32,
+    state: serde_json::Value,
+) -> Result<(), SeccompError> {
     let path = s
         .listener_path()
         .as_ref()
@@ -41,13 +60,28 @@ pub fn apply(s: &LinuxSeccomp) -> Result<(), SeccompError> {
         path: path.clone(),
         source,
     })?;
-    let meta = s.listener_metadata().clone().unwrap_or_default();
-    let payload = serde_json::json!({ "ociVersion": "1.2.0", "fds": ["seccompFd"], "pid": std::process::id(), "metadata": meta })
-        .to_string();
-    crate::tty::send_fd(sock.as_raw_fd(), fd.as_raw_fd(), &payload).map_err(|e| {
+    let payload = serde_json::json!({
+        "ociVersion": crate::container::oci_version(),
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": s.listener_metadata().clone().unwrap_or_default(),
+        "state": state,
+    })
+    .to_string();
+    crate::tty::send_fd(sock.as_raw_fd(), listener.as_raw_fd(), &payload).map_err(|e| {
         SeccompError::Listener {
             path,
             source: std::io::Error::other(e.to_string()),
         }
     })
+}
+
+/// Compiles and installs `s` in the calling process (an `exec`'d process: the runtime has no
+/// channel to pass a listener on from there, so the process hands it over itself).
+pub fn apply(s: &LinuxSeccomp) -> Result<(), SeccompError> {
+    let Some(fd) = install(s)? else {
+        return Ok(());
+    };
+    let pid = i32::try_from(std::process::id()).unwrap_or_default();
+    send_listener(s, &fd, pid, serde_json::json!({ "pid": pid }))
 }

@@ -251,7 +251,19 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         })
         .unwrap_or_default()
     };
-    let pty_master = sync_until_ready(&parent, &spec, &hook_state)?;
+    let (pty_master, listener) = sync_until_ready(&parent, &spec, &hook_state)?;
+    if let (Some(fd), Some(s)) = (listener, linux.and_then(|l| l.seccomp().as_ref())) {
+        let state = serde_json::json!({
+            "ociVersion": oci_version(),
+            "id": opts.id,
+            "status": "creating",
+            "pid": init_pid.as_raw(),
+            "bundle": bundle,
+            "annotations": spec.annotations().clone().unwrap_or_default(),
+        });
+        crate::seccomp::send_listener(s, &fd, init_pid.as_raw(), state)
+            .map_err(|e| Error::Other(e.to_string()))?;
+    }
 
     let (_, start_time) = state::proc_stat(init_pid.as_raw())
         .ok_or_else(|| Error::Other("container init exited during create".into()))?;
@@ -408,8 +420,9 @@ fn sync_until_ready(
     parent: &Channel,
     spec: &Spec,
     hook_state: &dyn Fn(Status) -> Vec<u8>,
-) -> Result<Option<OwnedFd>, Error> {
+) -> Result<(Option<OwnedFd>, Option<OwnedFd>), Error> {
     let mut pty = None;
+    let mut listener = None;
     loop {
         let (msg, fd) = parent.recv().map_err(|e| match e {
             channel::ChannelError::Closed => {
@@ -437,7 +450,8 @@ fn sync_until_ready(
                 parent.send(&Msg::HooksDone(st), None)?;
             }
             Msg::PtyMaster => pty = fd,
-            Msg::Ready => return Ok(pty),
+            Msg::SeccompListener => listener = fd,
+            Msg::Ready => return Ok((pty, listener)),
             Msg::Error(e) => return Err(Error::Other(e)),
             other => return Err(Error::Other(format!("unexpected sync message {other:?}"))),
         }

@@ -33,6 +33,9 @@ pub enum Msg {
     Ready,
     /// Child → parent: setup failed; the message says why.
     Error(String),
+    /// Child → parent: the seccomp user-notification listener (sent with an fd), for the
+    /// runtime to hand to the agent at `listenerPath` (a host path the init cannot reach).
+    SeccompListener,
 }
 
 impl Msg {
@@ -45,6 +48,7 @@ impl Msg {
             Msg::PtyMaster => (5, &[]),
             Msg::Ready => (6, &[]),
             Msg::Error(s) => (7, s.as_bytes()),
+            Msg::SeccompListener => (8, &[]),
         };
         let mut out = Vec::with_capacity(1 + body.len() + 4);
         out.push(tag);
@@ -65,6 +69,7 @@ impl Msg {
             5 => Msg::PtyMaster,
             6 => Msg::Ready,
             7 => Msg::Error(String::from_utf8_lossy(body).into_owned()),
+            8 => Msg::SeccompListener,
             _ => return None,
         })
     }

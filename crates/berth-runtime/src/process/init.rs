@@ -142,6 +142,7 @@ fn setup(a: &InitArgs<'_>) -> Result<Program, InitError> {
     }
     privileged_attributes(process)?;
     let prog = Program::resolve(process)?;
+    early_seccomp(a)?;
     // Created: from here the init outlives the `create` command.
     let _ = nix::sys::prctl::set_pdeathsig(None);
     a.sync.send(&Msg::Ready, None)?;
@@ -192,6 +193,26 @@ fn enter(a: &InitArgs<'_>) -> Result<(), InitError> {
             }
         }
     }
+    Ok(())
+}
+
+/// Whether the filter was installed before `start` (see [`early_seccomp`]).
+static SECCOMP_INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A filter with notify actions goes in before `Ready`, as runc does: its listener must reach
+/// the agent through the runtime, which exits once the container is created.
+fn early_seccomp(a: &InitArgs<'_>) -> Result<(), InitError> {
+    let Some(s) = a.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(());
+    };
+    if !crate::seccomp::has_notify(s) {
+        return Ok(());
+    }
+    if let Some(listener) = crate::seccomp::install(s)? {
+        a.sync
+            .send(&Msg::SeccompListener, Some(listener.as_raw_fd()))?;
+    }
+    SECCOMP_INSTALLED.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 
@@ -380,7 +401,11 @@ pub(crate) fn apply_security(
     preserve_fds: i32,
 ) -> Result<(), InitError> {
     let nnp = process.no_new_privileges().unwrap_or(false);
-    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .filter(|_| !SECCOMP_INSTALLED.load(std::sync::atomic::Ordering::Relaxed));
     // Before any filter: the container's own profile may forbid close_range.
     close_fds(3 + preserve_fds.max(0))?;
     set_personality(spec)?;
