@@ -4,6 +4,7 @@ use berth_cgroups::Manager;
 use oci_spec::runtime::{
     LinuxDevice, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxResources,
 };
+use std::os::fd::OwnedFd;
 
 /// Device rules every container gets after the spec's own (runc's list): mknod of anything, the
 /// default /dev nodes, ptys, and tun. Without them a spec's "deny all" would break /dev/null.
@@ -142,6 +143,52 @@ impl Cgroup {
     pub fn destroy(&self) -> Result<(), CgroupError> {
         Ok(self.mgr.destroy()?)
     }
+}
+
+/// What the init needs to join its cgroup by itself (see `berth_cgroups::Manager::self_join`).
+pub(crate) struct SelfJoinPlan {
+    pub tasks: Vec<std::ffi::CString>,
+    /// The cgroup2 directory for `clone3(CLONE_INTO_CGROUP)`, if the host has one.
+    pub unified: Option<OwnedFd>,
+}
+
+impl SelfJoinPlan {
+    /// `None` when something is off (the parent then moves the init the usual way).
+    pub(crate) fn new(cg: &Cgroup) -> Option<SelfJoinPlan> {
+        use std::os::unix::ffi::OsStrExt;
+        let plan = cg.self_join();
+        let tasks = plan
+            .tasks_files
+            .iter()
+            .map(|p| std::ffi::CString::new(p.as_os_str().as_bytes()).ok())
+            .collect::<Option<Vec<_>>>()?;
+        let unified = match &plan.unified_dir {
+            Some(d) => Some(
+                nix::fcntl::open(
+                    d.as_path(),
+                    nix::fcntl::OFlag::O_RDONLY
+                        | nix::fcntl::OFlag::O_DIRECTORY
+                        | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .ok()?,
+            ),
+            None => None,
+        };
+        Some(SelfJoinPlan { tasks, unified })
+    }
+}
+
+/// Moves the calling thread — the whole process, when it is single-threaded — into a v1 cgroup
+/// by writing `0` to its `tasks` file (no global lock, see `berth_cgroups::Manager::self_join`).
+pub(crate) fn join_v1_self(tasks: &std::ffi::CStr) -> nix::Result<()> {
+    let fd = nix::fcntl::open(
+        tasks,
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    nix::unistd::write(&fd, b"0")?;
+    Ok(())
 }
 
 #[cfg(test)]

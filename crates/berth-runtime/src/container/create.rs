@@ -19,7 +19,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
 use super::{now_rfc3339, oci_version, Container, OciState, SPEC_FILE};
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, SelfJoinPlan};
 use crate::namespaces::Namespaces;
 use crate::process::channel::{self, Channel, Msg};
 use crate::process::fork::{clone_fork, clone_fork_into_cgroup};
@@ -288,40 +288,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         container: Container { state: record, dir },
         pty_master,
     })
-}
-
-/// Forks the init: one clone with every new namespace, or (when joining namespaces by path) an
-/// intermediate that joins them, unshares the rest and forks the init as its child.
-/// What the init needs to join its cgroup by itself (see `berth_cgroups::Manager::self_join`).
-struct SelfJoinPlan {
-    tasks: Vec<std::ffi::CString>,
-    /// The cgroup2 directory for `clone3(CLONE_INTO_CGROUP)`, if the host has one.
-    unified: Option<OwnedFd>,
-}
-
-impl SelfJoinPlan {
-    /// `None` when something is off (the parent then moves the init the usual way).
-    fn new(cg: &Cgroup) -> Option<SelfJoinPlan> {
-        use std::os::unix::ffi::OsStrExt;
-        let plan = cg.self_join();
-        let tasks = plan
-            .tasks_files
-            .iter()
-            .map(|p| std::ffi::CString::new(p.as_os_str().as_bytes()).ok())
-            .collect::<Option<Vec<_>>>()?;
-        let unified = match &plan.unified_dir {
-            Some(d) => Some(
-                open(
-                    d.as_path(),
-                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .ok()?,
-            ),
-            None => None,
-        };
-        Some(SelfJoinPlan { tasks, unified })
-    }
 }
 
 /// Forks the init: one clone with every new namespace, or (when joining namespaces by path) an

@@ -13,9 +13,10 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 
 use super::Container;
+use crate::cgroup::SelfJoinPlan;
 use crate::namespaces::{flag, proc_name};
 use crate::process::channel::{self, Channel, Msg};
-use crate::process::fork::clone_fork;
+use crate::process::fork::{clone_fork, clone_fork_into_cgroup};
 use crate::process::init::{apply_security, InitError, Program};
 use crate::state::Status;
 use crate::{tty, Error};
@@ -84,30 +85,33 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Spawned, Error> {
     let preserve = opts.preserve_fds;
     let spec_ref = &spec;
     let child_ref = &child;
-    let stage1 = clone_fork(nix::sched::CloneFlags::empty(), || {
-        // SAFETY: our copy of the parent's end, in the forked child.
-        unsafe { libc::close(parent_fd) };
-        let run = || -> Result<Pid, String> {
-            crate::namespaces::join_all(&join).map_err(|e| e.to_string())?;
-            clone_fork(nix::sched::CloneFlags::empty(), || {
-                let e = tenant(spec_ref, child_ref, console_fd, preserve);
-                let _ = child_ref.send(&Msg::Error(e.0), None);
-                1
-            })
-            .map_err(|e| format!("clone: {e}"))
-        };
-        match run() {
-            Ok(pid) => {
-                let _ = child_ref.send(&Msg::InitPid(pid.as_raw()), None);
-                0
-            }
-            Err(e) => {
-                let _ = child_ref.send(&Msg::Error(e), None);
-                1
+    // The intermediate is born in (cgroup2) or joins by itself (v1 `tasks`) the container's
+    // cgroup before it enters any namespace, and the process it forks inherits that: no
+    // `cgroup.procs` move and its RCU wait (see `berth_cgroups::Manager::self_join`).
+    let cgroup = c.cgroup()?;
+    let plan = SelfJoinPlan::new(&cgroup);
+    let tasks: &[std::ffi::CString] = plan.as_ref().map(|p| p.tasks.as_slice()).unwrap_or(&[]);
+    let st = Stage1 {
+        join: &join,
+        spec: spec_ref,
+        sync: child_ref,
+        console_fd,
+        preserve,
+        parent_fd,
+    };
+    let stage1_body = |tasks| stage1_main(&st, tasks);
+    let none = nix::sched::CloneFlags::empty();
+    let (stage1, joined) = match plan.as_ref().map(|p| p.unified.as_ref()) {
+        Some(Some(dir)) => {
+            match clone_fork_into_cgroup(none, dir.as_raw_fd(), stage1_body(tasks)) {
+                Ok(pid) => (Ok(pid), true),
+                Err(_) => (clone_fork(none, stage1_body(&[])), false),
             }
         }
-    })
-    .map_err(|e| Error::Other(format!("clone: {e}")))?;
+        Some(None) => (clone_fork(none, stage1_body(tasks)), true),
+        None => (clone_fork(none, stage1_body(&[])), false),
+    };
+    let stage1 = stage1.map_err(|e| Error::Other(format!("clone: {e}")))?;
     drop(child);
     drop(console);
     let first = parent.recv();
@@ -122,15 +126,60 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Spawned, Error> {
         let _ = waitpid(pid, None);
         e
     };
-    c.cgroup()
-        .and_then(|cg| Ok(cg.add(pid.as_raw())?))
-        .map_err(fail)?;
+    if !joined {
+        cgroup.add(pid.as_raw()).map_err(|e| fail(e.into()))?;
+    }
     parent.send(&Msg::Go, None).map_err(|e| fail(e.into()))?;
     let pty_master = wait_ready(&parent).map_err(fail)?;
     if let Some(pf) = &opts.pid_file {
         super::create::write_pid_file(pf, pid.as_raw())?;
     }
     Ok(Spawned { pid, pty_master })
+}
+
+/// What the intermediate needs (it lives in the parent's memory, which the clone copied).
+struct Stage1<'a> {
+    join: &'a [(nix::sched::CloneFlags, PathBuf)],
+    spec: &'a oci_spec::runtime::Spec,
+    sync: &'a Channel,
+    console_fd: Option<RawFd>,
+    preserve: i32,
+    parent_fd: RawFd,
+}
+
+/// The intermediate's body: join the cgroup (v1 `tasks`), then the container's namespaces, and
+/// fork the process there; report its pid.
+fn stage1_main<'a>(
+    st: &'a Stage1<'a>,
+    tasks: &'a [std::ffi::CString],
+) -> impl FnOnce() -> i32 + 'a {
+    move || {
+        // SAFETY: our copy of the parent's end, in the forked child.
+        unsafe { libc::close(st.parent_fd) };
+        let run = || -> Result<Pid, String> {
+            for t in tasks {
+                crate::cgroup::join_v1_self(t)
+                    .map_err(|e| format!("join cgroup {}: {e}", t.to_string_lossy()))?;
+            }
+            crate::namespaces::join_all(st.join).map_err(|e| e.to_string())?;
+            clone_fork(nix::sched::CloneFlags::empty(), || {
+                let e = tenant(st.spec, st.sync, st.console_fd, st.preserve);
+                let _ = st.sync.send(&Msg::Error(e.0), None);
+                1
+            })
+            .map_err(|e| format!("clone: {e}"))
+        };
+        match run() {
+            Ok(pid) => {
+                let _ = st.sync.send(&Msg::InitPid(pid.as_raw()), None);
+                0
+            }
+            Err(e) => {
+                let _ = st.sync.send(&Msg::Error(e), None);
+                1
+            }
+        }
+    }
 }
 
 fn wait_ready(parent: &Channel) -> Result<Option<OwnedFd>, Error> {

@@ -218,15 +218,8 @@ fn early_seccomp(a: &InitArgs<'_>) -> Result<(), InitError> {
 
 /// Moves this (single-threaded) process into a v1 cgroup by writing `0` to its `tasks` file.
 fn join_cgroup_v1(tasks: &CString) -> Result<(), InitError> {
-    let fail = |e: nix::Error| InitError(format!("join cgroup {}: {e}", tasks.to_string_lossy()));
-    let fd = open(
-        tasks.as_c_str(),
-        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(fail)?;
-    nix::unistd::write(&fd, b"0").map_err(fail)?;
-    Ok(())
+    crate::cgroup::join_v1_self(tasks)
+        .map_err(|e| InitError(format!("join cgroup {}: {e}", tasks.to_string_lossy())))
 }
 
 /// Makes a pty in the container, wires it as stdio and the console, and hands the master out.
