@@ -6,7 +6,7 @@
 //! async threads:
 //! - containers: [`Engine::create`], [`Engine::start`], [`Engine::stop`], [`Engine::kill`],
 //!   [`Engine::remove`], [`Engine::wait`], [`Engine::list`], [`Engine::inspect`],
-//!   [`Engine::logs`], [`Engine::attach_output`], [`Engine::top`], [`Engine::restart`];
+//!   [`Engine::logs`], [`Engine::attach`], [`Engine::top`], [`Engine::restart`];
 //! - images: [`Engine::import_image`], [`Engine::images`], [`Engine::remove_image`];
 //! - system: [`Engine::info`].
 //!
@@ -20,6 +20,9 @@
 
 #![warn(missing_docs)]
 
+pub mod archive;
+pub mod attach;
+pub mod build;
 mod containers;
 pub mod error;
 pub mod events;
@@ -28,8 +31,13 @@ mod exits;
 mod images;
 mod lifecycle;
 pub mod logs;
+pub mod network;
 mod names;
 pub mod record;
+pub mod registry;
+pub mod resources;
+pub mod security;
+pub mod stats;
 mod shim;
 pub mod spec;
 #[cfg(test)]
@@ -37,6 +45,7 @@ mod tests;
 pub mod time;
 mod top;
 pub mod user;
+pub mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -47,9 +56,13 @@ use berth_image::{ImageStore, StoreConfig};
 pub use containers::{ContainerInspect, ContainerSummary, CreateRequest, EngineInfo, ListFilters};
 pub use error::{EngineError, ErrorKind, Result};
 pub use events::{Event, EventStream};
-pub use exec::{ExecConfig, ExecInspect, ExecOutput};
+pub use attach::AttachConn;
+pub use exec::{ExecConfig, ExecInspect};
 pub use exits::{WaitCondition, WaitResult, Waiter};
-pub use images::{ImageDeleteItem, ImageSummary};
+pub use images::{
+    ChangeItem, CommitRequest, ContainerUsage, DiskUsageReport, HistoryItem, ImageDeleteItem,
+    ImageFilters, ImageInspect, ImagePruneReport, ImageSummary,
+};
 pub use logs::{LogEntry, LogOptions, LogReader, LogStream};
 pub use record::{ContainerConfig, ContainerRecord, ContainerState, HostConfig, RestartPolicy};
 pub use shim::ExitStatus;
@@ -64,6 +77,8 @@ pub struct EngineConfig {
     pub exec_root: PathBuf,
     /// The `berth-shim` binary.
     pub shim_binary: PathBuf,
+    /// Container networking (`None`: off, every container gets an empty namespace).
+    pub network: Option<network::NetworkOptions>,
 }
 
 impl EngineConfig {
@@ -73,6 +88,7 @@ impl EngineConfig {
             data_root: data_root.into(),
             exec_root: exec_root.into(),
             shim_binary: shim::find_binary(),
+            network: None,
         }
     }
 }
@@ -85,6 +101,8 @@ struct Inner {
     execs: exec::ExecTable,
     /// Containers whose start is in progress.
     starting: std::collections::HashSet<String>,
+    /// Attaches waiting for a container's start, by container id.
+    attach_pending: HashMap<String, usize>,
 }
 
 /// The engine. Open it once per daemon; share it as `Arc<Engine>`.
@@ -98,6 +116,10 @@ pub struct Engine {
     events: Mutex<events::EventBus>,
     /// A handle on ourselves for background work (delayed restarts).
     me: OnceLock<Weak<Engine>>,
+    /// Networks and the containers' attachments (set once at open).
+    net: OnceLock<berth_network::Networks>,
+    /// Volumes and the containers' references to them.
+    volumes: volumes::VolumeStore,
 }
 
 impl Engine {
@@ -113,17 +135,25 @@ impl Engine {
         for rec in records.load_all()? {
             inner.containers.insert(rec.id.clone(), rec);
         }
+        let volumes = volumes::VolumeStore::open(
+            cfg.data_root.join("volumes"),
+            cfg.data_root.join("containers"),
+            inner.containers.keys(),
+        )?;
         let engine = Arc::new(Engine {
+            volumes,
             images,
             records,
             inner: Mutex::new(inner),
             watcher: exits::Watcher::new()?,
             me: OnceLock::new(),
+            net: OnceLock::new(),
             events: Mutex::new(events::EventBus::default()),
             cfg,
         });
         let _ = engine.me.set(Arc::downgrade(&engine));
         engine.recover();
+        engine.open_network();
         exits::spawn_watcher(&engine);
         Ok(engine)
     }

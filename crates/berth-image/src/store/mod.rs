@@ -6,6 +6,7 @@
 //! blobs already verified in the content store → layers unpacked into shared snapshots →
 //! one atomic metadata update.
 
+mod build;
 mod commit;
 mod diff;
 mod gc;

@@ -1,10 +1,21 @@
 //! The subcommands: their flags (docker's) and dispatch.
 
+mod build;
+mod confine;
 mod containers;
+mod cp;
 mod images;
+mod limits;
 mod list;
+mod network;
+mod registry;
 mod run;
+mod stats;
+mod storage;
+mod stream;
 mod system;
+mod update;
+mod volume;
 
 use clap::{Args, Subcommand};
 
@@ -54,15 +65,27 @@ pub struct CreateFlags {
     /// Timeout (in seconds) to stop a container.
     #[arg(long)]
     pub stop_timeout: Option<i64>,
-    /// Allocate a pseudo-TTY (not supported yet).
+    /// Allocate a pseudo-TTY.
     #[arg(short = 't', long)]
     pub tty: bool,
-    /// Keep STDIN open (not supported yet).
+    /// Keep STDIN open even if not attached.
     #[arg(short = 'i', long)]
     pub interactive: bool,
     /// Automatically remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Resource limits (`-m`, `--cpus`, `--pids-limit`, ...).
+    #[command(flatten)]
+    pub limits: limits::LimitFlags,
+    /// Devices, ulimits and confinement (`--cap-add`, `--privileged`, ...).
+    #[command(flatten)]
+    pub confine: confine::ConfineFlags,
+    /// Volumes and mounts (`-v`, `--mount`, `--tmpfs`, `--volumes-from`).
+    #[command(flatten)]
+    pub storage: storage::StorageFlags,
+    /// Networking (`-p`, `-P`, `--network`, `--network-alias`, `--ip`, `--dns`, ...).
+    #[command(flatten)]
+    pub net: network::flags::NetFlags,
     /// The image to run.
     pub image: String,
     /// The command and its arguments.
@@ -91,8 +114,21 @@ pub enum Command {
         /// Attach stdout/stderr and wait for the exit.
         #[arg(short = 'a', long)]
         attach: bool,
+        /// Attach the container's STDIN.
+        #[arg(short = 'i', long)]
+        interactive: bool,
         #[arg(required = true)]
         containers: Vec<String>,
+    },
+    /// Attach local standard input, output, and error streams to a running container.
+    Attach {
+        /// Do not attach STDIN.
+        #[arg(long)]
+        no_stdin: bool,
+        /// Proxy all received signals to the process (accepted; on without a terminal).
+        #[arg(long, default_value = "true")]
+        sig_proxy: String,
+        container: String,
     },
     /// Stop one or more running containers.
     Stop {
@@ -124,10 +160,10 @@ pub enum Command {
         /// Working directory inside the container.
         #[arg(short = 'w', long)]
         workdir: Option<String>,
-        /// Keep STDIN open (not supported yet).
+        /// Keep STDIN open even if not attached.
         #[arg(short = 'i', long)]
         interactive: bool,
-        /// Allocate a pseudo-TTY (not supported yet).
+        /// Allocate a pseudo-TTY.
         #[arg(short = 't', long)]
         tty: bool,
         container: String,
@@ -156,7 +192,7 @@ pub enum Command {
         /// Force the removal of a running container (uses SIGKILL).
         #[arg(short = 'f', long)]
         force: bool,
-        /// Remove anonymous volumes (none exist yet).
+        /// Remove anonymous volumes associated with the container.
         #[arg(short = 'v', long)]
         volumes: bool,
         #[arg(required = true)]
@@ -219,20 +255,60 @@ pub enum Command {
         containers: Vec<String>,
     },
     /// List images.
-    Images {
-        /// Only show image IDs.
-        #[arg(short = 'q', long)]
-        quiet: bool,
-        /// Format output using a Go template ("table" prefix: with a header).
-        #[arg(long)]
-        format: Option<String>,
-    },
+    Images(images::ImagesArgs),
+    /// Download an image from a registry.
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry.
+    Push(registry::PushArgs),
+    /// Log in to a registry.
+    Login(registry::LoginArgs),
+    /// Log out from a registry.
+    Logout(registry::LogoutArgs),
+    /// Search Docker Hub for images.
+    Search(registry::SearchArgs),
     /// Import the contents from a tarball to create a filesystem image.
-    Import {
-        /// File or "-" for stdin.
-        file: String,
-        /// REPOSITORY[:TAG].
-        reference: Option<String>,
+    Import(images::ImportArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(images::TagArgs),
+    /// Show the history of an image.
+    History(images::HistoryArgs),
+    /// Create a new image from a container's changes.
+    Commit(images::CommitArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff { container: String },
+    /// Export a container's filesystem as a tar archive.
+    Export(images::ExportArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default).
+    Save(images::SaveArgs),
+    /// Load an image from a tar archive or STDIN.
+    Load(images::LoadArgs),
+    /// Manage images.
+    Image {
+        #[command(subcommand)]
+        command: images::ImageCommand,
+    },
+    /// Manage volumes.
+    Volume {
+        #[command(subcommand)]
+        command: volume::VolumeCommand,
+    },
+    /// Manage networks.
+    Network {
+        #[command(subcommand)]
+        command: network::NetworkCommand,
+    },
+    /// List port mappings or a specific mapping for the container.
+    Port {
+        container: String,
+        /// PRIVATE_PORT[/PROTO]
+        private_port: Option<String>,
+    },
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(cp::CpArgs),
+    /// Manage Berth (`system df`, `system prune`).
+    System {
+        #[command(subcommand)]
+        command: system::SystemCommand,
     },
     /// Remove one or more images.
     Rmi {
@@ -254,7 +330,35 @@ pub enum Command {
         #[arg(long)]
         format: Option<String>,
     },
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats {
+        /// Show all containers (default shows just running).
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Disable streaming stats and only pull the first result.
+        #[arg(long)]
+        no_stream: bool,
+        /// Do not truncate output.
+        #[arg(long)]
+        no_trunc: bool,
+        /// Format output using a Go template ("table" prefix: with a header).
+        #[arg(long)]
+        format: Option<String>,
+        containers: Vec<String>,
+    },
+    /// Update configuration of one or more containers.
+    Update {
+        #[command(flatten)]
+        limits: limits::LimitFlags,
+        /// Restart policy to apply when a container exits.
+        #[arg(long)]
+        restart: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// Show the Berth version information.
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
     Version,
     /// Display system-wide information.
     Info,
@@ -276,7 +380,16 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
     match cmd {
         Command::Run { detach, flags } => run::run(c, &flags, detach),
         Command::Create { flags } => run::create_only(c, &flags),
-        Command::Start { attach, containers } => containers::start(c, attach, &containers),
+        Command::Start {
+            attach,
+            interactive,
+            containers,
+        } => containers::start(c, attach, interactive, &containers),
+        Command::Attach {
+            no_stdin,
+            container,
+            ..
+        } => containers::attach(c, &container, no_stdin),
         Command::Stop { time, containers } => containers::stop(c, time, &containers),
         Command::Restart { time, containers } => containers::restart(c, time, &containers),
         Command::Top { container } => list::top(c, &container),
@@ -290,17 +403,17 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             container,
             command,
         } => {
-            if interactive || tty {
-                return Err(Failure::daemon(
-                    "interactive exec (-i/-t) is not supported yet",
-                ));
-            }
             let body = serde_json::json!({
                 "Cmd": command, "Env": env, "User": user.unwrap_or_default(),
                 "WorkingDir": workdir.unwrap_or_default(),
-                "AttachStdout": !detach, "AttachStderr": !detach,
+                "AttachStdin": interactive && !detach,
+                "AttachStdout": !detach, "AttachStderr": !detach, "Tty": tty,
             });
-            containers::exec(c, &container, body, detach)
+            let io = containers::Io {
+                tty,
+                stdin: interactive,
+            };
+            containers::exec(c, &container, body, detach, io)
         }
         Command::Rename {
             container,
@@ -311,8 +424,16 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         } => containers::prune(c, force),
         Command::Kill { signal, containers } => containers::kill(c, signal.as_deref(), &containers),
         Command::Rm {
-            force, containers, ..
-        } => containers::rm(c, force, &containers),
+            force,
+            volumes,
+            containers,
+        } => {
+            if volumes {
+                volume::rm_with_volumes(c, force, &containers)
+            } else {
+                containers::rm(c, force, &containers)
+            }
+        }
         Command::Ps {
             all,
             quiet,
@@ -347,8 +468,29 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         }
         Command::Inspect { format, names } => containers::inspect(c, format.as_deref(), &names),
         Command::Wait { containers } => containers::wait(c, &containers),
-        Command::Images { quiet, format } => list::images(c, quiet, format.as_deref()),
-        Command::Import { file, reference } => images::import(c, &file, reference.as_deref()),
+        Command::Images(a) => images::images(c, &a),
+        Command::Pull(a) => registry::pull(c, &a),
+        Command::Push(a) => registry::push(c, &a),
+        Command::Login(a) => registry::login(c, &a),
+        Command::Logout(a) => registry::logout(c, &a),
+        Command::Search(a) => registry::search(c, &a),
+        Command::Import(a) => images::import(c, &a),
+        Command::Tag(a) => images::tag(c, &a),
+        Command::History(a) => images::history(c, &a),
+        Command::Commit(a) => images::commit(c, &a),
+        Command::Diff { container } => images::diff(c, &container),
+        Command::Export(a) => images::export(c, &a),
+        Command::Save(a) => images::save(c, &a),
+        Command::Load(a) => images::load(c, &a),
+        Command::Image { command } => images::image(c, command),
+        Command::System { command } => system::system(c, command),
+        Command::Volume { command } => volume::volume(c, command),
+        Command::Network { command } => network::network(c, command),
+        Command::Port {
+            container,
+            private_port,
+        } => network::port(c, &container, private_port.as_deref()),
+        Command::Cp(a) => cp::cp(c, &a),
         Command::Rmi { force, images } => images::rmi(c, force, &images),
         Command::Events {
             since,
@@ -359,6 +501,19 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             let until = until.map(|s| containers::unix_time(&s)).transpose()?;
             system::events(c, since, until, format.as_deref())
         }
+        Command::Stats {
+            all,
+            no_stream,
+            no_trunc,
+            format,
+            containers,
+        } => stats::stats(c, all, no_stream, no_trunc, format.as_deref(), &containers),
+        Command::Update {
+            limits,
+            restart,
+            containers,
+        } => update::update(c, &limits, restart.as_deref(), &containers),
+        Command::Build(a) => build::build(c, &a),
         Command::Version => system::version(c),
         Command::Info => system::info(c),
     }

@@ -1,13 +1,19 @@
 //! The Docker Engine API: routes, version prefixes, query flags and error bodies. Handlers
 //! only translate HTTP to typed `berth-engine` calls (run on blocking threads) and back.
 
+mod archive;
 mod attach;
+mod build;
 mod containers;
 mod events;
 mod exec;
 mod images;
 mod logs;
+mod networks;
+mod registry;
+mod stats;
 mod system;
+mod volumes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -134,6 +140,13 @@ fn strip_version(mut req: Request) -> Request {
     req
 }
 
+/// Version prefix off, then registry requests to their internal routes.
+fn rewrite(req: Request) -> Request {
+    let mut req = strip_version(req);
+    registry::rewrite(&mut req);
+    req
+}
+
 async fn not_found(req: Request) -> ApiError {
     ApiError {
         status: StatusCode::NOT_FOUND,
@@ -161,20 +174,55 @@ pub fn app(engine: AppState) -> axum::routing::IntoMakeService<Service> {
         .route("/containers/{id}/kill", post(containers::kill))
         .route("/containers/{id}/restart", post(containers::restart))
         .route("/containers/{id}/top", get(containers::top))
+        .route("/containers/{id}/stats", get(stats::stats))
+        .route("/containers/{id}/update", post(stats::update))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/resize", post(attach::resize))
         .route("/containers/{id}", delete(containers::remove))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/json", get(exec::inspect))
+        .route("/exec/{id}/resize", post(exec::resize))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
-        .route("/images/{*name}", delete(images::remove))
+        .route("/build", post(build::build))
+        .route("/images/get", get(images::save))
+        .route("/images/load", post(images::load))
+        .route("/images/prune", post(images::prune))
+        .route(
+            "/images/{*name}",
+            delete(images::remove)
+                .get(images::get_named)
+                .post(images::post_named),
+        )
+        .route("/images/search", get(registry::search))
+        .route("/auth", post(registry::auth))
+        .route(registry::PULL_ROUTE, post(registry::pull))
+        .route(registry::PUSH_ROUTE, post(registry::push))
+        .route("/commit", post(images::commit))
+        .route("/containers/{id}/changes", get(images::changes))
+        .route("/containers/{id}/export", get(images::export))
+        .route("/system/df", get(system::df))
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route("/networks/{id}", get(networks::inspect).delete(networks::remove))
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route("/volumes/{name}", get(volumes::inspect).delete(volumes::remove))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(engine);
-    let svc = tower::ServiceExt::map_request(router, strip_version as fn(Request) -> Request);
+    let svc = tower::ServiceExt::map_request(router, rewrite as fn(Request) -> Request);
     axum::ServiceExt::<Request>::into_make_service(svc)
 }
 

@@ -1,0 +1,222 @@
+//! `docker build`: the engine side of `berth-build`. [`Engine::build`] runs the builder with a
+//! [`Backend`] over the image store (layers, configs, snapshots) and the container machinery
+//! (RUN steps run as real containers through the shim and the runtime, see [`run`]).
+
+mod run;
+
+use std::path::{Path, PathBuf};
+
+use berth_build::{Backend, BackendError, ImageState, NewLayer, RootView, RunRequest, TarWriter};
+use berth_image::manifest::Descriptor;
+use berth_image::snapshot::chain_ids;
+use berth_image::{Digest, Reference};
+
+pub use berth_build::context::decompress;
+pub use berth_build::{BuildError, BuildOptions, BuildResult, Context, Event};
+
+/// A tag as docker prints it after a build (`x` → `x:latest`, `docker.io/library/` dropped).
+pub fn familiar_tag(t: &str) -> String {
+    match Reference::parse_normalized_named(t) {
+        Ok(r) if r.tag().is_none() && r.digest().is_none() => format!("{}:latest", r.familiar()),
+        Ok(r) => r.familiar(),
+        Err(_) => t.to_owned(),
+    }
+}
+
+use crate::Engine;
+
+fn other(e: impl std::fmt::Display) -> BackendError {
+    BackendError::Other(e.to_string())
+}
+
+/// The builder's view of the engine.
+struct EngineBackend<'a> {
+    engine: &'a Engine,
+}
+
+impl Engine {
+    /// Builds an image from `ctx` (the decoded context) as `opts` says, reporting progress to
+    /// `on`. Tags are checked before anything runs; on failure nothing is tagged and no build
+    /// container or mount is left.
+    pub fn build(
+        &self,
+        ctx: &Context,
+        opts: &BuildOptions,
+        on: &mut dyn FnMut(Event<'_>),
+    ) -> std::result::Result<BuildResult, BuildError> {
+        for t in &opts.tags {
+            Reference::parse_normalized_named(t).map_err(|e| {
+                BuildError::Context(format!("invalid tag {t:?}: {e}"))
+            })?;
+        }
+        let _hold = self.images.hold_gc();
+        let mut cache = berth_build::Cache::open(&self.cfg.data_root.join("build"));
+        let backend = EngineBackend { engine: self };
+        let result = berth_build::build(&backend, ctx, opts, &mut cache, on)?;
+        for t in &opts.tags {
+            self.emit("image", "tag", &result.id, &[("name", t)]);
+        }
+        Ok(result)
+    }
+
+    /// `<exec-root>/build/<id>`: a build step's bundle, rootfs mount point and shim files.
+    fn build_dir(&self, id: &str) -> PathBuf {
+        self.cfg.exec_root.join("build").join(id)
+    }
+
+    fn state_top(&self, state: &ImageState) -> Result<Option<Digest>, BackendError> {
+        self.images
+            .ensure_layers(&state.layers, &state.config.rootfs.diff_ids)
+            .map_err(other)
+    }
+}
+
+/// A mounted snapshot for reading; unmounted and deleted on drop.
+struct View<'a> {
+    engine: &'a Engine,
+    id: String,
+    dir: PathBuf,
+}
+
+impl RootView for View<'_> {
+    fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for View<'_> {
+    fn drop(&mut self) {
+        run::cleanup(self.engine, &self.id, &self.dir);
+    }
+}
+
+impl Backend for EngineBackend<'_> {
+    fn image(
+        &self,
+        name: &str,
+        platform: Option<&str>,
+        pull: bool,
+    ) -> Result<(Digest, ImageState), BackendError> {
+        let e = self.engine;
+        let local = e.images.resolve(name).ok();
+        if pull || local.is_none() {
+            let pulled = e.pull_image(
+                name,
+                platform,
+                false,
+                &berth_registry::AuthConfig::default(),
+                &|_| {},
+            );
+            if let Err(err) = pulled {
+                if local.is_none() || pull {
+                    return Err(BackendError::NoSuchImage(format!("{name} ({err})")));
+                }
+            }
+        }
+        let info = e
+            .images
+            .resolve(name)
+            .map_err(|_| BackendError::NoSuchImage(name.to_owned()))?;
+        let (m, config) = e.images.manifest_and_config(&info.record.id).map_err(other)?;
+        Ok((
+            info.record.id,
+            ImageState {
+                config,
+                layers: m.layers,
+            },
+        ))
+    }
+
+    fn platform(&self) -> (String, String) {
+        let p = self.engine.images.platform();
+        (p.architecture.clone(), p.os.clone())
+    }
+
+    fn run(
+        &self,
+        parent: &ImageState,
+        req: &RunRequest,
+        output: &mut dyn FnMut(&[u8]),
+    ) -> Result<NewLayer, BackendError> {
+        let top = self.engine.state_top(parent)?;
+        run::run_step(self.engine, top.as_ref(), req, output)
+    }
+
+    fn write_layer(&self, write: &mut TarWriter<'_>) -> Result<NewLayer, BackendError> {
+        let (descriptor, diff_id) = self.engine.images.layer_from_writer(write).map_err(other)?;
+        Ok(NewLayer {
+            descriptor,
+            diff_id,
+        })
+    }
+
+    fn is_dir(&self, state: &ImageState, path: &str) -> Result<bool, BackendError> {
+        let rel = path.trim_start_matches('/');
+        if rel.is_empty() {
+            return Ok(true);
+        }
+        self.engine.state_top(state)?;
+        let snaps = self.engine.images.snapshots();
+        // Top layer first: the first layer that has the path (or a whiteout of it) decides.
+        for chain in chain_ids(&state.config.rootfs.diff_ids).iter().rev() {
+            let Some(dir) = snaps.layer_dir(chain) else {
+                continue;
+            };
+            match dir.join(rel).symlink_metadata() {
+                Ok(m) => return Ok(m.is_dir()),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(_) => return Ok(false),
+            }
+        }
+        Ok(false)
+    }
+
+    fn view(&self, state: &ImageState) -> Result<Box<dyn RootView + '_>, BackendError> {
+        let top = self.engine.state_top(state)?;
+        let id = format!("view-{}", crate::names::new_id().map_err(other)?);
+        let dir = self.engine.build_dir(&id).join("rootfs");
+        let view = View {
+            engine: self.engine,
+            id: id.clone(),
+            dir: dir.clone(),
+        };
+        std::fs::create_dir_all(&dir).map_err(other)?;
+        let mount = self
+            .engine
+            .images
+            .prepare_snapshot(&id, top.as_ref())
+            .map_err(other)?;
+        mount.mount(&dir).map_err(other)?;
+        Ok(Box::new(view))
+    }
+
+    fn put_blob(&self, data: &[u8]) -> Result<Digest, BackendError> {
+        self.engine.images.content().put(data).map_err(other)
+    }
+
+    fn read_blob(&self, digest: &Digest) -> Option<Vec<u8>> {
+        self.engine.images.content().read(digest).ok()
+    }
+
+    fn has_blob(&self, digest: &Digest) -> bool {
+        self.engine.images.content().exists(digest)
+    }
+
+    fn create_image(
+        &self,
+        config: &Digest,
+        layers: &[Descriptor],
+        tags: &[String],
+    ) -> Result<String, BackendError> {
+        let refs = tags
+            .iter()
+            .map(|t| Reference::parse_normalized_named(t).map_err(other))
+            .collect::<Result<Vec<_>, _>>()?;
+        let info = self
+            .engine
+            .images
+            .image_from_config(config, layers.to_vec(), &refs)
+            .map_err(other)?;
+        Ok(info.record.id.to_string())
+    }
+}

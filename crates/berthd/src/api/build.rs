@@ -1,0 +1,214 @@
+//! `POST /build`: docker's classic builder API. The body is the context tar (plain or
+//! compressed) or a bare Dockerfile; the answer is a JSON stream: `{"stream": "Step 1/N : ..."}`,
+//! `{"aux": {"ID": ...}}`, `Successfully built/tagged`, or `{"errorDetail": ..., "error": ...}`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use berth_engine::build::{BuildError, BuildOptions, Context, Event};
+use futures_util::StreamExt;
+use serde_json::json;
+
+use super::{ApiError, ApiResult, AppState};
+
+/// Decodes `%XX` and `+` in a query component.
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1).and_then(|&c| hex(c)), b.get(i + 2).and_then(|&c| hex(c))) {
+            (b'+', _, _) => out.push(b' '),
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 2;
+            }
+            (c, _, _) => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// All `key=value` pairs of the query, repeated keys kept (`t=a&t=b`).
+fn pairs(q: Option<&str>) -> Vec<(String, String)> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+fn truthy(v: &str) -> bool {
+    v == "1" || v.eq_ignore_ascii_case("true")
+}
+
+/// A JSON map query value (`buildargs`, `labels`); null values are dropped.
+fn json_map(v: &str, what: &str) -> ApiResult<BTreeMap<String, String>> {
+    if v.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let m: BTreeMap<String, Option<String>> = serde_json::from_str(v)
+        .map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))?;
+    Ok(m.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect())
+}
+
+fn options(q: &[(String, String)]) -> ApiResult<(BuildOptions, bool)> {
+    let mut o = BuildOptions {
+        network: "none".into(),
+        ..Default::default()
+    };
+    let mut quiet = false;
+    for (k, v) in q {
+        match k.as_str() {
+            "t" if !v.is_empty() => o.tags.push(v.clone()),
+            "dockerfile" => o.dockerfile = v.clone(),
+            "buildargs" => o.build_args = json_map(v, "buildargs")?,
+            "labels" => o.labels = json_map(v, "labels")?,
+            "target" if !v.is_empty() => o.target = Some(v.clone()),
+            "nocache" => o.no_cache = truthy(v),
+            "pull" => o.pull = truthy(v),
+            "q" => quiet = truthy(v),
+            "platform" if !v.is_empty() => o.platform = Some(v.clone()),
+            "networkmode" => {
+                o.network = match v.as_str() {
+                    "host" => "host".into(),
+                    "" | "default" | "bridge" | "none" => "none".into(),
+                    other => {
+                        return Err(ApiError::bad_request(format!(
+                            "network mode {other:?} is not supported for builds (host, none, default)"
+                        )))
+                    }
+                }
+            }
+            "remote" if !v.is_empty() => {
+                return Err(ApiError::bad_request(
+                    "remote build contexts (URLs) are not supported: send the context as the body",
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok((o, quiet))
+}
+
+/// Decodes the body: a (compressed) tar context, or a bare Dockerfile.
+fn context(body: &[u8], dockerfile: &str) -> Result<Context, BuildError> {
+    let (mut r, _) = berth_engine::build::decompress(body)?;
+    let mut plain = Vec::new();
+    r.read_to_end(&mut plain)
+        .map_err(|e| BuildError::Context(format!("reading the build context: {e}")))?;
+    let is_tar = plain.len() >= 512 && &plain[257..262] == b"ustar";
+    if is_tar || plain.iter().take(1024).all(|&b| b == 0) {
+        Context::from_tar(&plain[..], dockerfile)
+    } else {
+        Ok(Context::from_dockerfile(plain))
+    }
+}
+
+fn line(v: serde_json::Value) -> Bytes {
+    Bytes::from(v.to_string() + "\r\n")
+}
+
+fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
+/// The build handler.
+pub async fn build(
+    State(engine): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> ApiResult<Response> {
+    let q = pairs(raw.as_deref());
+    let (opts, quiet) = options(&q)?;
+    let mut data = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the context: {e}")))?;
+        data.extend_from_slice(&chunk);
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
+    tokio::task::spawn_blocking(move || {
+        let send = |v: serde_json::Value| {
+            let _ = tx.blocking_send(line(v));
+        };
+        let result = context(&data, &opts.dockerfile).and_then(|ctx| {
+            drop(data);
+            engine.build(&ctx, &opts, &mut |e| {
+                if quiet {
+                    return;
+                }
+                match e {
+                    Event::Step { n, total, text } => {
+                        send(json!({"stream": format!("Step {n}/{total} : {text}\n")}))
+                    }
+                    Event::UsingCache => send(json!({"stream": " ---> Using cache\n"})),
+                    Event::Output(b) => send(json!({"stream": String::from_utf8_lossy(b)})),
+                    Event::StepDone { id, elapsed } => send(json!({"stream": format!(
+                        " ---> {} {:.3}s\n",
+                        short(id),
+                        elapsed.as_secs_f64()
+                    )})),
+                    Event::Warning(w) => send(json!({"stream": w})),
+                }
+            })
+        });
+        match result {
+            Ok(r) => {
+                send(json!({"aux": {"ID": r.id}}));
+                if quiet {
+                    send(json!({"stream": format!("{}\n", r.id)}));
+                    return;
+                }
+                send(json!({"stream": format!("Successfully built {}\n", short(&r.id))}));
+                for t in &opts.tags {
+                    let shown = berth_engine::build::familiar_tag(t);
+                    send(json!({"stream": format!("Successfully tagged {shown}\n")}));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let code = match &e {
+                    BuildError::Step {
+                        exit_code: Some(c), ..
+                    } => *c,
+                    _ => 1,
+                };
+                send(json!({"errorDetail": {"message": msg, "code": code}, "error": msg}));
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_keeps_repeated_tags_and_decodes() {
+        let q = pairs(Some("t=a%3A1&t=b&buildargs=%7B%22X%22%3A%22y+z%22%7D&nocache=1"));
+        let (o, quiet) = options(&q).unwrap_or_default();
+        assert_eq!(o.tags, vec!["a:1", "b"]);
+        assert_eq!(o.build_args.get("X").map(String::as_str), Some("y z"));
+        assert!(o.no_cache && !quiet);
+    }
+}
