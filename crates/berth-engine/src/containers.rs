@@ -228,11 +228,6 @@ impl Engine {
                 "config cannot be empty in order to create a container".into(),
             ));
         }
-        if cfg.tty {
-            return Err(EngineError::InvalidParameter(
-                "terminals (Tty) are not supported yet".into(),
-            ));
-        }
         let wanted = name
             .filter(|n| !n.is_empty())
             .map(names::validate)

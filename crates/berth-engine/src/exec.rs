@@ -1,17 +1,17 @@
 //! `docker exec`: exec instances (kept in memory, as docker does), each run by a
-//! `berth-shim exec` child whose stdout/stderr pipes are streamed to the client.
+//! `berth-shim exec` child that speaks the attach protocol on a socketpair (output, stdin,
+//! resize, exit code; see `attach.rs`).
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::os::fd::AsFd;
-use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Weak};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde::{Deserialize, Serialize};
 
+use crate::attach::{resize_frame, AttachConn};
 use crate::error::{io_err, EngineError, Result};
-use crate::logs::{LogEntry, LogStream};
 use crate::record::ContainerConfig;
 use crate::{names, spec, user, Engine};
 
@@ -31,9 +31,9 @@ pub struct ExecConfig {
     pub attach_stdout: bool,
     /// Stream stderr.
     pub attach_stderr: bool,
-    /// Stdin (not supported yet).
+    /// Attach stdin.
     pub attach_stdin: bool,
-    /// Terminal (not supported yet).
+    /// Allocate a terminal.
     pub tty: bool,
 }
 
@@ -46,6 +46,8 @@ pub(crate) struct ExecRecord {
     running: bool,
     pid: u32,
     exit_code: Option<i32>,
+    /// A handle on the shim's socket, for resizes.
+    control: Option<Arc<UnixStream>>,
 }
 
 /// `GET /exec/{id}/json`.
@@ -74,136 +76,11 @@ pub struct ExecInspect {
     pub open_stderr: bool,
 }
 
-/// The running exec's output, entry by entry; ends (and records the exit code) when the
-/// process has exited and its pipes are drained.
-pub struct ExecOutput {
-    child: Child,
-    pipes: [Option<Box<dyn ReadFd>>; 2],
-    /// Which streams the client attached; the others are read and dropped (closing them
-    /// would hand the process SIGPIPE).
-    emit: [bool; 2],
-    engine: Weak<Engine>,
-    exec_id: String,
-    done: bool,
-}
-
-/// A readable pipe we can poll.
-trait ReadFd: Read + AsFd + Send {}
-impl ReadFd for ChildStdout {}
-impl ReadFd for ChildStderr {}
-
-impl Iterator for ExecOutput {
-    type Item = LogEntry;
-
-    fn next(&mut self) -> Option<LogEntry> {
-        let mut buf = vec![0u8; 32 * 1024];
-        while !self.done {
-            let open: Vec<usize> = (0..2).filter(|i| self.pipes[*i].is_some()).collect();
-            if open.is_empty() {
-                self.finish();
-                return None;
-            }
-            let ready: Vec<bool> = {
-                let mut fds: Vec<PollFd> = open
-                    .iter()
-                    .filter_map(|i| self.pipes[*i].as_ref())
-                    .map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN))
-                    .collect();
-                if poll(&mut fds, PollTimeout::NONE).is_err() {
-                    continue;
-                }
-                fds.iter()
-                    .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                    .collect()
-            };
-            for (k, i) in open.iter().enumerate() {
-                if !ready[k] {
-                    continue;
-                }
-                let Some(p) = self.pipes[*i].as_mut() else {
-                    continue;
-                };
-                match p.read(&mut buf) {
-                    Ok(0) | Err(_) => self.pipes[*i] = None,
-                    Ok(_) if !self.emit[*i] => {}
-                    Ok(n) => {
-                        return Some(LogEntry {
-                            stream: if *i == 0 {
-                                LogStream::Stdout
-                            } else {
-                                LogStream::Stderr
-                            },
-                            time: String::new(),
-                            data: buf[..n].to_vec(),
-                        })
-                    }
-                }
-            }
-        }
-        None
-    }
-}
-
-impl ExecOutput {
-    fn finish(&mut self) {
-        self.done = true;
-        let code = match self.child.wait() {
-            Ok(st) => st.code().unwrap_or_else(|| {
-                128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0)
-            }),
-            Err(_) => 255,
-        };
-        if let Some(engine) = self.engine.upgrade() {
-            if let Some(x) = engine.lock().execs.get_mut(&self.exec_id) {
-                x.running = false;
-                x.exit_code = Some(code);
-            }
-        }
-    }
-}
-
-impl Drop for ExecOutput {
-    fn drop(&mut self) {
-        if !self.done {
-            // The client went away: the process keeps running; reap its monitor in the
-            // background so the exit code is still recorded.
-            let mut child = std::mem::replace(&mut self.child, dummy_child());
-            let engine = self.engine.clone();
-            let id = self.exec_id.clone();
-            let _ = std::thread::Builder::new().spawn(move || {
-                let code = child.wait().ok().and_then(|s| s.code()).unwrap_or(255);
-                if let Some(e) = engine.upgrade() {
-                    if let Some(x) = e.lock().execs.get_mut(&id) {
-                        x.running = false;
-                        x.exit_code = Some(code);
-                    }
-                }
-            });
-        }
-    }
-}
-
-/// A finished stand-in child (for moving the real one out of a value being dropped).
-fn dummy_child() -> Child {
-    // `true` exits at once; if even that cannot run, a second wait just errors.
-    Command::new("true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|_| std::process::exit(255))
-}
-
 pub(crate) type ExecTable = HashMap<String, ExecRecord>;
 
 impl Engine {
     /// `POST /containers/{id}/exec`: registers an exec instance; returns its id.
     pub fn exec_create(&self, key: &str, cfg: ExecConfig) -> Result<String> {
-        if cfg.tty || cfg.attach_stdin {
-            return Err(EngineError::InvalidParameter(
-                "interactive exec (Tty/stdin) is not supported yet".into(),
-            ));
-        }
         if cfg.cmd.as_ref().is_none_or(|c| c.is_empty()) {
             return Err(EngineError::InvalidParameter(
                 "No exec command specified".into(),
@@ -226,13 +103,15 @@ impl Engine {
                 running: false,
                 pid: 0,
                 exit_code: None,
+                control: None,
             },
         );
         Ok(exec_id)
     }
 
-    /// `POST /exec/{id}/start`: runs the exec; its output streams from the returned iterator.
-    pub fn exec_start(self: &Arc<Self>, exec_id: &str) -> Result<ExecOutput> {
+    /// `POST /exec/{id}/start`: runs the exec; the returned connection carries its output,
+    /// stdin and exit code.
+    pub fn exec_start(self: &Arc<Self>, exec_id: &str) -> Result<AttachConn> {
         let (container, cfg, ccfg, host) = {
             let mut inner = self.lock();
             let x = inner
@@ -257,6 +136,7 @@ impl Engine {
         };
         let mut pc = ContainerConfig {
             entrypoint: None,
+            tty: cfg.tty,
             cmd: cfg.cmd.clone(),
             user: cfg
                 .user
@@ -291,14 +171,20 @@ impl Engine {
             .join(format!("exec-{exec_id}.json"));
         let data = serde_json::to_vec(process).map_err(|e| EngineError::Internal(e.to_string()))?;
         std::fs::write(&path, data).map_err(io_err("write", &path))?;
+        let (ours, theirs) =
+            UnixStream::pair().map_err(|e| EngineError::Internal(format!("socketpair: {e}")))?;
+        let control = ours
+            .try_clone()
+            .map_err(|e| EngineError::Internal(format!("dup socket: {e}")))?;
         let mut child = Command::new(&self.cfg.shim_binary)
             .arg("exec")
             .arg(&container)
             .arg(self.runtime_root())
             .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .arg(if cfg.attach_stdin { "stdin" } else { "" })
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
             .map_err(|e| {
                 EngineError::Start(format!("spawn {}: {e}", self.cfg.shim_binary.display()))
@@ -306,21 +192,54 @@ impl Engine {
         if let Some(x) = self.lock().execs.get_mut(exec_id) {
             x.running = true;
             x.pid = child.id();
+            x.control = Some(Arc::new(control));
         }
-        let out: Option<Box<dyn ReadFd>> = child.stdout.take().map(|p| Box::new(p) as _);
-        let err: Option<Box<dyn ReadFd>> = child.stderr.take().map(|p| Box::new(p) as _);
-        Ok(ExecOutput {
-            child,
-            pipes: [out, err],
-            // Neither flag set (older clients): both streams.
-            emit: [
-                cfg.attach_stdout || !cfg.attach_stderr,
-                cfg.attach_stderr || !cfg.attach_stdout,
-            ],
-            engine: Arc::downgrade(self),
-            exec_id: exec_id.to_owned(),
-            done: false,
-        })
+        // Reaps the shim; records the exit if its EXIT frame never arrived (it was killed).
+        let weak = Arc::downgrade(self);
+        let id = exec_id.to_owned();
+        let reaper = std::thread::Builder::new()
+            .name("berth-exec".into())
+            .spawn(move || {
+                let code = child.wait().ok().map_or(255, |st| {
+                    st.code().unwrap_or_else(|| {
+                        128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0)
+                    })
+                });
+                record_exec_exit(&weak, &id, code);
+            });
+        if let Err(e) = reaper {
+            tracing::warn!("exec {exec_id}: cannot start its reaper: {e}");
+        }
+        let weak = Arc::downgrade(self);
+        let id = exec_id.to_owned();
+        Ok(AttachConn::new(ours, cfg.tty, cfg.attach_stdin)
+            .with_exit(move |code| record_exec_exit(&weak, &id, code)))
+    }
+
+    /// `POST /exec/{id}/resize`: sets the exec's terminal size.
+    pub fn exec_resize(&self, exec_id: &str, rows: u16, cols: u16) -> Result<()> {
+        let inner = self.lock();
+        let x = inner
+            .execs
+            .get(exec_id)
+            .ok_or_else(|| EngineError::NoSuchExec(exec_id.to_owned()))?;
+        let Some(c) = x.control.as_ref().filter(|_| x.running) else {
+            return Err(EngineError::Conflict(format!(
+                "Exec {exec_id} is not running"
+            )));
+        };
+        (&**c)
+            .write_all(&resize_frame(rows, cols))
+            .map_err(|e| EngineError::Conflict(format!("Exec {exec_id} is not running: {e}")))
+    }
+
+    /// The configuration an exec was created with.
+    pub fn exec_config(&self, exec_id: &str) -> Result<ExecConfig> {
+        self.lock()
+            .execs
+            .get(exec_id)
+            .map(|x| x.config.clone())
+            .ok_or_else(|| EngineError::NoSuchExec(exec_id.to_owned()))
     }
 
     /// `GET /exec/{id}/json`.
@@ -338,14 +257,27 @@ impl Engine {
             container_id: x.container.clone(),
             pid: x.pid,
             process_config: serde_json::json!({
-                "tty": false,
+                "tty": x.config.tty,
                 "entrypoint": cmd.first(),
                 "arguments": cmd.get(1..).unwrap_or_default(),
                 "user": x.config.user,
             }),
-            open_stdin: false,
+            open_stdin: x.config.attach_stdin,
             open_stdout: x.config.attach_stdout,
             open_stderr: x.config.attach_stderr,
         })
+    }
+}
+
+/// Records an exec's exit (once: the first of the EXIT frame and the reaper wins).
+fn record_exec_exit(engine: &Weak<Engine>, exec_id: &str, code: i32) {
+    if let Some(e) = engine.upgrade() {
+        if let Some(x) = e.lock().execs.get_mut(exec_id) {
+            if x.running {
+                x.running = false;
+                x.exit_code = Some(code);
+                x.control = None;
+            }
+        }
     }
 }

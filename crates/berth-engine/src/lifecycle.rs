@@ -177,6 +177,7 @@ impl Engine {
                 state_dir: exec_dir,
                 log_path: &log_path,
                 rotation,
+                stdio: self.shim_stdio_opts(id, cfg),
             },
         )
     }

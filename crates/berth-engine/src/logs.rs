@@ -274,43 +274,4 @@ impl Engine {
         }
         Ok(reader)
     }
-
-    /// `docker attach` for output: what the container writes from now on, until its next exit
-    /// (so attaching before `start` sees the whole run). Reads the log the shim writes.
-    pub fn attach_output(&self, key: &str, stdout: bool, stderr: bool) -> Result<LogReader> {
-        use std::io::Seek;
-        let id = Self::find_id(&self.lock(), key)?;
-        let waiter = self.wait(&id, crate::exits::WaitCondition::NextExit)?;
-        let path = self.log_path(&id);
-        // The log exists from create on; the shim appends to it.
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(&path)
-            .map_err(crate::error::io_err("open", &path))?;
-        f.seek(std::io::SeekFrom::End(0))
-            .map_err(crate::error::io_err("seek", &path))?;
-        let exited = std::cell::Cell::new(false);
-        let opts = LogOptions {
-            stdout,
-            stderr,
-            follow: true,
-            tail: None,
-            since: None,
-            until: None,
-        };
-        Ok(LogReader::new(
-            Some(f),
-            VecDeque::new(),
-            path,
-            opts,
-            Box::new(move || {
-                if !exited.get() && waiter.wait_timeout(Duration::ZERO).is_some() {
-                    exited.set(true);
-                }
-                !exited.get()
-            }),
-        ))
-    }
 }

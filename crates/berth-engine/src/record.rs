@@ -41,9 +41,9 @@ pub struct ContainerConfig {
     pub attach_stdout: bool,
     /// Whether the creating client attaches stderr.
     pub attach_stderr: bool,
-    /// Allocate a terminal (not supported yet).
+    /// Allocate a terminal.
     pub tty: bool,
-    /// Keep stdin open (not supported yet).
+    /// Keep stdin open.
     pub open_stdin: bool,
     /// Close stdin after the first attach detaches.
     pub stdin_once: bool,

@@ -35,6 +35,8 @@ pub struct ShimPaths<'a> {
     pub log_path: &'a Path,
     /// Log rotation: max bytes per file (0: none) and number of files.
     pub rotation: (u64, u32),
+    /// The shim's stdio options (`tty,stdin,stdin-once,hold=N`).
+    pub stdio: String,
 }
 
 /// Runs the shim for container `id` and waits for its report: the init's pid once the
@@ -48,6 +50,7 @@ pub fn spawn(id: &str, p: &ShimPaths<'_>) -> Result<i32> {
         .arg(p.log_path)
         .arg(p.rotation.0.to_string())
         .arg(p.rotation.1.to_string())
+        .arg(&p.stdio)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

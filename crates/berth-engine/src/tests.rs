@@ -49,12 +49,6 @@ fn create_list_inspect_remove() {
     assert_eq!(err.to_string(), "No such image: nosuch:latest");
     let err = e.create(req("tiny:1", &[]), None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidParameter);
-    let mut tty = req("tiny:1", &["sh"]);
-    tty.config.tty = true;
-    assert_eq!(
-        e.create(tty, None).unwrap_err().kind(),
-        ErrorKind::InvalidParameter
-    );
     let err = e
         .create(req("tiny:1", &["true"]), Some("bad name"))
         .unwrap_err();

@@ -1,73 +1,148 @@
-//! `berth-shim exec CONTAINER_ID RUNTIME_ROOT PROCESS_JSON`: runs one more process in a running
-//! container (docker's `exec`) with this process's stdio, waits for it and exits with its exit
-//! code (128+N for signal N). berthd runs it as a direct child with pipes for stdout/stderr,
-//! so the session ends when the daemon does (as docker's exec streams do).
+//! `berth-shim exec CONTAINER_ID RUNTIME_ROOT PROCESS_JSON [OPTS]`: runs one more process in a
+//! running container (docker's `exec`). berthd runs it as a direct child with one end of a
+//! socketpair as fd 0, and speaks the attach protocol (`frames.rs`) on it: the process's
+//! output comes back as frames, stdin (OPTS `stdin`) and resizes go in, and an `EXIT` frame
+//! carries the exit code before the socket closes. The shim also exits with that code
+//! (128+N for signal N). The session ends when the daemon does, as docker's exec streams do.
 //!
-//! Failures to start print the runtime's message on stderr and exit 127 (program not found)
-//! or 126 (anything else), docker's codes.
+//! Failures to start are reported as a stderr frame with the runtime's message and exit 127
+//! (program not found) or 126 (anything else), docker's codes.
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use berth_runtime::container::{exec, Container, ExecOptions};
 use berth_runtime::oci_spec::runtime::Process;
-use nix::sys::signal::{signal, SigHandler, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
+use nix::fcntl::OFlag;
+use nix::sys::signal::{signal, SigHandler, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-fn fail(msg: &str) -> ! {
-    eprintln!("{msg}");
+use crate::frames;
+use crate::relay::{Relay, Stdio};
+
+fn fail(conn: &mut Option<UnixStream>, msg: &str) -> ! {
     let lower = msg.to_ascii_lowercase();
-    let code = if lower.contains("not found") || lower.contains("no such file") {
+    let code: i32 = if lower.contains("not found") || lower.contains("no such file") {
         127
     } else {
         126
     };
+    match conn {
+        Some(c) => {
+            let mut out = frames::encode(frames::STDERR, format!("{msg}\n").as_bytes());
+            out.extend(frames::encode(frames::EXIT, &code.to_be_bytes()));
+            let _ = std::io::Write::write_all(c, &out);
+        }
+        None => eprintln!("{msg}"),
+    }
     std::process::exit(code);
 }
 
+fn dup2(from: &impl AsRawFd, to: i32) {
+    // SAFETY: dup2 of a valid descriptor onto one of our stdio numbers.
+    unsafe { libc::dup2(from.as_raw_fd(), to) };
+}
+
 /// Runs the exec and never returns.
-pub fn run(id: &str, runtime_root: &Path, process_json: &Path) -> ! {
+pub fn run(id: &str, runtime_root: &Path, process_json: &Path, opts: &str) -> ! {
     // SAFETY: prctl with integer arguments only: the exec'd process is reparented to us.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    // SAFETY: restoring the default disposition (Rust's start-up code ignores SIGPIPE).
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    // SAFETY: fd 0 is the socket berthd gave us; we take it over (and move it off fd 0).
+    let conn_fd = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3) };
+    let mut conn = (conn_fd >= 0)
+        // SAFETY: a fresh descriptor we own.
+        .then(|| UnixStream::from(unsafe { OwnedFd::from_raw_fd(conn_fd) }));
+    let with_stdin = opts.split(',').any(|o| o == "stdin");
     let process: Process = match std::fs::read(process_json)
         .map_err(|e| e.to_string())
         .and_then(|d| serde_json::from_slice(&d).map_err(|e| e.to_string()))
     {
         Ok(p) => p,
-        Err(e) => fail(&format!("exec: reading the process: {e}")),
+        Err(e) => fail(&mut conn, &format!("exec: reading the process: {e}")),
     };
+    let tty = process.terminal().unwrap_or(false);
     let container = match Container::load(runtime_root, id) {
         Ok(c) => c,
-        Err(e) => fail(&format!("exec: container {id} is not running: {e}")),
+        Err(e) => fail(&mut conn, &format!("exec: container {id} is not running: {e}")),
     };
+    let devnull = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        Ok(f) => f,
+        Err(e) => fail(&mut conn, &format!("exec: /dev/null: {e}")),
+    };
+    let pipe = |conn: &mut Option<UnixStream>| match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => fail(conn, &format!("exec: pipe: {e}")),
+    };
+    let mut stdin_w = None;
+    let mut pipes = None;
+    if with_stdin && !tty {
+        let (r, w) = pipe(&mut conn);
+        dup2(&r, 0);
+        stdin_w = Some(w);
+    } else {
+        dup2(&devnull, 0);
+    }
+    if !tty {
+        let (out_r, out_w) = pipe(&mut conn);
+        let (err_r, err_w) = pipe(&mut conn);
+        dup2(&out_w, 1);
+        dup2(&err_w, 2);
+        pipes = Some((out_r, err_r));
+    }
+    // SAFETY: restoring the default disposition (Rust's start-up code ignores SIGPIPE).
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
     let opts = ExecOptions {
         process,
         console_socket: None,
         pid_file: None,
         preserve_fds: 0,
     };
-    let spawned = match exec(&container, &opts) {
+    let spawned = exec(&container, &opts);
+    // Only the process may hold the pipes' other ends now, so we see EOF when it is done.
+    dup2(&devnull, 0);
+    dup2(&devnull, 1);
+    dup2(&devnull, 2);
+    // SAFETY: writes to a peer that went away fail with EPIPE, handled per write.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    let spawned = match spawned {
         Ok(s) => s,
-        Err(e) => fail(&format!("OCI runtime exec failed: {e}")),
+        Err(e) => fail(&mut conn, &format!("OCI runtime exec failed: {e}")),
     };
-    // Only the process may hold the output pipes now, so berthd sees EOF when it is done.
-    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-        // SAFETY: dup2 of a valid descriptor onto our stdout/stderr.
-        unsafe {
-            libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 1);
-            libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 2);
-        }
+    let io = match (pipes, spawned.pty_master) {
+        (Some((out, err)), _) => Stdio {
+            out: Some(out),
+            err: Some(err),
+            stdin: stdin_w,
+            tty: false,
+        },
+        (None, Some(master)) => Stdio {
+            stdin: with_stdin.then(|| master.try_clone().ok()).flatten(),
+            out: Some(master),
+            err: None,
+            tty: true,
+        },
+        (None, None) => fail(&mut conn, "exec: the runtime returned no terminal"),
+    };
+    if mask.thread_block().is_err() {
+        fail(&mut conn, "exec: cannot block SIGCHLD");
     }
-    let pid = spawned.pid;
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::empty())) {
-            Ok(WaitStatus::Exited(p, c)) if p == pid => std::process::exit(c),
-            Ok(WaitStatus::Signaled(p, s, _)) if p == pid => std::process::exit(128 + s as i32),
-            Ok(_) => {}
-            Err(nix::Error::EINTR) => {}
-            Err(_) => std::process::exit(255),
-        }
+    let sfd = match SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+        Ok(s) => s,
+        Err(e) => fail(&mut conn, &format!("exec: signalfd: {e}")),
+    };
+    // docker closes an exec's stdin when the client's ends.
+    let mut relay = Relay::new(io, true, 0, std::time::Duration::ZERO);
+    if let Some(c) = conn.take() {
+        relay.add_client(c);
     }
+    let code = relay.run(spawned.pid.as_raw(), &sfd);
+    relay.finish(Some(frames::encode(frames::EXIT, &code.to_be_bytes())));
+    std::process::exit(code);
 }

@@ -1,21 +1,26 @@
 //! `berth-shim`: the per-container monitor (the role of conmon / containerd-shim).
 //!
-//! berthd runs `berth-shim ID BUNDLE RUNTIME_ROOT STATE_DIR LOG_PATH [MAX_SIZE MAX_FILE]` with
-//! its stdout on a pipe (MAX_SIZE in bytes, 0 = no rotation).
+//! berthd runs `berth-shim ID BUNDLE RUNTIME_ROOT STATE_DIR LOG_PATH [MAX_SIZE MAX_FILE [OPTS]]`
+//! with its stdout on a pipe (MAX_SIZE in bytes, 0 = no rotation; OPTS a comma list of `tty`,
+//! `stdin`, `stdin-once`, `hold=N`: N attaches made before the start are awaited).
 //! The shim re-executes from a sealed copy of itself, forks (the parent exits at once so berthd
 //! reaps it), leads a new session and becomes a child subreaper, so it outlives berthd. It then
 //! creates and starts the container through the `berth-runtime` library with stdout/stderr pipes
-//! it owns, reports `ok PID` or `err MESSAGE` on the pipe to berthd and closes it, writes the
-//! json-file log, reaps the init, deletes the runtime state and finally writes
+//! (or a pty) it owns, reports `ok PID` or `err MESSAGE` on the pipe to berthd and closes it,
+//! serves attaches on `STATE_DIR/attach.sock` (`frames.rs`), writes the json-file log, reaps the
+//! init, deletes the runtime state and finally writes
 //! `STATE_DIR/exit.json` atomically — the file berthd learns the exit from.
 //!
-//! No async runtime: one `poll` loop over the two pipes and a signalfd for SIGCHLD.
+//! No async runtime: one `poll` loop (`relay.rs`) over the stdio, the attach clients and a
+//! signalfd for SIGCHLD.
 //!
 //! `berth-shim exec …` is the other mode: one `docker exec` process (see `exec.rs`).
 
 mod exec;
+mod frames;
 mod logger;
 mod monitor;
+mod relay;
 
 use std::fs::File;
 use std::io::Write;
@@ -30,6 +35,32 @@ pub struct Args {
     pub state_dir: PathBuf,
     pub log_path: PathBuf,
     pub rotation: logger::Rotation,
+    pub opts: StdioOpts,
+}
+
+/// How the container's stdio is set up (docker's `Tty`, `OpenStdin`, `StdinOnce`).
+#[derive(Default)]
+pub struct StdioOpts {
+    pub tty: bool,
+    pub stdin: bool,
+    pub stdin_once: bool,
+    /// Attach subscriptions to await before reading the output.
+    pub hold: usize,
+}
+
+impl StdioOpts {
+    fn parse(s: &str) -> Option<StdioOpts> {
+        let mut o = StdioOpts::default();
+        for item in s.split(',').filter(|i| !i.is_empty()) {
+            match item {
+                "tty" => o.tty = true,
+                "stdin" => o.stdin = true,
+                "stdin-once" => o.stdin_once = true,
+                _ => o.hold = item.strip_prefix("hold=")?.parse().ok()?,
+            }
+        }
+        Some(o)
+    }
 }
 
 fn parse_args() -> Option<Args> {
@@ -44,11 +75,15 @@ fn parse_args() -> Option<Args> {
             max_size: 0,
             max_file: 1,
         },
+        opts: StdioOpts::default(),
     };
     let mut args = args;
     if let Some(size) = it.next() {
         args.rotation.max_size = size.to_str()?.parse().ok()?;
         args.rotation.max_file = it.next()?.to_str()?.parse().ok()?;
+        if let Some(o) = it.next() {
+            args.opts = StdioOpts::parse(o.to_str()?)?;
+        }
     }
     it.next().is_none().then_some(args)
 }
@@ -67,9 +102,15 @@ fn report_channel() -> Option<File> {
 fn main() {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv.get(1).is_some_and(|a| a == "exec") {
-        let [_, _, id, root, process] = argv.as_slice() else {
-            eprintln!("usage: berth-shim exec CONTAINER_ID RUNTIME_ROOT PROCESS_JSON");
-            std::process::exit(2);
+        let (id, root, process, opts) = match argv.as_slice() {
+            [_, _, id, root, process] => (id, root, process, String::new()),
+            [_, _, id, root, process, opts] => {
+                (id, root, process, opts.to_string_lossy().into_owned())
+            }
+            _ => {
+                eprintln!("usage: berth-shim exec CONTAINER_ID RUNTIME_ROOT PROCESS_JSON [OPTS]");
+                std::process::exit(2);
+            }
         };
         // exec enters the container's namespaces: run from a sealed/read-only binary.
         if let Err(e) = berth_runtime::seal::ensure_sealed() {
@@ -80,11 +121,12 @@ fn main() {
             &id.to_string_lossy(),
             std::path::Path::new(root),
             std::path::Path::new(process),
+            &opts,
         );
     }
     let Some(args) = parse_args() else {
         eprintln!(
-            "usage: berth-shim ID BUNDLE RUNTIME_ROOT STATE_DIR LOG_PATH [MAX_SIZE MAX_FILE]"
+            "usage: berth-shim ID BUNDLE RUNTIME_ROOT STATE_DIR LOG_PATH [MAX_SIZE MAX_FILE [OPTS]]"
         );
         std::process::exit(2);
     };

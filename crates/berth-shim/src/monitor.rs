@@ -1,24 +1,27 @@
-//! Creating the container with our pipes as its stdout/stderr, then the monitor loop: log the
-//! output, reap the init (and any orphan we inherit as subreaper), record the exit.
+//! Creating the container with stdio the shim owns (a pty, or pipes; stdin only when asked),
+//! serving `attach.sock` in the state dir, then relaying until the container exits and
+//! recording the exit.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::time::Duration;
 
 use berth_runtime::container::{create, Container, CreateOptions};
 use nix::fcntl::OFlag;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{signal, SigHandler, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 
-use crate::logger::{now_rfc3339_nano, JsonLog, Stream};
+use crate::logger::{now_rfc3339_nano, JsonLog};
+use crate::relay::{Relay, Stdio};
 use crate::Args;
 
-/// How long output is still collected after the init died (a grandchild may hold the pipe).
-const DRAIN: Duration = Duration::from_secs(2);
+/// The attach socket's name in the state dir.
+pub const ATTACH_SOCKET: &str = "attach.sock";
+/// How long output waits for attaches announced at start.
+const HOLD: Duration = Duration::from_secs(3);
 
 fn dup2(from: &impl AsRawFd, to: i32) -> Result<(), String> {
     // SAFETY: dup2 between valid descriptors; `to` is one of our stdio numbers.
@@ -28,6 +31,21 @@ fn dup2(from: &impl AsRawFd, to: i32) -> Result<(), String> {
     Ok(())
 }
 
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
+}
+
+/// Binds `attach.sock` in `dir` (by a relative name: the full path may exceed the 108 bytes
+/// of a socket address).
+fn bind_attach(dir: &Path) -> Result<UnixListener, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("getcwd: {e}"))?;
+    std::env::set_current_dir(dir).map_err(|e| format!("chdir {}: {e}", dir.display()))?;
+    let _ = fs::remove_file(ATTACH_SOCKET);
+    let bound = UnixListener::bind(ATTACH_SOCKET);
+    let _ = std::env::set_current_dir(cwd);
+    bound.map_err(|e| format!("bind {}/{ATTACH_SOCKET}: {e}", dir.display()))
+}
+
 /// Creates and starts the container, reports to berthd, then monitors it until it exits.
 pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
     fs::create_dir_all(&args.state_dir).map_err(|e| format!("state dir: {e}"))?;
@@ -35,21 +53,33 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
         &args.state_dir.join("shim.pid"),
         std::process::id().to_string().as_bytes(),
     )?;
-    let mut log = JsonLog::open(args.log_path.clone(), args.rotation)
+    let log = JsonLog::open(args.log_path.clone(), args.rotation)
         .map_err(|e| format!("open log {}: {e}", args.log_path.display()))?;
+    let listener = bind_attach(&args.state_dir)?;
 
-    let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
-    let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let devnull = OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/null")
         .map_err(|e| format!("/dev/null: {e}"))?;
     // The init is a fork of this process: it inherits fds 0-2 and the signal dispositions.
-    dup2(&devnull, 0)?;
-    dup2(&out_w, 1)?;
-    dup2(&err_w, 2)?;
-    drop((out_w, err_w));
+    // With a terminal the runtime puts the pty's slave there instead.
+    let mut pipes = None;
+    let mut stdin_w = None;
+    if args.opts.stdin && !args.opts.tty {
+        let (r, w) = pipe()?;
+        dup2(&r, 0)?;
+        stdin_w = Some(w);
+    } else {
+        dup2(&devnull, 0)?;
+    }
+    if !args.opts.tty {
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        dup2(&out_w, 1)?;
+        dup2(&err_w, 2)?;
+        pipes = Some((out_r, err_r));
+    }
     // SAFETY: restoring the default disposition (Rust's start-up code ignores SIGPIPE).
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
     let created = create(&CreateOptions {
@@ -58,11 +88,39 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
         root: args.runtime_root.clone(),
         ..Default::default()
     });
-    // Only the container may hold the write ends, or we would never see EOF.
+    // Only the container may hold the pipes' other ends, or we would never see EOF.
+    dup2(&devnull, 0)?;
     dup2(&devnull, 1)?;
     dup2(&devnull, 2)?;
+    // SAFETY: we write to clients that may have gone away; EPIPE is handled per write.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
     let created = created.map_err(|e| e.to_string())?;
     let container = created.container;
+    let io = match (pipes, created.pty_master) {
+        (Some((out, err)), _) => Stdio {
+            out: Some(out),
+            err: Some(err),
+            stdin: stdin_w,
+            tty: false,
+        },
+        (None, Some(master)) => {
+            let stdin = if args.opts.stdin {
+                Some(master.try_clone().map_err(|e| format!("dup pty: {e}"))?)
+            } else {
+                None
+            };
+            Stdio {
+                out: Some(master),
+                err: None,
+                stdin,
+                tty: true,
+            }
+        }
+        (None, None) => {
+            let _ = container.delete(true);
+            return Err("the runtime returned no terminal for a tty container".into());
+        }
+    };
 
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
@@ -75,20 +133,31 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
         return Err(e.to_string());
     }
     let init = container.state.pid;
+    drop(container);
     if let Some(mut r) = report.take() {
         let _ = writeln!(r, "ok {init}");
     }
 
-    let code = monitor(init, &sfd, [out_r, err_r], &mut log);
-    let _ = log.flush_partial(Stream::Stdout);
-    let _ = log.flush_partial(Stream::Stderr);
+    let mut relay = Relay::new(io, args.opts.stdin_once, args.opts.hold, HOLD);
+    relay.listen(listener);
+    relay.log_to(log);
+    let code = relay.run(init, &sfd);
+    let _ = fs::remove_file(args.state_dir.join(ATTACH_SOCKET));
+    relay.finish(None);
+    let mut oom_killed = false;
     if let Ok(c) = Container::load(&args.runtime_root, &args.id) {
+        // The cgroup's own OOM counter, read before `delete` removes the cgroup.
+        oom_killed = c
+            .cgroup()
+            .ok()
+            .and_then(|g| g.stats().ok())
+            .is_some_and(|s| s.memory.oom_kill > 0);
         let _ = c.delete(true);
     }
     let exit = serde_json::json!({
         "exit_code": code,
         "finished_at": now_rfc3339_nano(),
-        "oom_killed": false,
+        "oom_killed": oom_killed,
     });
     atomic_write(
         &args.state_dir.join("exit.json"),
@@ -98,96 +167,8 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
     Ok(())
 }
 
-/// Logs output and reaps children until the init has exited and its pipes are drained (or
-/// [`DRAIN`] passed). Returns docker's exit code (128+N for signal N).
-fn monitor(init: i32, sfd: &SignalFd, pipes: [OwnedFd; 2], log: &mut JsonLog) -> i32 {
-    let mut open: [Option<OwnedFd>; 2] = pipes.map(Some);
-    let mut code = reap(init);
-    let mut deadline = code.map(|_| Instant::now() + DRAIN);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        if code.is_some() && open.iter().all(Option::is_none) {
-            break;
-        }
-        let timeout = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                PollTimeout::try_from(left).unwrap_or(PollTimeout::ZERO)
-            }
-            None => PollTimeout::NONE,
-        };
-        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
-        let idx: Vec<usize> = (0..2).filter(|i| open[*i].is_some()).collect();
-        for i in &idx {
-            if let Some(fd) = &open[*i] {
-                fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
-            }
-        }
-        if poll(&mut fds, timeout).is_err() {
-            continue;
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-            .collect();
-        drop(fds);
-        if ready[0] {
-            while let Ok(Some(_)) = sfd.read_signal() {}
-            if code.is_none() {
-                code = reap(init);
-                if code.is_some() {
-                    deadline = Some(Instant::now() + DRAIN);
-                }
-            } else {
-                let _ = reap(init);
-            }
-        }
-        for (k, i) in idx.iter().enumerate() {
-            if !ready[k + 1] {
-                continue;
-            }
-            let Some(fd) = &open[*i] else { continue };
-            let stream = if *i == 0 {
-                Stream::Stdout
-            } else {
-                Stream::Stderr
-            };
-            match nix::unistd::read(fd, &mut buf) {
-                Ok(0) => {
-                    let _ = log.flush_partial(stream);
-                    open[*i] = None;
-                }
-                Ok(n) => {
-                    let _ = log.push(stream, &buf[..n]);
-                }
-                Err(nix::Error::EINTR) | Err(nix::Error::EAGAIN) => {}
-                Err(_) => open[*i] = None,
-            }
-        }
-    }
-    code.unwrap_or(255)
-}
-
-/// Reaps every exited child; returns the init's exit code if it was among them.
-fn reap(init: i32) -> Option<i32> {
-    let mut found = None;
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, c)) if pid.as_raw() == init => found = Some(c),
-            Ok(WaitStatus::Signaled(pid, s, _)) if pid.as_raw() == init => {
-                found = Some(128 + s as i32)
-            }
-            Ok(WaitStatus::StillAlive) | Err(_) => return found,
-            Ok(_) => {}
-        }
-    }
-}
-
 /// Writes `data` to `path` through a temp file and a rename, so readers see all or nothing.
-fn atomic_write(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
+fn atomic_write(path: &Path, data: &[u8]) -> Result<(), String> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
     f.write_all(data)

@@ -71,6 +71,10 @@ enum Framing {
 /// A response whose body is read as a stream.
 pub struct Response {
     pub status: u16,
+    /// The `Content-Type` header (docker's raw or multiplexed stream, JSON, ...).
+    pub content_type: String,
+    /// `X-Docker-Container-Path-Stat` (base64 JSON of `cp`'s path stat), if sent.
+    pub path_stat: String,
     reader: BufReader<UnixStream>,
     framing: Framing,
 }
@@ -88,12 +92,26 @@ impl Client {
         path: &str,
         body: Body<'_>,
     ) -> Result<Response, ClientError> {
+        self.request_with_headers(method, path, body, &[])
+    }
+
+    /// [`request`](Self::request) with extra headers (e.g. `X-Registry-Auth`).
+    pub fn request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Body<'_>,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, ClientError> {
         let mut stream = UnixStream::connect(&self.socket)
             .map_err(|e| ClientError::Connect(self.socket.clone(), e))?;
         let mut head = format!(
             "{method} {API_PREFIX}{path} HTTP/1.1\r\nHost: berth\r\nUser-Agent: berth-cli/{}\r\nConnection: close\r\n",
             env!("CARGO_PKG_VERSION")
         );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
         match body {
             Body::Empty => {
                 head.push_str("\r\n");
@@ -142,15 +160,28 @@ impl Client {
         Ok(resp)
     }
 
-    /// `POST path` hijacked like docker's attach (`Upgrade: tcp`): once the daemon answers
-    /// 101 the stream is in place, and the raw connection carries the output until it closes.
-    pub fn hijack(&self, path: &str) -> Result<Response, ClientError> {
+    /// `POST path` hijacked like docker's attach (`Upgrade: tcp`), with an optional JSON body:
+    /// once the daemon answers 101 the stream is in place, and the raw connection carries the
+    /// output until it closes. Also returns the connection's write side, for stdin.
+    pub fn hijack_duplex(
+        &self,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(Response, UnixStream), ClientError> {
         let mut stream = UnixStream::connect(&self.socket)
             .map_err(|e| ClientError::Connect(self.socket.clone(), e))?;
+        let data = body.map(|b| b.to_string()).unwrap_or_default();
+        let ctype = if body.is_some() {
+            "Content-Type: application/json\r\n"
+        } else {
+            ""
+        };
         write!(
             stream,
-            "POST {API_PREFIX}{path} HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+            "POST {API_PREFIX}{path} HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n{ctype}Content-Length: {}\r\n\r\n{data}",
+            data.len()
         )?;
+        let writer = stream.try_clone()?;
         let mut resp = Response::read_head(stream)?;
         if resp.status != 101 {
             let mut data = Vec::new();
@@ -165,7 +196,7 @@ impl Client {
             });
         }
         resp.framing = Framing::Eof;
-        Ok(resp)
+        Ok((resp, writer))
     }
 
     /// A request whose JSON answer is decoded as `T`.
@@ -197,6 +228,8 @@ impl Response {
             .and_then(|s| s.parse::<u16>().ok())
             .ok_or_else(|| bad("malformed HTTP status line"))?;
         let mut framing = Framing::Eof;
+        let mut content_type = String::new();
+        let mut path_stat = String::new();
         loop {
             line.clear();
             if reader.read_line(&mut line)? == 0 {
@@ -208,7 +241,11 @@ impl Response {
             }
             if let Some((k, v)) = l.split_once(':') {
                 let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-                if k == "content-length" {
+                if k == "content-type" {
+                    content_type = v.to_owned();
+                } else if k == "x-docker-container-path-stat" {
+                    path_stat = v.to_owned();
+                } else if k == "content-length" {
                     framing = Framing::Length(v.parse().map_err(|_| bad("bad content-length"))?);
                 } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
                     framing = Framing::Chunked {
@@ -223,6 +260,8 @@ impl Response {
         }
         Ok(Response {
             status,
+            content_type,
+            path_stat,
             reader,
             framing,
         })

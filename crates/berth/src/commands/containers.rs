@@ -1,11 +1,12 @@
-//! Commands on existing containers: `start`, `stop`, `kill`, `rm`, `logs`, `inspect`, `wait`.
+//! Commands on existing containers: `start`, `attach`, `exec`, `stop`, `kill`, `rm`, `logs`,
+//! `inspect`, `wait`.
 
 use std::io::Read;
 
 use serde_json::Value;
 
-use super::enc;
 use super::run::start_failure;
+use super::{enc, stream};
 use crate::client::{demux, Body, Client};
 use crate::Failure;
 
@@ -25,22 +26,76 @@ fn each(names: &[String], mut op: impl FnMut(&str) -> Result<(), Failure>) -> Re
     Ok(code)
 }
 
-/// Attaches to the container's output (docker's hijacked attach), then runs `start`; streams
-/// the output to our stdout/stderr until the container exits and returns its exit code.
-/// Attaching first means no output is missed, and the stream ends at this run's exit.
-pub fn attach_start_wait(
+/// What an attached session relays.
+#[derive(Debug, Clone, Copy)]
+pub struct Io {
+    /// The container has a terminal: raw mode, one raw stream, window size follows ours.
+    pub tty: bool,
+    /// Our stdin goes to the container.
+    pub stdin: bool,
+}
+
+/// Attaches (stdin too when `io.stdin`), runs `start` if given, relays until the container
+/// exits (its exit code) or the user detaches (0).
+pub fn attach_session(
     c: &Client,
     id: &str,
-    start: impl FnOnce() -> Result<(), Failure>,
+    io: Io,
+    start: Option<impl FnOnce() -> Result<(), Failure>>,
 ) -> Result<i32, Failure> {
-    let resp = c.hijack(&format!(
-        "/containers/{}/attach?stream=1&stdout=1&stderr=1",
-        enc(id)
-    ))?;
-    crate::sigproxy::start(c, id);
-    start()?;
-    demux(resp, &mut std::io::stdout(), &mut std::io::stderr())?;
-    wait_one(c, id)
+    stream::check_tty(io.tty, io.stdin)?;
+    if io.tty {
+        stream::block_winch();
+    }
+    let stdin = if io.stdin { "&stdin=1" } else { "" };
+    let (resp, writer) = c.hijack_duplex(
+        &format!(
+            "/containers/{}/attach?stream=1&stdout=1&stderr=1{stdin}",
+            enc(id)
+        ),
+        None,
+    )?;
+    // Docker proxies signals only without a terminal (on one, ^C is a byte for the container).
+    if !io.tty {
+        crate::sigproxy::start(c, id);
+    }
+    if let Some(start) = start {
+        start()?;
+    }
+    if io.tty {
+        stream::follow_window_size(c, &format!("/containers/{}/resize", enc(id)));
+    }
+    match stream::pump(resp, writer, io.tty, io.stdin)? {
+        stream::Outcome::Detached => Ok(0),
+        stream::Outcome::Ended => wait_one(c, id),
+    }
+}
+
+/// The container's `Config.Tty`, `Config.OpenStdin` and `State.Running`.
+fn stdio_config(c: &Client, name: &str) -> Result<(bool, bool, bool), Failure> {
+    let v: Value = c.json("GET", &format!("/containers/{}/json", enc(name)), Body::Empty)?;
+    Ok((
+        v["Config"]["Tty"].as_bool().unwrap_or(false),
+        v["Config"]["OpenStdin"].as_bool().unwrap_or(false),
+        v["State"]["Running"].as_bool().unwrap_or(false),
+    ))
+}
+
+/// `berth attach [--no-stdin]`: relays a running container's stdio until it exits (its exit
+/// code) or the user detaches.
+pub fn attach(c: &Client, name: &str, no_stdin: bool) -> Result<i32, Failure> {
+    let (tty, open_stdin, running) = stdio_config(c, name)?;
+    if !running {
+        return Err(Failure {
+            code: 1,
+            message: "You cannot attach to a stopped container, start it first".into(),
+        });
+    }
+    let io = Io {
+        tty,
+        stdin: open_stdin && !no_stdin,
+    };
+    attach_session(c, name, io, None::<fn() -> Result<(), Failure>>)
 }
 
 fn wait_one(c: &Client, id: &str) -> Result<i32, Failure> {
@@ -52,15 +107,25 @@ fn wait_one(c: &Client, id: &str) -> Result<i32, Failure> {
     Ok(v["StatusCode"].as_i64().unwrap_or(-1) as i32)
 }
 
-/// `berth start [-a]`.
-pub fn start(c: &Client, attach: bool, names: &[String]) -> Result<i32, Failure> {
-    if attach {
+/// `berth start [-a [-i]]`.
+pub fn start(
+    c: &Client,
+    attach: bool,
+    interactive: bool,
+    names: &[String],
+) -> Result<i32, Failure> {
+    if attach || interactive {
         let [one] = names else {
             return Err(Failure::daemon(
                 "you cannot start and attach multiple containers at once",
             ));
         };
-        return attach_start_wait(c, one, || {
+        let (tty, open_stdin, _) = stdio_config(c, one)?;
+        let io = Io {
+            tty,
+            stdin: interactive && open_stdin,
+        };
+        let start = || {
             c.request(
                 "POST",
                 &format!("/containers/{}/start", enc(one)),
@@ -68,7 +133,8 @@ pub fn start(c: &Client, attach: bool, names: &[String]) -> Result<i32, Failure>
             )
             .map(drop)
             .map_err(start_failure)
-        });
+        };
+        return attach_session(c, one, io, Some(start));
     }
     each(names, |n| {
         c.request(
@@ -195,9 +261,13 @@ pub fn logs(
     if let Some(t) = tail {
         path.push_str(&format!("&tail={}", enc(t)));
     }
-    // Every container is non-tty so far, so the stream is always multiplexed.
-    let resp = c.request("GET", &path, Body::Empty)?;
-    demux(resp, &mut std::io::stdout(), &mut std::io::stderr())?;
+    let mut resp = c.request("GET", &path, Body::Empty)?;
+    // A tty container's log is one raw stream.
+    if resp.content_type.contains("raw-stream") {
+        std::io::copy(&mut resp, &mut std::io::stdout())?;
+    } else {
+        demux(resp, &mut std::io::stdout(), &mut std::io::stderr())?;
+    }
     Ok(0)
 }
 
@@ -296,8 +366,21 @@ pub fn prune(c: &Client, force: bool) -> Result<i32, Failure> {
     Ok(0)
 }
 
-/// `berth exec`: creates the exec, streams its output (or detaches), returns its exit code.
-pub fn exec(c: &Client, container: &str, body: Value, detach: bool) -> Result<i32, Failure> {
+/// `berth exec [-i] [-t]`: creates the exec, relays its stdio (or detaches), returns its
+/// exit code.
+pub fn exec(
+    c: &Client,
+    container: &str,
+    body: Value,
+    detach: bool,
+    io: Io,
+) -> Result<i32, Failure> {
+    if !detach {
+        stream::check_tty(io.tty, io.stdin)?;
+        if io.tty {
+            stream::block_winch();
+        }
+    }
     let v: Value = c.json(
         "POST",
         &format!("/containers/{}/exec", enc(container)),
@@ -312,8 +395,16 @@ pub fn exec(c: &Client, container: &str, body: Value, detach: bool) -> Result<i3
         )?;
         return Ok(0);
     }
-    let resp = c.hijack(&format!("/exec/{id}/start"))?;
-    demux(resp, &mut std::io::stdout(), &mut std::io::stderr())?;
+    let (resp, writer) = c.hijack_duplex(
+        &format!("/exec/{id}/start"),
+        Some(&serde_json::json!({"Detach": false, "Tty": io.tty})),
+    )?;
+    if io.tty {
+        stream::follow_window_size(c, &format!("/exec/{id}/resize"));
+    }
+    if stream::pump(resp, writer, io.tty, io.stdin)? == stream::Outcome::Detached {
+        return Ok(0);
+    }
     let v: Value = c.json("GET", &format!("/exec/{id}/json"), Body::Empty)?;
     Ok(v["ExitCode"].as_i64().unwrap_or(126) as i32)
 }

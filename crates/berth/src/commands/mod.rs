@@ -10,6 +10,7 @@ mod list;
 mod network;
 mod registry;
 mod run;
+mod stream;
 mod stats;
 mod storage;
 mod stream;

@@ -67,6 +67,7 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Valu
         "Tty": f.tty,
         "OpenStdin": f.interactive,
         "AttachStdin": f.interactive && !detach,
+        "StdinOnce": f.interactive && !detach,
         "AttachStdout": !detach,
         "AttachStderr": !detach,
         "HostConfig": {"AutoRemove": auto_remove, "RestartPolicy": restart_policy(&f.restart)?},
@@ -114,11 +115,6 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Valu
 
 /// Creates the container; returns its id.
 fn create(c: &Client, f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<String, Failure> {
-    if f.tty || f.interactive {
-        return Err(Failure::daemon(
-            "interactive containers (-i/-t) are not supported yet",
-        ));
-    }
     let path = match &f.name {
         Some(n) => format!("/containers/create?name={}", enc(n)),
         None => "/containers/create".to_owned(),
@@ -188,7 +184,11 @@ pub fn run(c: &Client, f: &CreateFlags, detach: bool) -> Result<i32, Failure> {
         let _ = std::io::stdout().flush();
         return Ok(0);
     }
-    let code = containers::attach_start_wait(c, &id, start)?;
+    let io = containers::Io {
+        tty: f.tty,
+        stdin: f.interactive,
+    };
+    let code = containers::attach_session(c, &id, io, Some(start))?;
     if f.rm {
         c.request("DELETE", &format!("/containers/{id}?force=1"), Body::Empty)?;
     }

@@ -1,17 +1,82 @@
-//! `POST /containers/{id}/attach`: the container's output as docker's multiplexed stream on a
-//! hijacked connection (`Upgrade: tcp` → 101), or as a streamed body for plain HTTP clients.
-//! Stdin is not attached yet.
+//! `POST /containers/{id}/attach` and `/containers/{id}/resize`: the container's stdio on a
+//! hijacked connection (`Upgrade: tcp` → 101; raw bytes for a tty container, docker's
+//! multiplexed stream otherwise), relayed to and from the shim's attach socket; stdin with
+//! docker's detach keys (ctrl-p ctrl-q by default). Plain HTTP clients get the output as a
+//! streamed body.
+
+use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tokio::io::AsyncWriteExt;
+use berth_engine::attach::{encode, kind};
+use berth_engine::AttachConn;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::logs::frame;
-use super::{blocking, flag, ApiResult, AppState, Query};
+use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
 
 const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
+const RAW: &str = "application/vnd.docker.raw-stream";
+/// Docker's default detach sequence: ctrl-p ctrl-q.
+const DEFAULT_DETACH: [u8; 2] = [0x10, 0x11];
+
+/// What the client attaches.
+#[derive(Clone)]
+pub struct Streams {
+    /// Forward the client's bytes to the process's stdin.
+    pub stdin: bool,
+    /// Send stdout.
+    pub stdout: bool,
+    /// Send stderr.
+    pub stderr: bool,
+    /// The byte sequence that detaches (empty: none).
+    pub detach_keys: Vec<u8>,
+}
+
+/// Parses docker's `detachKeys` (`ctrl-p,ctrl-q`, `a,ctrl-@`, …).
+pub fn parse_detach_keys(s: &str) -> Result<Vec<u8>, ApiError> {
+    let bad = || ApiError::bad_request(format!("Invalid detach keys ({s}) provided"));
+    let mut out = Vec::new();
+    for key in s.split(',') {
+        let b = match key.strip_prefix("ctrl-") {
+            Some(c) if c.len() == 1 => {
+                let c = c.as_bytes()[0].to_ascii_lowercase();
+                match c {
+                    b'a'..=b'z' => c - b'a' + 1,
+                    b'@' => 0,
+                    b'[' => 27,
+                    b'\\' => 28,
+                    b']' => 29,
+                    b'^' => 30,
+                    b'_' => 31,
+                    _ => return Err(bad()),
+                }
+            }
+            None if key.len() == 1 => key.as_bytes()[0],
+            _ => return Err(bad()),
+        };
+        out.push(b);
+    }
+    Ok(out)
+}
+
+impl Streams {
+    /// The streams named in an attach query (neither stdout nor stderr named: both).
+    pub fn from_query(q: &HashMap<String, String>) -> Result<Streams, ApiError> {
+        let (stdout, stderr) = (flag(q, "stdout"), flag(q, "stderr"));
+        let detach_keys = match q.get("detachKeys").filter(|k| !k.is_empty()) {
+            Some(k) => parse_detach_keys(k)?,
+            None => DEFAULT_DETACH.to_vec(),
+        };
+        Ok(Streams {
+            stdin: flag(q, "stdin"),
+            stdout,
+            stderr,
+            detach_keys,
+        })
+    }
+}
 
 /// The attach handler.
 pub async fn attach(
@@ -20,48 +85,73 @@ pub async fn attach(
     q: Query,
     mut req: Request,
 ) -> ApiResult<Response> {
-    let (stdout, stderr) = (flag(&q, "stdout"), flag(&q, "stderr"));
-    let reader = blocking(move || engine.attach_output(&id, stdout, stderr)).await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-    let closed = tx.clone();
-    let reader = reader.cancel_when(move || closed.is_closed());
-    Ok(stream_entries(&mut req, reader, tx, rx))
+    let streams = Streams::from_query(&q)?;
+    // Errors (no such container) are answered now; the wait for a start happens after the
+    // 101, as docker's clients attach first and start after.
+    let eng = engine.clone();
+    let key = id.clone();
+    let tty = blocking(move || Ok(eng.inspect(&key)?.record.config.tty)).await?;
+    let connect = move || engine.attach(&id).ok().flatten();
+    Ok(serve(&mut req, tty, connect, streams))
 }
 
-/// Streams `entries` as docker's multiplexed stream: on the hijacked connection when the
-/// client asked for `Upgrade: tcp` (101), else as the response body. `tx`/`rx` carry the
-/// frames from the blocking reader to the connection.
-pub fn stream_entries(
+/// `POST /containers/{id}/resize?h=ROWS&w=COLS`.
+pub async fn resize(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let (rows, cols) = size(&q)?;
+    blocking(move || engine.resize(&id, rows, cols)).await?;
+    Ok(StatusCode::OK)
+}
+
+/// The `h` and `w` of a resize query.
+pub fn size(q: &HashMap<String, String>) -> Result<(u16, u16), ApiError> {
+    let get = |k: &str| -> Result<u16, ApiError> {
+        let v = q.get(k).map(String::as_str).unwrap_or("0");
+        v.parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid value for {k}: {v}")))
+    };
+    Ok((get("h")?, get("w")?))
+}
+
+/// Serves an attach: on the hijacked connection when the client asked for `Upgrade: tcp`
+/// (101), else the output as the response body. `connect` (run on a blocking thread once the
+/// response is on its way) gives the shim connection; `None`: the stream is empty (the
+/// container ended before it started again).
+pub fn serve(
     req: &mut Request,
-    entries: impl Iterator<Item = berth_engine::LogEntry> + Send + 'static,
-    tx: tokio::sync::mpsc::Sender<Bytes>,
-    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+    tty: bool,
+    connect: impl FnOnce() -> Option<AttachConn> + Send + 'static,
+    streams: Streams,
 ) -> Response {
-    tokio::task::spawn_blocking(move || {
-        for e in entries {
-            if tx
-                .blocking_send(Bytes::from(frame(e.stream, &e.data)))
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
+    let ctype = if tty { RAW } else { MULTIPLEXED };
     let wants_upgrade = req
         .headers()
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"tcp"));
     if !wants_upgrade {
-        let body = futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv()
-                .await
-                .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+        let (mut out, body_r) = tokio::io::duplex(64 << 10);
+        tokio::spawn(async move {
+            if let Ok(Some(mut conn)) = tokio::task::spawn_blocking(connect).await {
+                if let Some(shim) = shim_stream(&conn) {
+                    let on_exit = conn.take_on_exit();
+                    let _ = copy_output(shim, &mut out, on_exit, &streams, tty).await;
+                }
+            }
         });
-        return (
-            [(header::CONTENT_TYPE, MULTIPLEXED)],
-            Body::from_stream(body),
-        )
-            .into_response();
+        let body = futures_util::stream::unfold(body_r, |mut r| async move {
+            let mut buf = vec![0u8; 16 << 10];
+            match r.read(&mut buf).await {
+                Ok(0) | Err(_) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok::<_, std::convert::Infallible>(Bytes::from(buf)), r))
+                }
+            }
+        });
+        return ([(header::CONTENT_TYPE, ctype)], Body::from_stream(body)).into_response();
     }
     let upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
@@ -73,21 +163,152 @@ pub fn stream_entries(
             }
         };
         let mut io = hyper_util::rt::TokioIo::new(upgraded);
-        while let Some(chunk) = rx.recv().await {
-            if io.write_all(&chunk).await.is_err() {
-                return;
+        match tokio::task::spawn_blocking(connect).await {
+            Ok(Some(conn)) => relay(io, conn, streams).await,
+            _ => {
+                let _ = io.shutdown().await;
             }
-            let _ = io.flush().await;
         }
-        let _ = io.shutdown().await;
     });
     (
         StatusCode::SWITCHING_PROTOCOLS,
         [
             (header::CONNECTION, "Upgrade"),
             (header::UPGRADE, "tcp"),
-            (header::CONTENT_TYPE, MULTIPLEXED),
+            (header::CONTENT_TYPE, ctype),
         ],
     )
         .into_response()
+}
+
+/// The shim connection as an async stream.
+fn shim_stream(conn: &AttachConn) -> Option<tokio::net::UnixStream> {
+    let s = conn.stream.try_clone().ok()?;
+    s.set_nonblocking(true).ok()?;
+    tokio::net::UnixStream::from_std(s).ok()
+}
+
+/// Relays both ways until the shim closes (the process ended) or the client detaches.
+async fn relay<C>(client: C, mut conn: AttachConn, streams: Streams)
+where
+    C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let Some(shim) = shim_stream(&conn) else {
+        return;
+    };
+    let (shim_r, mut shim_w) = shim.into_split();
+    let (mut cli_r, mut cli_w) = tokio::io::split(client);
+    let on_exit = conn.take_on_exit();
+    let tty = conn.tty;
+    let stdin = streams.stdin && conn.stdin;
+    let keys = streams.detach_keys.clone();
+    let output = async {
+        let _ = copy_output(shim_r, &mut cli_w, on_exit, &streams, tty).await;
+        let _ = cli_w.shutdown().await;
+    };
+    let input = async move {
+        let mut buf = vec![0u8; 16 << 10];
+        let mut matched = 0usize;
+        loop {
+            let n = match cli_r.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    if stdin {
+                        let _ = shim_w.write_all(&encode(kind::STDIN_CLOSE, &[])).await;
+                    }
+                    // Half-closed: the output keeps flowing.
+                    return std::future::pending::<()>().await;
+                }
+                Ok(n) => n,
+            };
+            if !stdin {
+                continue;
+            }
+            let mut data = Vec::with_capacity(n);
+            for &b in &buf[..n] {
+                if !keys.is_empty() && b == keys[matched] {
+                    matched += 1;
+                    if matched == keys.len() {
+                        if !data.is_empty() {
+                            let _ = shim_w.write_all(&encode(kind::STDIN, &data)).await;
+                        }
+                        return; // detached
+                    }
+                    continue;
+                }
+                data.extend_from_slice(&keys[..matched]);
+                matched = 0;
+                if !keys.is_empty() && b == keys[0] {
+                    matched = 1;
+                } else {
+                    data.push(b);
+                }
+            }
+            if !data.is_empty() && shim_w.write_all(&encode(kind::STDIN, &data)).await.is_err() {
+                return std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = output => {}
+        () = input => {}
+    }
+}
+
+/// Copies the shim's output frames to `out`: unchanged for a multiplexed stream, payload only
+/// for a terminal; the exec `EXIT` frame goes to `on_exit`.
+async fn copy_output<R, W>(
+    mut shim: R,
+    out: &mut W,
+    mut on_exit: Option<Box<dyn FnOnce(i32) + Send>>,
+    streams: &Streams,
+    tty: bool,
+) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    // Neither named (older clients): both.
+    let both = !streams.stdout && !streams.stderr;
+    let mut head = [0u8; 8];
+    let mut data = Vec::new();
+    loop {
+        if shim.read_exact(&mut head).await.is_err() {
+            return Ok(());
+        }
+        let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        data.resize(len, 0);
+        shim.read_exact(&mut data).await?;
+        let wanted = match head[0] {
+            kind::STDOUT => both || streams.stdout,
+            kind::STDERR => both || streams.stderr,
+            kind::EXIT => {
+                if let (Some(f), Ok(b)) = (on_exit.take(), <[u8; 4]>::try_from(&data[..])) {
+                    f(i32::from_be_bytes(b));
+                }
+                false
+            }
+            _ => false,
+        };
+        if !wanted {
+            continue;
+        }
+        if !tty {
+            out.write_all(&head).await?;
+        }
+        out.write_all(&data).await?;
+        out.flush().await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").ok(), Some(vec![0x10, 0x11]));
+        assert_eq!(parse_detach_keys("a,ctrl-@").ok(), Some(vec![b'a', 0]));
+        assert!(parse_detach_keys("ctrl-").is_err());
+        assert!(parse_detach_keys("ab").is_err());
+    }
 }

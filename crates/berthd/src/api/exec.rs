@@ -1,4 +1,5 @@
-//! `/containers/{id}/exec` and `/exec/{id}/...`: create, start (streamed like attach), inspect.
+//! `/containers/{id}/exec` and `/exec/{id}/...`: create, start (hijacked and relayed like
+//! attach, stdin and terminal included), resize, inspect.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -8,8 +9,8 @@ use axum::Json;
 use berth_engine::ExecConfig;
 use serde_json::json;
 
-use super::attach::stream_entries;
-use super::{blocking, ApiError, ApiResult, AppState};
+use super::attach::{serve, size, Streams};
+use super::{blocking, ApiError, ApiResult, AppState, Query};
 
 /// `POST /containers/{id}/exec`.
 pub async fn create(
@@ -29,8 +30,8 @@ struct StartBody {
     detach: bool,
 }
 
-/// `POST /exec/{id}/start`: `{"Detach": true}` runs it in the background (200), else the
-/// output streams back (hijacked with `Upgrade: tcp`).
+/// `POST /exec/{id}/start`: `{"Detach": true}` runs it in the background (200), else its
+/// stdio is relayed (hijacked with `Upgrade: tcp`).
 pub async fn start(
     State(engine): State<AppState>,
     Path(id): Path<String>,
@@ -45,13 +46,36 @@ pub async fn start(
         serde_json::from_slice(&raw)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
     };
-    let output = blocking(move || engine.exec_start(&id)).await?;
+    let eng = engine.clone();
+    let key = id.clone();
+    let (conn, cfg) = blocking(move || {
+        let cfg = eng.exec_config(&key)?;
+        Ok((eng.exec_start(&key)?, cfg))
+    })
+    .await?;
     if body.detach {
-        tokio::task::spawn_blocking(move || output.for_each(drop));
+        tokio::task::spawn_blocking(move || conn.drain());
         return Ok(StatusCode::OK.into_response());
     }
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-    Ok(stream_entries(&mut req, output, tx, rx))
+    let streams = Streams {
+        stdin: cfg.attach_stdin,
+        stdout: cfg.attach_stdout,
+        stderr: cfg.attach_stderr,
+        detach_keys: Vec::new(),
+    };
+    let tty = conn.tty;
+    Ok(serve(&mut req, tty, move || Some(conn), streams))
+}
+
+/// `POST /exec/{id}/resize?h=ROWS&w=COLS`.
+pub async fn resize(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let (rows, cols) = size(&q)?;
+    blocking(move || engine.exec_resize(&id, rows, cols)).await?;
+    Ok(StatusCode::OK)
 }
 
 /// `GET /exec/{id}/json`.

@@ -1,0 +1,237 @@
+//! Attaching to a container's stdio through its shim: the shim serves `attach.sock` in the
+//! container's exec dir and speaks docker's 8-byte frame header in both directions (see
+//! `berth-shim`'s `frames.rs`). Because the shim owns the pty or pipes, an attach works the
+//! same before and after a daemon restart.
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::error::{EngineError, Result};
+use crate::exits::WaitCondition;
+use crate::Engine;
+
+/// The socket's name in the exec dir.
+pub const ATTACH_SOCKET: &str = "attach.sock";
+/// Frame kinds of the attach protocol.
+pub mod kind {
+    /// Stdin bytes (client → shim).
+    pub const STDIN: u8 = 0;
+    /// Stdout, or a terminal's output (shim → client).
+    pub const STDOUT: u8 = 1;
+    /// Stderr (shim → client).
+    pub const STDERR: u8 = 2;
+    /// The client's stdin ended (client → shim).
+    pub const STDIN_CLOSE: u8 = 3;
+    /// Terminal size: rows, cols as u16 BE (client → shim).
+    pub const RESIZE: u8 = 4;
+    /// Send me the output (client → shim).
+    pub const SUBSCRIBE: u8 = 5;
+    /// An exec's exit code, i32 BE (shim → client).
+    pub const EXIT: u8 = 6;
+}
+
+/// How long an attach made before `start` waits for it.
+const START_WAIT: Duration = Duration::from_secs(300);
+/// How often a pending attach looks whether the container started.
+const START_POLL: Duration = Duration::from_millis(5);
+
+/// Encodes one frame (docker's multiplexed-stream header).
+pub fn encode(kind: u8, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + data.len());
+    out.extend_from_slice(&[kind, 0, 0, 0]);
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// A resize frame.
+pub fn resize_frame(rows: u16, cols: u16) -> Vec<u8> {
+    let mut d = rows.to_be_bytes().to_vec();
+    d.extend_from_slice(&cols.to_be_bytes());
+    encode(kind::RESIZE, &d)
+}
+
+/// A live attach: the connection to the shim, whether its output is a terminal, and what to
+/// do with an exec's exit code when its `EXIT` frame arrives.
+pub struct AttachConn {
+    /// The shim's end speaking the frame protocol.
+    pub stream: UnixStream,
+    /// The output is a terminal (one raw stream).
+    pub tty: bool,
+    /// Whether stdin frames reach the process.
+    pub stdin: bool,
+    on_exit: Option<Box<dyn FnOnce(i32) + Send>>,
+}
+
+impl AttachConn {
+    pub(crate) fn new(stream: UnixStream, tty: bool, stdin: bool) -> AttachConn {
+        AttachConn {
+            stream,
+            tty,
+            stdin,
+            on_exit: None,
+        }
+    }
+
+    pub(crate) fn with_exit(mut self, f: impl FnOnce(i32) + Send + 'static) -> AttachConn {
+        self.on_exit = Some(Box::new(f));
+        self
+    }
+
+    /// Takes the exit handler (the relay calls it on the `EXIT` frame).
+    pub fn take_on_exit(&mut self) -> Option<Box<dyn FnOnce(i32) + Send>> {
+        self.on_exit.take()
+    }
+
+    /// Reads and drops everything until the shim closes (a detached exec).
+    pub fn drain(mut self) {
+        let mut head = [0u8; 8];
+        let mut buf = Vec::new();
+        while self.stream.read_exact(&mut head).is_ok() {
+            let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
+            buf.resize(len, 0);
+            if self.stream.read_exact(&mut buf).is_err() {
+                return;
+            }
+            if head[0] == kind::EXIT {
+                if let (Some(f), Ok(b)) = (self.on_exit.take(), <[u8; 4]>::try_from(&buf[..])) {
+                    f(i32::from_be_bytes(b));
+                }
+            }
+        }
+    }
+}
+
+/// Connects to `dir/attach.sock` through `/proc/self/fd` (the full path may be longer than a
+/// socket address allows).
+fn connect(dir: &Path) -> std::io::Result<UnixStream> {
+    let d = std::fs::File::open(dir)?;
+    UnixStream::connect(format!(
+        "/proc/self/fd/{}/{ATTACH_SOCKET}",
+        d.as_raw_fd()
+    ))
+}
+
+/// Counts an attach waiting for the start; uncounts it when dropped.
+struct Pending<'a> {
+    engine: &'a Engine,
+    id: String,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.engine.lock();
+        if let Some(n) = inner.attach_pending.get_mut(&self.id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                inner.attach_pending.remove(&self.id);
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// The shim's stdio options for container `id` (`tty,stdin,stdin-once,hold=N`).
+    pub(crate) fn shim_stdio_opts(&self, id: &str, cfg: &crate::ContainerConfig) -> String {
+        let mut o = Vec::new();
+        if cfg.tty {
+            o.push("tty".to_owned());
+        }
+        if cfg.open_stdin {
+            o.push("stdin".to_owned());
+        }
+        if cfg.stdin_once {
+            o.push("stdin-once".to_owned());
+        }
+        if let Some(n) = self.lock().attach_pending.get(id).filter(|n| **n > 0) {
+            o.push(format!("hold={n}"));
+        }
+        o.join(",")
+    }
+
+    /// `POST /containers/{id}/attach?stream=1`: a connection to the container's shim,
+    /// subscribed to its output. If the container is not running, waits for its next start
+    /// (the shim then holds the output until this attach is connected). `None` when the
+    /// container ended without starting again.
+    pub fn attach(&self, key: &str) -> Result<Option<AttachConn>> {
+        let (id, running, tty, stdin) = {
+            let inner = self.lock();
+            let id = Self::find_id(&inner, key)?;
+            let rec = inner
+                .containers
+                .get(&id)
+                .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
+            (
+                id.clone(),
+                rec.state.running,
+                rec.config.tty,
+                rec.config.open_stdin,
+            )
+        };
+        if !running {
+            let waiter = self.wait(&id, WaitCondition::NextExit)?;
+            *self.lock().attach_pending.entry(id.clone()).or_insert(0) += 1;
+            let _pending = Pending {
+                engine: self,
+                id: id.clone(),
+            };
+            let deadline = Instant::now() + START_WAIT;
+            loop {
+                if self
+                    .lock()
+                    .containers
+                    .get(&id)
+                    .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?
+                    .state
+                    .running
+                {
+                    break;
+                }
+                if waiter.wait_timeout(START_POLL).is_some() || Instant::now() > deadline {
+                    return Ok(None);
+                }
+            }
+        }
+        let mut stream = match connect(&self.exec_dir(&id)) {
+            Ok(s) => s,
+            // It exited meanwhile (the shim removes its socket first).
+            Err(_) => return Ok(None),
+        };
+        stream
+            .write_all(&encode(kind::SUBSCRIBE, &[]))
+            .map_err(|e| EngineError::Internal(format!("attach to {id}: {e}")))?;
+        Ok(Some(AttachConn::new(stream, tty, stdin)))
+    }
+
+    /// `POST /containers/{id}/resize`: sets the terminal size of a running tty container.
+    pub fn resize(&self, key: &str, rows: u16, cols: u16) -> Result<()> {
+        let id = {
+            let inner = self.lock();
+            let id = Self::find_id(&inner, key)?;
+            if !inner.containers.get(&id).is_some_and(|r| r.state.running) {
+                return Err(EngineError::Conflict(format!(
+                    "Container {id} is not running"
+                )));
+            }
+            id
+        };
+        let mut s = connect(&self.exec_dir(&id))
+            .map_err(|e| EngineError::Conflict(format!("Container {id} is not running: {e}")))?;
+        s.write_all(&resize_frame(rows, cols))
+            .map_err(|e| EngineError::Internal(format!("resize {id}: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames() {
+        assert_eq!(resize_frame(24, 80), [4, 0, 0, 0, 0, 0, 0, 4, 0, 24, 0, 80]);
+        assert_eq!(encode(kind::STDIN, b"x"), [0, 0, 0, 0, 0, 0, 0, 1, b'x']);
+    }
+}
