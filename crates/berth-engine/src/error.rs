@@ -22,6 +22,12 @@ pub enum EngineError {
     /// No such image.
     #[error("No such image: {0}")]
     NoSuchImage(String),
+    /// No such volume.
+    #[error("get {0}: no such volume")]
+    NoSuchVolume(String),
+    /// Something else that does not exist (a path in a container); the full message.
+    #[error("{0}")]
+    NotFound(String),
     /// No such exec instance.
     #[error("No such exec instance: {0}")]
     NoSuchExec(String),
@@ -51,6 +57,9 @@ pub enum EngineError {
     /// Any other internal failure.
     #[error("{0}")]
     Internal(String),
+    /// Talking to a registry failed (pull, push, login, search).
+    #[error("{0}")]
+    Registry(#[from] berth_registry::RegistryError),
 }
 
 impl EngineError {
@@ -59,7 +68,9 @@ impl EngineError {
         match self {
             EngineError::NoSuchContainer(_)
             | EngineError::NoSuchImage(_)
-            | EngineError::NoSuchExec(_) => ErrorKind::NotFound,
+            | EngineError::NoSuchExec(_)
+            | EngineError::NoSuchVolume(_)
+            | EngineError::NotFound(_) => ErrorKind::NotFound,
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::InvalidParameter(_) => ErrorKind::InvalidParameter,
             EngineError::Image(e) => match e {
@@ -68,6 +79,10 @@ impl EngineError {
                 berth_image::StoreError::Reference(_) => ErrorKind::InvalidParameter,
                 _ => ErrorKind::Internal,
             },
+            EngineError::Registry(e) if e.is_not_found() => ErrorKind::NotFound,
+            EngineError::Registry(berth_registry::RegistryError::Reference(_)) => {
+                ErrorKind::InvalidParameter
+            }
             // Docker reports a missing or non-executable program as a bad request.
             EngineError::Start(m) if is_exec_failure(m) => ErrorKind::InvalidParameter,
             _ => ErrorKind::Internal,

@@ -126,6 +126,30 @@ impl Client {
         Ok(bytes)
     }
 
+    /// `GET /v2/<repo>/tags/list` (for `pull --all-tags`).
+    pub fn list_tags(&self, ep: &Endpoint, repo: &str) -> Result<Vec<String>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct Tags {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let url = ep.url(repo, "tags/list");
+        let scope = pull_scope(repo);
+        let mut resp = self.call(ep, Some(&scope), Method::GET, &url, &[], || Ok(()))?;
+        if !resp.status().is_success() {
+            return Err(status_error(ep, resp, repo));
+        }
+        let raw = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_DOCUMENT)
+            .read_to_vec()
+            .map_err(|e| crate::client::net_error(&ep.host, e))?;
+        let t: Tags = serde_json::from_slice(&raw)
+            .map_err(|e| RegistryError::Protocol(format!("tag list of {repo}: {e}")))?;
+        Ok(t.tags.unwrap_or_default())
+    }
+
     fn is_anonymous(&self) -> bool {
         self.auth_config().is_anonymous()
     }

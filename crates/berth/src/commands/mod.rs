@@ -10,7 +10,6 @@ mod list;
 mod network;
 mod registry;
 mod run;
-mod stream;
 mod stats;
 mod storage;
 mod stream;

@@ -110,6 +110,13 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Valu
     if let Some(t) = f.stop_timeout {
         body["StopTimeout"] = json!(t);
     }
+    for (k, v) in f.limits.resources()?.into_iter().chain(f.confine.host_config()?) {
+        body["HostConfig"][k] = v;
+    }
+    for (k, v) in f.storage.host_config()? {
+        body["HostConfig"][k] = v;
+    }
+    f.net.apply(&mut body)?;
     Ok(body)
 }
 
@@ -129,13 +136,13 @@ fn create(c: &Client, f: &CreateFlags, detach: bool, auto_remove: bool) -> Resul
             status: 404,
             message,
         }) if message.starts_with("No such image") => {
-            eprintln!(
-                "Unable to find image '{}' locally",
-                with_default_tag(&f.image)
-            );
-            Err(Failure::daemon(format!(
-                "Error response from daemon: {message} (pulling from a registry is not supported yet)"
-            )))
+            super::registry::pull_for_run(c, &with_default_tag(&f.image)).map_err(|e| Failure {
+                code: 125,
+                message: e.message,
+            })?;
+            let body = request_body(f, detach, auto_remove)?;
+            let v = c.json::<Value>("POST", &path, Body::Json(body))?;
+            Ok(v["Id"].as_str().unwrap_or_default().to_owned())
         }
         Err(e) => Err(e.into()),
     }
@@ -172,7 +179,7 @@ pub fn run(c: &Client, f: &CreateFlags, detach: bool) -> Result<i32, Failure> {
         let started = c.request("POST", &format!("/containers/{id}/start"), Body::Empty);
         if let Err(e) = started {
             if f.rm {
-                let _ = c.request("DELETE", &format!("/containers/{id}?force=1"), Body::Empty);
+                let _ = c.request("DELETE", &format!("/containers/{id}?force=1&v=1"), Body::Empty);
             }
             return Err(start_failure(e));
         }
@@ -190,7 +197,7 @@ pub fn run(c: &Client, f: &CreateFlags, detach: bool) -> Result<i32, Failure> {
     };
     let code = containers::attach_session(c, &id, io, Some(start))?;
     if f.rm {
-        c.request("DELETE", &format!("/containers/{id}?force=1"), Body::Empty)?;
+        c.request("DELETE", &format!("/containers/{id}?force=1&v=1"), Body::Empty)?;
     }
     Ok(code)
 }

@@ -1,0 +1,478 @@
+//! End-to-end registry tests against Debian's `docker-registry` on 127.0.0.1 (started per
+//! test with its own storage; htpasswd auth where needed), with skopeo, podman and the docker
+//! CLI as peers, and a fault-injecting proxy for dropped, corrupt and dying connections.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+#[path = "registry/support.rs"]
+mod support;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{stderr, stdout, Daemon, BERTH};
+use serde_json::Value;
+use support::{file_layer, random_bytes, skopeo, Fault, Layout, Proxy, Registry, TempDir};
+
+/// `berth ARGS…` with its own docker config dir (credentials) and optional stdin bytes.
+fn berth(d: &Daemon, cfg: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(BERTH);
+    cmd.env("DOCKER_CONFIG", cfg)
+        .arg("-H")
+        .arg(format!("unix://{}", d.sock.display()))
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn ok(d: &Daemon, cfg: &Path, args: &[&str]) -> String {
+    let o = berth(d, cfg, args, None);
+    assert!(
+        o.status.success(),
+        "berth {args:?}: {}\n{}\ndaemon log:\n{}",
+        stdout(&o),
+        stderr(&o),
+        d.log()
+    );
+    stdout(&o)
+}
+
+/// Push a busybox image with a `/marker` file (content `marker`) to `reg` as `repo:tag` with
+/// skopeo; returns the manifest digest.
+fn skopeo_push_busybox(reg: &Registry, work: &Path, repo: &str, tag: &str, marker: &str) -> String {
+    let layout = Layout::new(&work.join(format!("oci-{}", repo.replace('/', "-"))));
+    let marker_tar = file_layer(work, "marker", marker.as_bytes());
+    let m = layout.image(
+        &[common::rootfs_tar(), marker_tar],
+        host_arch(),
+        &["/bin/sh"],
+    );
+    let digest = m["digest"].as_str().unwrap().to_owned();
+    layout.finish(tag, vec![m], false);
+    let mut args = vec![
+        "copy".to_owned(),
+        "-q".into(),
+        "--dest-tls-verify=false".into(),
+    ];
+    args.extend(
+        reg.creds()
+            .into_iter()
+            .map(|c| c.replacen("--creds", "--dest-creds", 1)),
+    );
+    args.push(format!("oci:{}:{tag}", layout.dir.display()));
+    args.push(format!("docker://{}/{repo}:{tag}", reg.host()));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    skopeo(&a);
+    digest
+}
+
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn images_json(d: &Daemon) -> Vec<Value> {
+    let raw = d.raw("GET", "/images/json");
+    let body = raw.split("\r\n\r\n").nth(1).unwrap_or("[]");
+    serde_json::from_str(body.trim()).unwrap_or_default()
+}
+
+fn ingest_files(d: &Daemon) -> Vec<PathBuf> {
+    fs::read_dir(d.dir.join("data/image/content/ingest"))
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn skopeo_pushes_berth_pulls_runs_and_pins_digests() {
+    let work = TempDir::new("pull");
+    let reg = Registry::start();
+    let digest = skopeo_push_busybox(&reg, &work.0, "test/bb", "v1", "from-skopeo");
+    let d = Daemon::start();
+    let cfg = work.0.join("cfg");
+    let name = format!("{}/test/bb:v1", reg.host());
+
+    let out = ok(&d, &cfg, &["pull", &name]);
+    assert!(out.contains("v1: Pulling from test/bb"), "{out}");
+    assert!(out.contains("Pull complete"), "{out}");
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with(&name), "{out}");
+    let ran = ok(&d, &cfg, &["run", "--rm", &name, "cat", "/marker"]);
+    assert_eq!(ran, "from-skopeo");
+
+    // Again: nothing to download.
+    let again = ok(&d, &cfg, &["pull", &name]);
+    assert!(again.contains("Already exists"), "{again}");
+    assert!(again.contains("Image is up to date"), "{again}");
+
+    // Digest-pinned, quiet: prints just the reference.
+    let pinned = format!("{}/test/bb@{digest}", reg.host());
+    assert_eq!(ok(&d, &cfg, &["pull", "-q", &pinned]).trim(), pinned);
+    let imgs = images_json(&d);
+    let digests: Vec<String> = imgs
+        .iter()
+        .flat_map(|i| i["RepoDigests"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    assert!(digests.contains(&pinned), "{digests:?}");
+
+    // Unknown tag: docker's message, exit 1, nothing new.
+    let bad = berth(
+        &d,
+        &cfg,
+        &["pull", &format!("{}/test/bb:nope", reg.host())],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("not found"), "{}", stderr(&bad));
+    // Unreachable registry.
+    let port = support::free_port();
+    let down = berth(&d, &cfg, &["pull", &format!("127.0.0.1:{port}/x:1")], None);
+    assert_eq!(down.status.code(), Some(1));
+    assert!(stderr(&down).contains("unreachable"), "{}", stderr(&down));
+
+    // `run` of a missing image pulls it first, like docker.
+    let _second = skopeo_push_busybox(&reg, &work.0, "test/other", "latest", "auto");
+    let o = berth(
+        &d,
+        &cfg,
+        &[
+            "run",
+            "--rm",
+            &format!("{}/test/other", reg.host()),
+            "cat",
+            "/marker",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "auto");
+    assert!(
+        stderr(&o).contains("Unable to find image"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn login_push_with_htpasswd_then_skopeo_and_podman_pull() {
+    let work = TempDir::new("push");
+    let reg = Registry::start_with_auth("alice", "s3cret");
+    let d = Daemon::start();
+    let cfg = work.0.join("cfg");
+    let name = format!("{}/team/app:1", reg.host());
+    let o = d.berth_with_stdin(&["import", "-", &name], Some(&common::rootfs_tar()));
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // No credentials: refused.
+    let o = berth(&d, &cfg, &["push", &name], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).to_lowercase().contains("unauthorized"),
+        "{}",
+        stderr(&o)
+    );
+    // Wrong password: refused, nothing stored.
+    let o = berth(
+        &d,
+        &cfg,
+        &["login", "-u", "alice", "--password-stdin", &reg.host()],
+        Some(b"wrong\n"),
+    );
+    assert_ne!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        !cfg.join("config.json").exists()
+            || !fs::read_to_string(cfg.join("config.json"))
+                .unwrap()
+                .contains(&reg.host())
+    );
+    // Right password: stored docker-style.
+    let o = berth(
+        &d,
+        &cfg,
+        &["login", "-u", "alice", "--password-stdin", &reg.host()],
+        Some(b"s3cret\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Login Succeeded"));
+    let conf: Value = serde_json::from_slice(&fs::read(cfg.join("config.json")).unwrap()).unwrap();
+    assert!(conf["auths"][reg.host()]["auth"].is_string(), "{conf}");
+
+    let out = ok(&d, &cfg, &["push", &name]);
+    assert!(
+        out.contains(&format!(
+            "The push refers to repository [{}/team/app]",
+            reg.host()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("Pushed"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("1: digest: sha256:"))
+        .expect(&out);
+    let pushed = line.split_whitespace().nth(2).unwrap().to_owned();
+    // Pushing again: every layer is there already.
+    let again = ok(&d, &cfg, &["push", &name]);
+    assert!(again.contains("Layer already exists"), "{again}");
+
+    // skopeo sees the same manifest digest.
+    let insp = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        "alice:s3cret",
+        &format!("docker://{name}"),
+    ]);
+    let v: Value = serde_json::from_slice(&insp.stdout).unwrap();
+    assert_eq!(v["Digest"].as_str(), Some(pushed.as_str()));
+
+    // podman pulls it too (own storage root, vfs: no mounts left behind).
+    let proot = TempDir::new("podman");
+    let podman = |args: &[&str]| {
+        Command::new("podman")
+            .arg("--root")
+            .arg(proot.0.join("root"))
+            .arg("--runroot")
+            .arg(proot.0.join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = podman(&[
+        "pull",
+        "-q",
+        "--tls-verify=false",
+        "--creds",
+        "alice:s3cret",
+        &name,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let _ = podman(&["rmi", "-af"]);
+
+    // logout forgets the credentials.
+    let o = ok(&d, &cfg, &["logout", &reg.host()]);
+    assert!(o.contains("Removing login credentials"), "{o}");
+    assert!(ok(&d, &cfg, &["logout", &reg.host()]).contains("Not logged in"));
+}
+
+#[test]
+fn pushing_a_pulled_image_mounts_blobs_and_keeps_its_digest() {
+    let work = TempDir::new("mount");
+    let reg = Registry::start();
+    let digest = skopeo_push_busybox(&reg, &work.0, "src/app", "1", "m");
+    let d = Daemon::start();
+    let cfg = work.0.join("cfg");
+    ok(
+        &d,
+        &cfg,
+        &["pull", "-q", &format!("{}/src/app:1", reg.host())],
+    );
+    let dst = format!("{}/dst/app:2", reg.host());
+    ok(
+        &d,
+        &cfg,
+        &["tag", &format!("{}/src/app:1", reg.host()), &dst],
+    );
+    let out = ok(&d, &cfg, &["push", &dst]);
+    assert!(out.contains("Mounted from src/app"), "{out}");
+    assert!(out.contains(&format!("2: digest: {digest}")), "{out}");
+}
+
+#[test]
+fn multi_arch_index_picks_the_host_platform_or_the_asked_one() {
+    let work = TempDir::new("multi");
+    let reg = Registry::start();
+    let layout = Layout::new(&work.0.join("oci"));
+    let other = if host_arch() == "arm64" {
+        "amd64"
+    } else {
+        "arm64"
+    };
+    let host_m = layout.image(
+        &[
+            common::rootfs_tar(),
+            file_layer(&work.0, "arch", host_arch().as_bytes()),
+        ],
+        host_arch(),
+        &["/bin/sh"],
+    );
+    let other_m = layout.image(
+        &[
+            common::rootfs_tar(),
+            file_layer(&work.0, "arch", other.as_bytes()),
+        ],
+        other,
+        &["/bin/sh"],
+    );
+    layout.finish("multi", vec![other_m, host_m], true);
+    skopeo(&[
+        "copy",
+        "-q",
+        "--all",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:multi", layout.dir.display()),
+        &format!("docker://{}/arch/img:multi", reg.host()),
+    ]);
+    let d = Daemon::start();
+    let cfg = work.0.join("cfg");
+    let name = format!("{}/arch/img:multi", reg.host());
+    ok(&d, &cfg, &["pull", &name]);
+    assert_eq!(
+        ok(&d, &cfg, &["run", "--rm", &name, "cat", "/arch"]),
+        host_arch()
+    );
+
+    let plat = format!("linux/{other}");
+    ok(&d, &cfg, &["pull", "--platform", &plat, &name]);
+    let arch = ok(
+        &d,
+        &cfg,
+        &["image", "inspect", "--format", "{{.Architecture}}", &name],
+    );
+    assert_eq!(arch.trim(), other);
+    let o = berth(
+        &d,
+        &cfg,
+        &["pull", "--platform", "linux/s390x", &name],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("no matching manifest"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A 24 MB incompressible layer behind the proxy, throttled so faults land mid-layer.
+fn big_image(work: &Path, reg: &Registry) -> String {
+    let layout = Layout::new(&work.join("oci-big"));
+    let big = file_layer(work, "big.bin", &random_bytes(24 << 20));
+    let m = layout.image(&[common::rootfs_tar(), big], host_arch(), &["/bin/sh"]);
+    layout.finish("big", vec![m], false);
+    skopeo(&[
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:big", layout.dir.display()),
+        &format!("docker://{}/big/img:1", reg.host()),
+    ]);
+    "big/img:1".to_owned()
+}
+
+#[test]
+fn dropped_connection_resumes_with_range_and_corruption_fails_cleanly() {
+    let work = TempDir::new("faults");
+    let reg = Registry::start();
+    let repo = big_image(&work.0, &reg);
+    let d = Daemon::start();
+    let cfg = work.0.join("cfg");
+
+    // Corrupt one byte 10 MB in: the pull fails and leaves nothing.
+    let p = Proxy::start(
+        support::free_port(),
+        reg.port,
+        Fault::CorruptAfter(10 << 20),
+        0,
+    );
+    let o = berth(
+        &d,
+        &cfg,
+        &["pull", &format!("127.0.0.1:{}/{repo}", p.port)],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(images_json(&d).is_empty());
+    assert!(ingest_files(&d).is_empty(), "{:?}", ingest_files(&d));
+    drop(p);
+
+    // The connection drops 10 MB in: resumed with a Range request, pull succeeds.
+    let p = Proxy::start(
+        support::free_port(),
+        reg.port,
+        Fault::DropOnceAfter(10 << 20),
+        0,
+    );
+    let name = format!("127.0.0.1:{}/{repo}", p.port);
+    let out = ok(&d, &cfg, &["pull", &name]);
+    assert!(p.tripped.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    let size = ok(&d, &cfg, &["run", "--rm", &name, "wc", "-c", "/big.bin"]);
+    assert!(size.trim().starts_with(&(24 << 20).to_string()), "{size}");
+}
+
+#[test]
+fn registry_killed_mid_pull_fails_cleanly_and_a_retry_succeeds() {
+    let work = TempDir::new("kill");
+    let mut reg = Registry::start();
+    let repo = big_image(&work.0, &reg);
+    let d = Daemon::start();
+    let cfg = work.0.join("cfg");
+    let port = support::free_port();
+    {
+        let p = Proxy::start(port, reg.port, Fault::DieAfter(8 << 20), 32 << 20);
+        let o = berth(
+            &d,
+            &cfg,
+            &["pull", &format!("127.0.0.1:{port}/{repo}")],
+            None,
+        );
+        assert!(p.tripped.load(std::sync::atomic::Ordering::SeqCst));
+        reg.kill();
+        assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+        assert!(images_json(&d).is_empty());
+        assert!(ingest_files(&d).is_empty(), "{:?}", ingest_files(&d));
+    }
+    reg.restart();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let _p = Proxy::start(port, reg.port, Fault::None, 0);
+    let out = ok(&d, &cfg, &["pull", &format!("127.0.0.1:{port}/{repo}")]);
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    assert_eq!(images_json(&d).len(), 1);
+}
+
+#[test]
+fn docker_cli_pulls_through_berthd() {
+    let Some(docker) = common::docker_cli() else {
+        eprintln!("docker CLI not installed: skipping");
+        return;
+    };
+    let work = TempDir::new("docker");
+    let reg = Registry::start();
+    skopeo_push_busybox(&reg, &work.0, "dk/bb", "latest", "docker");
+    let d = Daemon::start();
+    let name = format!("{}/dk/bb", reg.host());
+    let o = d.docker(&docker, &["pull", &name]);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), d.log());
+    let out = stdout(&o);
+    assert!(
+        out.contains("Pull complete") && out.contains("Downloaded newer image"),
+        "{out}"
+    );
+    let o = d.docker(&docker, &["pull", &format!("{}/dk/bb:missing", reg.host())]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+    let o = d.docker(&docker, &["run", "--rm", &name, "cat", "/marker"]);
+    assert_eq!(stdout(&o), "docker", "{}", stderr(&o));
+}
