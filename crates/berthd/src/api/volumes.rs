@@ -1,0 +1,55 @@
+//! `/volumes/...`: list, create, inspect, remove, prune.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use berth_engine::volumes::{VolumeCreate, VolumeFilters};
+use serde_json::json;
+
+use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
+
+/// `GET /volumes?filters=`.
+pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl IntoResponse> {
+    let f = VolumeFilters::parse(q.get("filters").map(String::as_str))?;
+    let vols = blocking(move || Ok(engine.volumes_list(&f))).await?;
+    Ok(Json(json!({"Volumes": vols, "Warnings": []})))
+}
+
+/// `POST /volumes/create` with `{"Name","Driver","DriverOpts","Labels"}`.
+pub async fn create(State(engine): State<AppState>, body: Bytes) -> ApiResult<impl IntoResponse> {
+    let req: VolumeCreate = if body.is_empty() {
+        VolumeCreate::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid volume create request: {e}")))?
+    };
+    let v = blocking(move || engine.volume_create(req)).await?;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// `GET /volumes/{name}`.
+pub async fn inspect(
+    State(engine): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(blocking(move || engine.volume_inspect(&name)).await?))
+}
+
+/// `DELETE /volumes/{name}?force=`.
+pub async fn remove(
+    State(engine): State<AppState>,
+    Path(name): Path<String>,
+    q: Query,
+) -> ApiResult<StatusCode> {
+    let force = flag(&q, "force");
+    blocking(move || engine.volume_remove(&name, force)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /volumes/prune?filters=` (`all=true` for named volumes too).
+pub async fn prune(State(engine): State<AppState>, q: Query) -> ApiResult<impl IntoResponse> {
+    let f = VolumeFilters::parse(q.get("filters").map(String::as_str))?;
+    Ok(Json(blocking(move || engine.volumes_prune(&f)).await?))
+}
