@@ -251,6 +251,8 @@ impl Engine {
         let mut host_config = req.host_config.unwrap_or_default();
         host_config.restart_policy.validate()?;
         host_config.log_config.rotation()?;
+        crate::resources::validate(&mut host_config.resources, false)?;
+        crate::security::validate(&host_config.confinement)?;
         if host_config.log_config.kind.is_empty() {
             host_config.log_config.kind = "json-file".into();
         }

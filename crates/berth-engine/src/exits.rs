@@ -202,6 +202,9 @@ impl Engine {
         }
         let _ = std::fs::remove_file(self.exec_dir(id).join(shim::EXIT_FILE));
         self.unmount_rootfs(id);
+        if status.oom_killed {
+            self.emit_container(id, "oom", &[]);
+        }
         self.emit_container(id, "die", &[("exitCode", &status.exit_code.to_string())]);
         let result = WaitResult {
             status_code: status.exit_code,

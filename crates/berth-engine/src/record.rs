@@ -86,6 +86,12 @@ pub struct HostConfig {
     /// The log driver and its options (`json-file` with `max-size`, `max-file`).
     #[serde(deserialize_with = "nullable")]
     pub log_config: LogConfig,
+    /// Resource limits (docker embeds `Resources` in `HostConfig` the same way).
+    #[serde(flatten)]
+    pub resources: crate::resources::Resources,
+    /// Capabilities, privileged mode, security options, read-only root, groups, sysctls.
+    #[serde(flatten)]
+    pub confinement: crate::security::Confinement,
 }
 
 /// Docker's `LogConfig`.

@@ -163,7 +163,9 @@ pub fn build(
 }
 
 /// The feature areas' edits of the spec for a container's `HostConfig` (one call per area).
-fn apply_host_config(_spec: &mut Value, _host: &HostConfig) -> Result<()> {
+fn apply_host_config(spec: &mut Value, host: &HostConfig) -> Result<()> {
+    crate::resources::apply(spec, &host.resources)?;
+    crate::security::apply(spec, &host.confinement)?;
     Ok(())
 }
 
