@@ -198,12 +198,9 @@ fn resolve(
     Err(last.unwrap_or_else(|| RegistryError::Protocol(format!("no endpoint for {domain}"))))
 }
 
+/// What docker shows in "Pulling from …": the repository path, without the registry.
 fn familiar_repo(r: &Reference) -> String {
-    if r.domain() == berth_image::reference::DEFAULT_DOMAIN {
-        r.path().to_owned()
-    } else {
-        r.name()
-    }
+    r.path().to_owned()
 }
 
 /// Run the layer jobs on `concurrency` threads; the first failure cancels the rest.
