@@ -20,6 +20,9 @@ pub struct CreateRequest {
     /// How to run it on this host.
     #[serde(rename = "HostConfig", default)]
     pub host_config: Option<HostConfig>,
+    /// Networks to join and per-network settings (aliases, fixed address).
+    #[serde(rename = "NetworkingConfig", default)]
+    pub networking_config: Option<crate::network::NetworkingConfig>,
 }
 
 /// One row of `GET /containers/json`.
@@ -240,6 +243,7 @@ impl Engine {
         })?;
         let (_, img_cfg) = self.images.manifest_and_config(&image.record.id)?;
         merge_image_config(&mut cfg, img_cfg.config.as_ref());
+        crate::network::merge_exposed(&mut cfg, img_cfg.config.as_ref());
         let args = spec::process_args(&cfg);
         let Some((path, rest)) = args.split_first() else {
             return Err(EngineError::InvalidParameter("No command specified".into()));
@@ -261,9 +265,6 @@ impl Engine {
             return Err(EngineError::InvalidParameter(
                 "can't create 'AutoRemove' container with restart policy".into(),
             ));
-        }
-        if host_config.network_mode.is_empty() {
-            host_config.network_mode = "none".into();
         }
         let mut inner = self.lock();
         let taken = |n: &str| inner.containers.values().find(|r| r.short_name() == n);
@@ -288,7 +289,9 @@ impl Engine {
                 }
             }
         };
-        let rec = ContainerRecord {
+        let image_volumes = img_cfg.config.as_ref().and_then(|c| c.volumes.as_ref());
+        self.setup_mounts(&inner, &id, &mut cfg, &host_config, image_volumes)?;
+        let mut rec = ContainerRecord {
             id: id.clone(),
             created: now_rfc3339(),
             path: path.clone(),
@@ -303,10 +306,20 @@ impl Engine {
             host_config,
             manually_stopped: false,
         };
-        self.images
-            .prepare_container(&id, &image.record.id.to_string())?;
-        if let Err(e) = self.records.save(&rec) {
+        if let Err(e) = self
+            .images
+            .prepare_container(&id, &image.record.id.to_string())
+        {
+            self.release_mounts(&id, true);
+            return Err(e.into());
+        }
+        if let Err(e) = self
+            .net_register(&inner, &mut rec, req.networking_config.as_ref())
+            .and_then(|()| self.records.save(&rec))
+        {
+            self.net_unregister(&id);
             let _ = self.images.remove_container(&id);
+            self.release_mounts(&id, true);
             return Err(e);
         }
         inner.containers.insert(id.clone(), rec);
@@ -355,13 +368,13 @@ impl Engine {
                     image_id: r.image.clone(),
                     command: cmd.join(" "),
                     created,
-                    ports: Vec::new(),
+                    ports: self.summary_ports(&r.id),
                     labels: r.config.labels.clone(),
                     state: r.state.status.clone(),
                     status,
                     host_config: serde_json::json!({"NetworkMode": r.host_config.network_mode}),
-                    network_settings: serde_json::json!({"Networks": {}}),
-                    mounts: Vec::new(),
+                    network_settings: self.network_settings(r),
+                    mounts: self.mounts_view(&r.id),
                 }
             })
             .collect();
@@ -387,12 +400,13 @@ impl Engine {
             .upper_dir(&id)
             .map(|p| p.display().to_string())
             .unwrap_or_default();
+        let network_settings = self.network_settings(&record);
         Ok(ContainerInspect {
             record,
             log_path: self.log_path(&id).display().to_string(),
-            resolv_conf_path: String::new(),
-            hostname_path: String::new(),
-            hosts_path: String::new(),
+            resolv_conf_path: self.etc_paths(&id).0,
+            hostname_path: self.etc_paths(&id).1,
+            hosts_path: self.etc_paths(&id).2,
             mount_label: String::new(),
             process_label: String::new(),
             app_armor_profile: String::new(),
@@ -404,8 +418,8 @@ impl Engine {
                     "MergedDir": self.rootfs_dir(&id).display().to_string(),
                 },
             }),
-            mounts: Vec::new(),
-            network_settings: serde_json::json!({"Networks": {}}),
+            mounts: self.mounts_view(&id),
+            network_settings,
         })
     }
 

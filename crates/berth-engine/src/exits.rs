@@ -183,6 +183,7 @@ impl Engine {
             if let Err(e) = self.records.save(rec) {
                 tracing::error!("saving container {id}: {e}");
             }
+            self.net_teardown(id);
             auto_remove = rec.host_config.auto_remove;
             restart = !auto_remove
                 && rec.host_config.restart_policy.should_restart(

@@ -122,6 +122,7 @@ impl Engine {
                 Ok(true)
             }
             Err(e) => {
+                self.net_teardown(&id);
                 self.unmount_rootfs(&id);
                 let auto_remove = {
                     let mut inner = self.lock();
@@ -160,7 +161,9 @@ impl Engine {
         let passwd = user::read_in_root(rootfs, "etc/passwd")?;
         let group = user::read_in_root(rootfs, "etc/group")?;
         let who = user::resolve(&cfg.user, &passwd, &group)?;
-        let spec = spec::build(id, cfg, host, &who, rootfs)?;
+        let mut spec = spec::build(id, cfg, host, &who, rootfs)?;
+        self.add_volume_mounts(id, rootfs, &mut spec)?;
+        spec = self.net_apply(id, cfg, host, spec)?;
         let cfg_path = exec_dir.join("config.json");
         spec.save(&cfg_path)
             .map_err(|e| EngineError::Internal(format!("write {}: {e}", cfg_path.display())))?;
@@ -312,6 +315,7 @@ impl Engine {
             return Ok(());
         };
         self.unmount_rootfs(&id);
+        self.release_mounts(&id, rec.host_config.auto_remove);
         match self.images.remove_container(&id) {
             Ok(()) | Err(berth_image::StoreError::NoContainer(_)) => {}
             Err(e) => tracing::warn!("removing the layer of {id}: {e}"),
@@ -322,6 +326,7 @@ impl Engine {
                 tracing::warn!("remove {}: {e}", exec_dir.display());
             }
         }
+        self.net_unregister(&id);
         self.records.remove(&id)?;
         self.notify_removed(&id, rec.state.exit_code);
         Ok(())
@@ -351,6 +356,7 @@ impl Engine {
         let old = std::mem::replace(&mut rec.name, format!("/{new_name}"));
         self.records.save(rec)?;
         drop(inner);
+        self.net_rename(&id, &new_name);
         self.emit_container(&id, "rename", &[("oldName", &old)]);
         Ok(())
     }

@@ -69,6 +69,12 @@ pub struct ContainerConfig {
     /// Seconds `stop` waits before SIGKILL (default 10).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    /// Paths that get an anonymous volume (`"/data": {}`; the image's `VOLUME`s merged in).
+    #[serde(deserialize_with = "nullable")]
+    pub volumes: BTreeMap<String, serde_json::Value>,
+    /// `ExposedPorts` and `MacAddress`.
+    #[serde(flatten)]
+    pub net: crate::network::ConfigNetworking,
 }
 
 /// The part of docker's `HostConfig` this engine honours so far.
@@ -77,7 +83,7 @@ pub struct ContainerConfig {
 pub struct HostConfig {
     /// Remove the container when it exits (`run --rm`).
     pub auto_remove: bool,
-    /// Always "none" until networking lands.
+    /// `bridge`, `host`, `none`, `container:ID` or a network name.
     #[serde(deserialize_with = "nullable")]
     pub network_mode: String,
     /// What to do when the container exits.
@@ -92,6 +98,13 @@ pub struct HostConfig {
     /// Capabilities, privileged mode, security options, read-only root, groups, sysctls.
     #[serde(flatten)]
     pub confinement: crate::security::Confinement,
+    /// Volumes and mounts: `Binds`, `Mounts`, `Tmpfs`, `VolumesFrom`.
+    #[serde(flatten)]
+    pub storage: crate::volumes::StorageConfig,
+    /// Ports, DNS and /etc/hosts entries: `PortBindings`, `PublishAllPorts`, `Dns`, `DnsSearch`,
+    /// `DnsOptions`, `ExtraHosts`.
+    #[serde(flatten)]
+    pub net: crate::network::HostNetworking,
 }
 
 /// Docker's `LogConfig`.

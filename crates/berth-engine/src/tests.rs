@@ -34,6 +34,7 @@ fn req(image: &str, cmd: &[&str]) -> CreateRequest {
             ..Default::default()
         },
         host_config: None,
+        networking_config: None,
     }
 }
 

@@ -100,6 +100,21 @@ pub fn ensure_bridge(name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<u32> {
     Ok(idx)
 }
 
+/// Whether a link of that name exists in the caller's namespace.
+pub fn exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+/// The index of an existing link (from sysfs: no netlink round trip).
+pub fn index(name: &str) -> Result<u32> {
+    let p = Path::new("/sys/class/net").join(name).join("ifindex");
+    std::fs::read_to_string(&p)
+        .map_err(io_err("read", &p))?
+        .trim()
+        .parse()
+        .map_err(|_| nl("read ifindex", format!("bad index for {name}")))
+}
+
 /// Deletes a link by name; a missing link is fine.
 pub fn delete(name: &str) -> Result<()> {
     with_handle(&format!("delete {name}"), |h| async move {

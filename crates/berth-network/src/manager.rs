@@ -65,6 +65,8 @@ pub struct Networks {
     store: Store,
     state: Mutex<State>,
     dns: Mutex<HashMap<String, DnsServer>>,
+    /// The table as last applied (`Some(None)`: known absent), to skip needless `nft` runs.
+    applied: Mutex<Option<Option<String>>>,
 }
 
 pub(crate) fn random_id() -> String {
@@ -122,6 +124,7 @@ impl Networks {
             store,
             state: Mutex::new(state),
             dns: Mutex::new(HashMap::new()),
+            applied: Mutex::new(None),
         };
         nets.reconcile(alive)?;
         Ok(nets)
@@ -180,22 +183,29 @@ impl Networks {
                 }
             }
         }
-        self.sync_kernel(&st)
+        self.sync_kernel(&st, true)
     }
 
-    /// Brings bridges, DNS servers and the nftables table in line with `st`.
-    pub(crate) fn sync_kernel(&self, st: &State) -> Result<()> {
+    /// Brings bridges, DNS servers and the nftables table in line with `st`. Bridges are
+    /// made when a network gets its first endpoint and, as in docker, stay while the network
+    /// exists; `prune` also removes the ones no endpoint uses (daemon start and shutdown).
+    pub(crate) fn sync_kernel(&self, st: &State, prune: bool) -> Result<()> {
         let mut active = Vec::new();
         let mut dnats = Vec::new();
         let mut servers = self.dns.lock().unwrap_or_else(|p| p.into_inner());
         for n in st.networks.values() {
             let members = st.members(&n.id).count();
-            if members == 0 {
+            let exists = link::exists(&n.bridge);
+            if members == 0 && (prune || !exists) {
                 servers.remove(&n.id);
-                let _ = link::delete(&n.bridge);
+                if exists {
+                    link::delete(&n.bridge)?;
+                }
                 continue;
             }
-            link::ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)?;
+            if !exists {
+                link::ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)?;
+            }
             active.push(ActiveNet {
                 bridge: n.bridge.clone(),
                 subnet: n.subnet,
@@ -244,7 +254,21 @@ impl Networks {
             enable_forwarding();
         }
         let body = nft::render(&active, &dnats, &self.cfg.table);
-        nft::apply(&self.cfg.table, body.as_deref())
+        let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        if applied.as_ref() != Some(&body) {
+            nft::apply(&self.cfg.table, body.as_deref())?;
+            *applied = Some(body);
+        }
+        Ok(())
+    }
+
+    /// At daemon shutdown: removes the bridges, DNS servers and rules no running container
+    /// needs (with no containers running, the host is left as it was before the daemon).
+    pub fn shutdown(&self) {
+        let st = self.lock();
+        if let Err(e) = self.sync_kernel(&st, true) {
+            tracing::warn!("network shutdown: {e}");
+        }
     }
 
     /// Every network, default first.
@@ -397,6 +421,14 @@ impl Networks {
         }
         st.networks.remove(&n.id);
         self.save(&st)?;
+        self.dns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&n.id);
+        if link::exists(&n.bridge) {
+            link::delete(&n.bridge)?;
+        }
+        self.sync_kernel(&st, false)?;
         Ok(n)
     }
 
@@ -453,7 +485,7 @@ impl Networks {
         if let Some(c) = st.containers.get_mut(id) {
             c.name = name.to_owned();
             let _ = self.save(&st);
-            let _ = self.sync_kernel(&st);
+            let _ = self.sync_kernel(&st, false);
         }
     }
 
@@ -490,11 +522,9 @@ fn names_of(st: &State, net_id: &str) -> HashMap<String, Vec<Ipv4Addr>> {
     t
 }
 
-/// Removes a container's kernel objects (veths, namespace) and clears its live fields.
+/// Removes a container's kernel objects (its namespace) and clears its live fields.
+/// The veths go with the namespace: the kernel deletes both ends when it frees it.
 pub(crate) fn release_kernel(c: &mut ContainerNet) {
-    for ep in c.endpoints.values() {
-        let _ = link::delete(&ep.host_veth);
-    }
     if let Some(ns) = &c.netns {
         netns::remove(ns);
     }

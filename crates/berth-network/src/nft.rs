@@ -62,7 +62,7 @@ pub fn render(nets: &[ActiveNet], dnats: &[Dnat], table: &str) -> Option<String>
         "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n    fib daddr type local jump publish\n  }\n",
     );
     s.push_str(
-        "  chain output {\n    type nat hook output priority dstnat; policy accept;\n    fib daddr type local jump publish\n  }\n",
+        "  chain output {\n    type nat hook output priority -100; policy accept;\n    fib daddr type local jump publish\n  }\n",
     );
     s.push_str(
         "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n",

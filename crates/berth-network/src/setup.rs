@@ -141,7 +141,7 @@ impl Networks {
                 release_kernel(cc);
             }
             let _ = self.save(&st);
-            let _ = self.sync_kernel(&st);
+            let _ = self.sync_kernel(&st, false);
             return Err(e);
         }
         Ok(Some(ns))
@@ -155,9 +155,9 @@ impl Networks {
     ) -> Result<()> {
         netns::create(ns)?;
         // Bridges and rules first (sync_kernel sees the planned endpoints), then the veths.
-        self.sync_kernel(st)?;
+        self.sync_kernel(st, false)?;
         for (i, (n, ep)) in planned.iter().enumerate() {
-            let bridge = link::ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)?;
+            let bridge = link::index(&n.bridge)?;
             link::add_veth(
                 ns,
                 &link::VethSpec {
@@ -185,7 +185,7 @@ impl Networks {
             return;
         }
         release_kernel(c);
-        if let Err(e) = self.save(&st).and_then(|()| self.sync_kernel(&st)) {
+        if let Err(e) = self.save(&st).and_then(|()| self.sync_kernel(&st, false)) {
             tracing::warn!("network teardown of {id}: {e}");
         }
     }
@@ -232,9 +232,9 @@ impl Networks {
         }
         let res = self
             .save(&st)
-            .and_then(|()| self.sync_kernel(&st))
+            .and_then(|()| self.sync_kernel(&st, false))
             .and_then(|()| {
-                let bridge = link::ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)?;
+                let bridge = link::index(&n.bridge)?;
                 link::add_veth(
                     &ns,
                     &link::VethSpec {
@@ -254,7 +254,7 @@ impl Networks {
                 cc.endpoints.remove(&n.id);
             }
             let _ = self.save(&st);
-            let _ = self.sync_kernel(&st);
+            let _ = self.sync_kernel(&st, false);
             return Err(e);
         }
         Ok(())
@@ -285,6 +285,6 @@ impl Networks {
             }
         }
         self.save(&st)?;
-        self.sync_kernel(&st)
+        self.sync_kernel(&st, false)
     }
 }

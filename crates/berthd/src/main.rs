@@ -27,6 +27,13 @@ struct Flags {
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// The default bridge's device (dockerd's -b); `none`: no default network, containers
+    /// default to `--network none`.
+    #[arg(short = 'b', long = "bridge", default_value = "berth0")]
+    bridge: String,
+    /// The default bridge's address and prefix (default 172.17.0.1/16, or a free pool).
+    #[arg(long)]
+    bip: Option<String>,
 }
 
 fn socket_paths(flags: &Flags) -> Result<Vec<PathBuf>> {
@@ -84,11 +91,12 @@ fn main() -> Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let sockets = socket_paths(&flags)?;
-    let engine = berth_engine::Engine::open(berth_engine::EngineConfig::new(
-        &flags.data_root,
-        &flags.exec_root,
-    ))
-    .context("opening the engine")?;
+    let mut engine_cfg = berth_engine::EngineConfig::new(&flags.data_root, &flags.exec_root);
+    engine_cfg.network = Some(berth_engine::network::NetworkOptions {
+        bridge: Some(flags.bridge.clone()).filter(|b| b != "none"),
+        bip: flags.bip.clone(),
+    });
+    let engine = berth_engine::Engine::open(engine_cfg).context("opening the engine")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -134,6 +142,7 @@ async fn serve(engine: Arc<berth_engine::Engine>, sockets: Vec<PathBuf>) -> Resu
     for path in &sockets {
         let _ = std::fs::remove_file(path);
     }
+    engine.network_shutdown();
     tracing::info!("berthd stopped; containers keep running under their shims");
     Ok(())
 }

@@ -98,11 +98,19 @@ pub struct Daemon {
     pub dir: PathBuf,
     pub sock: PathBuf,
     child: Option<Child>,
+    /// Extra berthd flags (networking: `--bridge none` unless a test asks for a bridge).
+    args: Vec<String>,
 }
 
 impl Daemon {
-    /// Starts berthd on fresh roots.
+    /// Starts berthd on fresh roots, without a default bridge (`--bridge none`): parallel
+    /// daemons must not share one; containers get an empty network namespace.
     pub fn start() -> Daemon {
+        Daemon::start_with(&["--bridge", "none"])
+    }
+
+    /// Starts berthd on fresh roots with these extra flags (e.g. `--bridge NAME --bip CIDR`).
+    pub fn start_with(args: &[&str]) -> Daemon {
         let dir = std::env::temp_dir().join(format!(
             "berth-e2e-{}-{}",
             std::process::id(),
@@ -114,6 +122,7 @@ impl Daemon {
             sock: dir.join("berth.sock"),
             dir,
             child: None,
+            args: args.iter().map(|s| (*s).to_owned()).collect(),
         };
         d.spawn();
         d
@@ -133,6 +142,7 @@ impl Daemon {
             .arg("-H")
             .arg(format!("unix://{}", self.sock.display()))
             .arg("--log-level=debug")
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

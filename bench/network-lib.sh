@@ -1,0 +1,55 @@
+# Shared by the network benchmarks: a busybox (+ iperf3) rootfs tarball, a private berthd with
+# its own bridge, and cleanup. Source it; needs root, busybox-static, iproute2, nftables.
+W=$(mktemp -d /tmp/berth-netbench.XXXXXX)
+BERTH_BIN=${BERTH_BIN:-target/release}
+[ -x "$BERTH_BIN/berthd" ] || cargo build --release -q -p berthd -p berth -p berth-shim
+SOCK="$W/berth.sock"
+BRIDGE=bnb$$
+BERTHD_PID=
+berth() { "$BERTH_BIN/berth" -H "unix://$SOCK" "$@"; }
+net_cleanup() {
+  if [ -n "$BERTHD_PID" ]; then
+    for id in $(berth ps -aq 2>/dev/null); do berth rm -f "$id" >/dev/null 2>&1 || true; done
+    kill -TERM "$BERTHD_PID" 2>/dev/null || true
+    wait "$BERTHD_PID" 2>/dev/null || true
+  fi
+  if command -v podman >/dev/null; then
+    podman rm -af >/dev/null 2>&1 || true
+    podman rmi -f localhost/berth-netbench >/dev/null 2>&1 || true
+  fi
+  rm -rf "$W"
+}
+trap net_cleanup EXIT
+
+# rootfs: busybox-static, and iperf3 with its libraries when installed.
+mk_rootfs() {
+  local r="$W/rootfs"
+  mkdir -p "$r"/{bin,proc,sys,dev,etc,tmp,lib64,usr/lib/x86_64-linux-gnu,lib/x86_64-linux-gnu}
+  cp "$(command -v busybox)" "$r/bin/busybox"
+  for a in $("$r/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$r/bin/$a"; done
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$r/etc/passwd"; echo 'root:x:0:' > "$r/etc/group"
+  if command -v iperf3 >/dev/null; then
+    cp "$(command -v iperf3)" "$r/bin/iperf3"
+    for lib in $(ldd "$(command -v iperf3)" | awk '/=>/ {print $3} /ld-linux/ {print $1}'); do
+      mkdir -p "$r$(dirname "$lib")"; cp -L "$lib" "$r$lib"
+    done
+  fi
+  tar -C "$r" -cf "$W/rootfs.tar" .
+}
+
+start_berthd() {
+  "$BERTH_BIN/berthd" --data-root "$W/data" --exec-root "$W/exec" -H "unix://$SOCK" \
+    --bridge "$BRIDGE" --bip "${BENCH_BIP:-10.231.0.1/24}" --log-level warn 2>"$W/berthd.log" &
+  BERTHD_PID=$!
+  for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+  berth import - busybox:latest < "$W/rootfs.tar" >/dev/null
+}
+
+podman_ok() {
+  command -v podman >/dev/null && podman import "$W/rootfs.tar" localhost/berth-netbench >/dev/null 2>&1
+}
+PODMAN_FLAGS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+
+# median of numbers on stdin
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+now_ms() { echo $(( $(date +%s%N) / 1000 )); }

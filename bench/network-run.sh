@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Time added to `run --rm IMAGE true` by bridge networking vs `--network none`, berth vs podman
+# (vs docker when a docker daemon already runs), alternating in one run; medians and ratios.
+# Usage: bench/network-run.sh [N]   (root; release builds; podman's bridge run lets netavark
+# create its own bridge/rules and set ip_forward, as podman always does)
+set -euo pipefail
+N=${1:-30}
+cd "$(dirname "$0")/.."
+. bench/network-lib.sh
+mk_rootfs
+start_berthd
+declare -A RUN
+RUN[berth-bridge]="berth run --rm busybox true"
+RUN[berth-none]="berth run --rm --network none busybox true"
+peers=(berth)
+if podman_ok; then
+  RUN[podman-bridge]="podman run --rm ${PODMAN_FLAGS[*]} --network bridge localhost/berth-netbench true"
+  RUN[podman-none]="podman run --rm ${PODMAN_FLAGS[*]} --network none localhost/berth-netbench true"
+  peers+=(podman)
+fi
+if docker info >/dev/null 2>&1 && docker image inspect busybox >/dev/null 2>&1; then
+  RUN[docker-bridge]="docker run --rm busybox true"
+  RUN[docker-none]="docker run --rm --network none busybox true"
+  peers+=(docker)
+fi
+for k in "${!RUN[@]}"; do : > "$W/t-$k"; done
+for i in $(seq 1 $((N + 3))); do
+  for p in "${peers[@]}"; do
+    for m in bridge none; do
+      t0=$(now_ms); ${RUN[$p-$m]} >/dev/null; t1=$(now_ms)
+      [ "$i" -gt 3 ] && echo "$(( t1 - t0 ))" >> "$W/t-$p-$m"
+    done
+  done
+done
+declare -A ADD
+for p in "${peers[@]}"; do
+  b=$(median < "$W/t-$p-bridge"); n=$(median < "$W/t-$p-none")
+  ADD[$p]=$(awk -v b="$b" -v n="$n" 'BEGIN {printf "%.1f", (b-n)/1000}')
+  printf '%-7s bridge %8.1f ms   none %8.1f ms   added by bridge %7.1f ms  (n=%d)\n' \
+    "$p" "$(awk -v x="$b" 'BEGIN{print x/1000}')" "$(awk -v x="$n" 'BEGIN{print x/1000}')" "${ADD[$p]}" "$N"
+done
+for p in "${peers[@]}"; do
+  [ "$p" = berth ] && continue
+  awk -v a="${ADD[berth]}" -v b="${ADD[$p]}" -v p="$p" 'BEGIN {printf "added: berth/%s = %.2f\n", p, (b==0?0:a/b)}'
+done
+echo "target: berth adds <= 20 ms"

@@ -1,0 +1,517 @@
+//! Container networking as the engine sees it (docker's `--network` modes over
+//! `berth-network`): the mode and networks recorded at create, the network set up before the
+//! shim starts (namespace, veths, ports, `/etc` files bind-mounted into the spec), torn down
+//! when the container exits or is removed. Network objects themselves: `ops`.
+
+mod ops;
+
+use std::path::{Path, PathBuf};
+
+use berth_network::{AttachRequest, ContainerNet, DnsConfig, EtcFiles, NetConfig, Networks};
+use berth_runtime::oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use crate::error::{EngineError, Result};
+use crate::record::{ContainerConfig, ContainerRecord, HostConfig};
+use crate::Engine;
+
+pub use ops::NetworkCreateRequest;
+
+/// The daemon's networking options (`--bridge`, `--bip`).
+#[derive(Debug, Clone, Default)]
+pub struct NetworkOptions {
+    /// The default bridge's device name; `None` means no default network (`--bridge none`):
+    /// containers then default to `--network none`.
+    pub bridge: Option<String>,
+    /// The default bridge's address and prefix (`172.17.0.1/16`); default: docker's, or the
+    /// first free pool if the host already routes it.
+    pub bip: Option<String>,
+}
+
+/// The networking part of docker's `HostConfig` (flattened into it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostNetworking {
+    /// `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}` (`-p`).
+    #[serde(deserialize_with = "nullable")]
+    pub port_bindings: BTreeMap<String, Option<Vec<PortBinding>>>,
+    /// Publish every exposed port to a random host port (`-P`).
+    pub publish_all_ports: bool,
+    /// Name servers (`--dns`).
+    #[serde(deserialize_with = "nullable")]
+    pub dns: Vec<String>,
+    /// Search domains (`--dns-search`).
+    #[serde(deserialize_with = "nullable")]
+    pub dns_search: Vec<String>,
+    /// Resolver options (`--dns-option`).
+    #[serde(deserialize_with = "nullable")]
+    pub dns_options: Vec<String>,
+    /// `host:ip` lines for /etc/hosts (`--add-host`).
+    #[serde(deserialize_with = "nullable")]
+    pub extra_hosts: Vec<String>,
+}
+
+/// One host side of a port binding.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PortBinding {
+    /// Host address (empty: all).
+    #[serde(deserialize_with = "nullable")]
+    pub host_ip: String,
+    /// Host port (empty: random).
+    #[serde(deserialize_with = "nullable")]
+    pub host_port: String,
+}
+
+/// The networking part of docker's container `Config` (flattened into it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ConfigNetworking {
+    /// `{"80/tcp": {}}`: ports the image or `--expose` declares.
+    #[serde(deserialize_with = "nullable")]
+    pub exposed_ports: BTreeMap<String, Value>,
+    /// A fixed MAC address (older API versions put `--mac-address` here).
+    #[serde(
+        deserialize_with = "nullable",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub mac_address: String,
+}
+
+/// `null` reads as the default value.
+fn nullable<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// One entry of `NetworkingConfig.EndpointsConfig` in a create request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EndpointSettings {
+    /// DNS aliases on that network.
+    pub aliases: Option<Vec<String>>,
+    /// `{"IPv4Address": "…"}`.
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<IpamConfig>,
+    /// A fixed MAC address.
+    pub mac_address: Option<String>,
+}
+
+/// `EndpointSettings.IPAMConfig`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IpamConfig {
+    /// The requested address.
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: Option<String>,
+}
+
+/// Docker's `NetworkingConfig` of a create request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkingConfig {
+    /// Per network name.
+    pub endpoints_config: Option<std::collections::BTreeMap<String, EndpointSettings>>,
+}
+
+/// How a container's network namespace is made.
+enum NsMode {
+    /// The runtime makes a fresh one (`none`).
+    Fresh,
+    /// Join this one (our pinned namespace, or another container's).
+    Join(PathBuf),
+    /// The host's (`host`).
+    Host,
+}
+
+impl EndpointSettings {
+    fn to_request(&self, network: &str) -> Result<AttachRequest> {
+        let ipv4 = match self
+            .ipam_config
+            .as_ref()
+            .and_then(|c| c.ipv4_address.as_deref())
+        {
+            Some(s) if !s.is_empty() => Some(s.parse().map_err(|_| {
+                EngineError::InvalidParameter(format!("invalid IPv4 address: {s}"))
+            })?),
+            _ => None,
+        };
+        Ok(AttachRequest {
+            network: network.to_owned(),
+            aliases: self.aliases.clone().unwrap_or_default(),
+            ipv4,
+            mac: self.mac_address.clone().filter(|m| !m.is_empty()),
+        })
+    }
+}
+
+pub(crate) fn net_err(e: berth_network::NetError) -> EngineError {
+    use berth_network::NetError as N;
+    match e {
+        N::NotFound(_) => EngineError::NotFound(e.to_string()),
+        N::Invalid(m) => EngineError::InvalidParameter(m),
+        N::Conflict(m) => EngineError::Conflict(m),
+        other => EngineError::Internal(other.to_string()),
+    }
+}
+
+/// `nft` table name: `berth` for the system daemon, one per data root otherwise, so parallel
+/// daemons never share one.
+fn table_name(data_root: &Path) -> String {
+    if data_root == Path::new("/var/lib/berth") {
+        return "berth".into();
+    }
+    // FNV-1a of the path: stable and short.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in data_root.as_os_str().as_encoded_bytes() {
+        h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+    }
+    format!("berth_{h:08x}")
+}
+
+impl Engine {
+    /// Opens the network manager and reconciles it (after `recover`, so running states are
+    /// true). Failure is logged: containers then run without networks but `none` still works.
+    pub(crate) fn open_network(&self) {
+        let Some(opts) = &self.cfg.network else {
+            return;
+        };
+        let default_bridge = match opts.bridge.as_deref() {
+            None | Some("none") => None,
+            Some(name) => match default_bridge(name, opts.bip.as_deref()) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    tracing::error!("default bridge: {e}");
+                    None
+                }
+            },
+        };
+        let cfg = NetConfig {
+            state_dir: self.cfg.data_root.join("network"),
+            netns_dir: self.cfg.exec_root.join("netns"),
+            table: table_name(&self.cfg.data_root),
+            default_bridge,
+        };
+        let alive = |id: &str| self.lock().containers.get(id).map(|r| r.state.running);
+        match Networks::open(cfg, &alive) {
+            Ok(n) => {
+                let _ = self.net.set(n);
+            }
+            Err(e) => tracing::error!("networking disabled: {e}"),
+        }
+    }
+
+    pub(crate) fn net(&self) -> Result<&Networks> {
+        self.net.get().ok_or_else(|| {
+            EngineError::Internal("networking is not available in this daemon".into())
+        })
+    }
+
+    /// The mode a create request gets when it names none.
+    fn default_mode(&self) -> &'static str {
+        match self.net.get().map(|n| n.get("bridge").is_ok()) {
+            Some(true) => "bridge",
+            _ => "none",
+        }
+    }
+
+    /// Normalises `NetworkMode` and records the container's networks (create time).
+    pub(crate) fn net_register(
+        &self,
+        inner: &crate::Inner,
+        rec: &mut ContainerRecord,
+        networking: Option<&NetworkingConfig>,
+    ) -> Result<()> {
+        let host = &mut rec.host_config;
+        if host.network_mode.is_empty() || host.network_mode == "default" {
+            host.network_mode = self.default_mode().into();
+        }
+        let mode = host.network_mode.clone();
+        let endpoints = networking
+            .and_then(|n| n.endpoints_config.clone())
+            .unwrap_or_default();
+        if let Some(other) = mode.strip_prefix("container:") {
+            if other.is_empty() {
+                return Err(EngineError::InvalidParameter(
+                    "container: needs a container".into(),
+                ));
+            }
+            Self::find_id(inner, other)?;
+        }
+        if matches!(mode.as_str(), "none" | "host") || mode.starts_with("container:") {
+            if mode.starts_with("container:") && !host.net.port_bindings.is_empty() {
+                return Err(EngineError::Conflict(
+                    "conflicting options: port publishing and the container type network mode"
+                        .into(),
+                ));
+            }
+            return Ok(());
+        }
+        let net = self.net()?;
+        let mut requests = Vec::new();
+        let primary = endpoints.get(&mode).cloned().unwrap_or_default();
+        let mut first = primary.to_request(&mode)?;
+        if first.mac.is_none() && !rec.config.net.mac_address.is_empty() {
+            first.mac = Some(rec.config.net.mac_address.clone());
+        }
+        requests.push(first);
+        for (name, ep) in &endpoints {
+            if name != &mode {
+                requests.push(ep.to_request(name)?);
+            }
+        }
+        for r in &requests {
+            net.validate(r).map_err(net_err)?;
+        }
+        let bindings = rec
+            .host_config
+            .net
+            .port_bindings
+            .iter()
+            .map(|(k, v)| {
+                let list = v
+                    .iter()
+                    .flatten()
+                    .map(|b| (b.host_ip.clone(), b.host_port.clone()))
+                    .collect();
+                (k.clone(), list)
+            })
+            .collect();
+        let exposed: Vec<String> = rec.config.net.exposed_ports.keys().cloned().collect();
+        let port_requests = berth_network::ports::requests(
+            &bindings,
+            &exposed,
+            rec.host_config.net.publish_all_ports,
+        )
+        .map_err(net_err)?;
+        net.register(
+            &rec.id,
+            ContainerNet {
+                name: rec.short_name().to_owned(),
+                hostname: rec.config.hostname.clone(),
+                requests,
+                port_requests,
+                ..Default::default()
+            },
+        )
+        .map_err(net_err)
+    }
+
+    /// Sets up the container's network and points the spec at it: namespace, `/etc` files.
+    /// Runs right before the shim; on error nothing network-related is left.
+    pub(crate) fn net_apply(
+        &self,
+        id: &str,
+        cfg: &ContainerConfig,
+        host: &HostConfig,
+        spec: Spec,
+    ) -> Result<Spec> {
+        let mode = host.network_mode.as_str();
+        let files = EtcFiles::in_dir(&self.records.container_dir(id));
+        let dns = DnsConfig {
+            servers: host.net.dns.clone(),
+            search: host.net.dns_search.clone(),
+            options: host.net.dns_options.clone(),
+            extra_hosts: host.net.extra_hosts.clone(),
+        };
+        let (ns, files) = if let Some(other) = mode.strip_prefix("container:") {
+            let oid = Self::find_id(&self.lock(), other)?;
+            let pid = self
+                .lock()
+                .containers
+                .get(&oid)
+                .filter(|r| r.state.running)
+                .map(|r| r.state.pid)
+                .ok_or_else(|| {
+                    EngineError::Conflict(format!(
+                        "cannot join network of a non running container: {oid}"
+                    ))
+                })?;
+            let path = self
+                .net
+                .get()
+                .and_then(|n| n.container(&oid))
+                .and_then(|c| c.netns)
+                .unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/ns/net")));
+            (
+                NsMode::Join(path),
+                EtcFiles::in_dir(&self.records.container_dir(&oid)),
+            )
+        } else if mode == "host" {
+            berth_network::files::write(&files, &cfg.hostname, None, &dns, None, true)
+                .map_err(net_err)?;
+            (NsMode::Host, files)
+        } else if mode == "none" {
+            berth_network::files::write(&files, &cfg.hostname, None, &dns, None, false)
+                .map_err(net_err)?;
+            (NsMode::Fresh, files)
+        } else {
+            let net = self.net()?;
+            let path = net.setup(id).map_err(net_err)?;
+            let c = net.container(id).unwrap_or_default();
+            let first = c.requests.first().and_then(|r| net.get(&r.network).ok());
+            let own = first
+                .as_ref()
+                .and_then(|n| c.endpoints.get(&n.id))
+                .map(|e| e.ip);
+            let embedded = first.as_ref().filter(|n| !n.default).map(|n| n.gateway);
+            let written =
+                berth_network::files::write(&files, &cfg.hostname, own, &dns, embedded, false);
+            if let Err(e) = written {
+                net.teardown(id);
+                return Err(net_err(e));
+            }
+            match path {
+                Some(p) => (NsMode::Join(p), files),
+                None => (NsMode::Fresh, files),
+            }
+        };
+        let r = edit_spec(spec, &ns, &files);
+        if r.is_err() {
+            self.net_teardown(id);
+        }
+        r
+    }
+
+    /// At daemon shutdown: removes bridges and rules no running container needs.
+    pub fn network_shutdown(&self) {
+        if let Some(n) = self.net.get() {
+            n.shutdown();
+        }
+    }
+
+    /// Releases the network of a container that stopped.
+    pub(crate) fn net_teardown(&self, id: &str) {
+        if let Some(n) = self.net.get() {
+            n.teardown(id);
+        }
+    }
+
+    /// Forgets a removed container's networking.
+    pub(crate) fn net_unregister(&self, id: &str) {
+        if let Some(n) = self.net.get() {
+            n.unregister(id);
+        }
+    }
+
+    /// Follows a rename in the DNS names.
+    pub(crate) fn net_rename(&self, id: &str, name: &str) {
+        if let Some(n) = self.net.get() {
+            n.rename(id, name);
+        }
+    }
+
+    /// The `NetworkSettings` of `inspect`.
+    pub(crate) fn network_settings(&self, rec: &ContainerRecord) -> Value {
+        let exposed: Vec<String> = rec.config.net.exposed_ports.keys().cloned().collect();
+        match self.net.get() {
+            Some(n) => n.settings(&rec.id, &exposed, &rec.host_config.network_mode),
+            None => json!({"Networks": {}}),
+        }
+    }
+
+    /// `ps`'s `Ports`.
+    pub(crate) fn summary_ports(&self, id: &str) -> Vec<Value> {
+        self.net
+            .get()
+            .map(|n| n.summary_ports(id))
+            .unwrap_or_default()
+    }
+
+    /// The three files' host paths for inspect (`ResolvConfPath`, `HostnamePath`, `HostsPath`).
+    pub(crate) fn etc_paths(&self, id: &str) -> (String, String, String) {
+        let f = EtcFiles::in_dir(&self.records.container_dir(id));
+        let s = |p: &Path| {
+            if p.exists() {
+                p.display().to_string()
+            } else {
+                String::new()
+            }
+        };
+        (s(&f.resolv_conf), s(&f.hostname), s(&f.hosts))
+    }
+}
+
+/// Adds the image's `ExposedPorts` to the container's (for `-P` and inspect).
+pub(crate) fn merge_exposed(
+    cfg: &mut ContainerConfig,
+    img: Option<&berth_image::config::ContainerConfig>,
+) {
+    if let Some(ports) = img.and_then(|i| i.exposed_ports.as_ref()) {
+        for (k, v) in ports {
+            cfg.net
+                .exposed_ports
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+    }
+}
+
+/// The default bridge from the flags; without `--bip`, docker's 172.17.0.1/16 unless the host
+/// already routes it, then the first free pool.
+fn default_bridge(
+    name: &str,
+    bip: Option<&str>,
+) -> berth_network::Result<berth_network::DefaultBridge> {
+    use berth_network::subnet;
+    let (gateway, subnet) = match bip {
+        Some(b) => subnet::parse_cidr_host(b)?,
+        None => {
+            let mut s: berth_network::Subnet = "172.17.0.0/16".parse()?;
+            let routes: Vec<_> = subnet::host_routes();
+            // A route through our own bridge is ours (a previous run): keep the subnet.
+            let ours = std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex")).is_ok();
+            if !ours && routes.iter().any(|r| r.overlaps(&s)) {
+                s = subnet::pick_free(&routes).ok_or_else(|| {
+                    berth_network::NetError::Conflict(
+                        "no free subnet for the default bridge".into(),
+                    )
+                })?;
+            }
+            (s.nth(1).unwrap_or(s.addr), s)
+        }
+    };
+    Ok(berth_network::DefaultBridge {
+        name: name.to_owned(),
+        gateway,
+        subnet,
+    })
+}
+
+/// Points the spec's network namespace at `ns` and bind-mounts the `/etc` files.
+fn edit_spec(spec: Spec, ns: &NsMode, files: &EtcFiles) -> Result<Spec> {
+    let bad = |e: serde_json::Error| EngineError::Internal(format!("container spec: {e}"));
+    let mut v = serde_json::to_value(spec).map_err(bad)?;
+    if let Some(list) = v
+        .pointer_mut("/linux/namespaces")
+        .and_then(Value::as_array_mut)
+    {
+        match ns {
+            NsMode::Fresh => {}
+            NsMode::Host => list.retain(|n| n["type"] != "network"),
+            NsMode::Join(p) => {
+                for n in list.iter_mut().filter(|n| n["type"] == "network") {
+                    n["path"] = json!(p);
+                }
+            }
+        }
+    }
+    if let Some(mounts) = v.get_mut("mounts").and_then(Value::as_array_mut) {
+        for (dest, src) in [
+            ("/etc/resolv.conf", &files.resolv_conf),
+            ("/etc/hostname", &files.hostname),
+            ("/etc/hosts", &files.hosts),
+        ] {
+            if src.exists() && !mounts.iter().any(|m| m["destination"] == dest) {
+                mounts.push(json!({"destination": dest, "type": "bind", "source": src,
+                                   "options": ["rbind", "rprivate"]}));
+            }
+        }
+    }
+    serde_json::from_value(v).map_err(bad)
+}

@@ -1,0 +1,232 @@
+//! Network objects through the engine: docker's `/networks` operations (list with filters,
+//! inspect, create, remove, prune, connect, disconnect) and the built-in `host`/`none`.
+
+use std::collections::BTreeMap;
+
+use berth_network::{AttachRequest, CreateNetwork};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::net_err;
+use crate::error::{EngineError, Result};
+use crate::Engine;
+
+/// The body of `POST /networks/create`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkCreateRequest {
+    /// Unique name.
+    pub name: String,
+    /// `bridge` (default).
+    pub driver: String,
+    /// No outside access.
+    pub internal: bool,
+    /// `{"Config": [{"Subnet", "Gateway", "IPRange"}]}`.
+    #[serde(rename = "IPAM")]
+    pub ipam: Option<Ipam>,
+    /// Driver options.
+    pub options: Option<BTreeMap<String, String>>,
+    /// Labels.
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// `IPAM` of a create request.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ipam {
+    /// Pools (only the first is used).
+    pub config: Option<Vec<IpamPool>>,
+}
+
+/// One IPAM pool.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IpamPool {
+    /// CIDR.
+    pub subnet: Option<String>,
+    /// Gateway address.
+    pub gateway: Option<String>,
+    /// Allocation range.
+    #[serde(rename = "IPRange")]
+    pub ip_range: Option<String>,
+}
+
+/// `host` and `none` as docker lists them (stable ids derived from the name).
+fn builtin(name: &str) -> Value {
+    let driver = if name == "host" { "host" } else { "null" };
+    let id: String = name
+        .bytes()
+        .cycle()
+        .take(32)
+        .map(|b| format!("{:02x}", b))
+        .collect();
+    json!({
+        "Name": name, "Id": id, "Created": "0001-01-01T00:00:00Z", "Scope": "local",
+        "Driver": driver, "EnableIPv4": true, "EnableIPv6": false,
+        "IPAM": {"Driver": "default", "Options": null, "Config": []},
+        "Internal": false, "Attachable": false, "Ingress": false,
+        "ConfigFrom": {"Network": ""}, "ConfigOnly": false, "Containers": {},
+        "Options": {}, "Labels": {},
+    })
+}
+
+/// Docker's network filters: name (substring), id (prefix), driver, label, type.
+fn matches(n: &Value, filters: &BTreeMap<String, Vec<String>>) -> bool {
+    filters.iter().all(|(k, vals)| {
+        vals.is_empty()
+            || vals.iter().any(|v| match k.as_str() {
+                "name" => n["Name"].as_str().is_some_and(|s| s.contains(v.as_str())),
+                "id" => n["Id"].as_str().is_some_and(|s| s.starts_with(v.as_str())),
+                "driver" => n["Driver"] == v.as_str(),
+                "label" => match v.split_once('=') {
+                    Some((lk, lv)) => n["Labels"][lk] == lv,
+                    None => n["Labels"].get(v).is_some(),
+                },
+                "type" => {
+                    let builtin = matches!(n["Name"].as_str(), Some("bridge" | "host" | "none"));
+                    (v == "builtin") == builtin
+                }
+                _ => false,
+            })
+    })
+}
+
+/// Parses docker's `filters` query value (`{"name":["x"]}` or `{"name":{"x":true}}`).
+pub fn parse_filters(raw: Option<&str>) -> Result<BTreeMap<String, Vec<String>>> {
+    let Some(raw) = raw.filter(|s| !s.is_empty()) else {
+        return Ok(BTreeMap::new());
+    };
+    let v: Value = serde_json::from_str(raw)
+        .map_err(|e| EngineError::InvalidParameter(format!("invalid filter: {e}")))?;
+    let mut out = BTreeMap::new();
+    for (k, vals) in v.as_object().into_iter().flatten() {
+        if !matches!(
+            k.as_str(),
+            "name" | "id" | "driver" | "label" | "type" | "scope" | "dangling"
+        ) {
+            return Err(EngineError::InvalidParameter(format!(
+                "invalid filter '{k}'"
+            )));
+        }
+        let list: Vec<String> = match vals {
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+            Value::Object(o) => o.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
+        out.insert(k.clone(), list);
+    }
+    out.remove("scope");
+    out.remove("dangling");
+    Ok(out)
+}
+
+impl Engine {
+    /// `GET /networks`: every network (docker's shape), filtered.
+    pub fn networks(&self, filters: Option<&str>) -> Result<Vec<Value>> {
+        let f = parse_filters(filters)?;
+        let net = self.net()?;
+        let mut all: Vec<Value> = net.list().iter().map(|n| net.inspect(n)).collect();
+        all.push(builtin("host"));
+        all.push(builtin("none"));
+        Ok(all.into_iter().filter(|n| matches(n, &f)).collect())
+    }
+
+    /// `GET /networks/{id}`.
+    pub fn network_inspect(&self, key: &str) -> Result<Value> {
+        if matches!(key, "host" | "none") {
+            return Ok(builtin(key));
+        }
+        let net = self.net()?;
+        let n = net.get(key).map_err(net_err)?;
+        Ok(net.inspect(&n))
+    }
+
+    /// `POST /networks/create`: returns the new id.
+    pub fn network_create(&self, req: NetworkCreateRequest) -> Result<String> {
+        let pool = req
+            .ipam
+            .and_then(|i| i.config)
+            .and_then(|c| c.into_iter().next())
+            .unwrap_or_default();
+        let n = self
+            .net()?
+            .create(CreateNetwork {
+                name: req.name,
+                driver: req.driver,
+                subnet: pool.subnet.filter(|s| !s.is_empty()),
+                gateway: pool.gateway.filter(|s| !s.is_empty()),
+                ip_range: pool.ip_range.filter(|s| !s.is_empty()),
+                internal: req.internal,
+                labels: req.labels.unwrap_or_default(),
+                options: req.options.unwrap_or_default(),
+            })
+            .map_err(net_err)?;
+        Ok(n.id)
+    }
+
+    /// `DELETE /networks/{id}`.
+    pub fn network_remove(&self, key: &str) -> Result<()> {
+        if matches!(key, "host" | "none") {
+            return Err(EngineError::Conflict(format!(
+                "{key} is a pre-defined network and cannot be removed"
+            )));
+        }
+        self.net()?.remove(key).map(drop).map_err(net_err)
+    }
+
+    /// `POST /networks/prune`: names of the removed networks.
+    pub fn network_prune(&self) -> Result<Vec<String>> {
+        Ok(self.net()?.prune())
+    }
+
+    /// `POST /networks/{id}/connect`.
+    pub fn network_connect(
+        &self,
+        network: &str,
+        container: &str,
+        aliases: Vec<String>,
+        ipv4: Option<String>,
+    ) -> Result<()> {
+        let (id, mode) = {
+            let inner = self.lock();
+            let id = Self::find_id(&inner, container)?;
+            let mode = inner
+                .containers
+                .get(&id)
+                .map(|r| r.host_config.network_mode.clone())
+                .unwrap_or_default();
+            (id, mode)
+        };
+        if matches!(mode.as_str(), "host" | "none") || mode.starts_with("container:") {
+            return Err(EngineError::InvalidParameter(format!(
+                "container cannot be disconnected from network \"{mode}\" nor connected to another: its network mode is {mode}"
+            )));
+        }
+        let ipv4 = match ipv4.filter(|s| !s.is_empty()) {
+            Some(s) => Some(s.parse().map_err(|_| {
+                EngineError::InvalidParameter(format!("invalid IPv4 address: {s}"))
+            })?),
+            None => None,
+        };
+        self.net()?
+            .connect(
+                &id,
+                AttachRequest {
+                    network: network.to_owned(),
+                    aliases,
+                    ipv4,
+                    mac: None,
+                },
+            )
+            .map_err(net_err)
+    }
+
+    /// `POST /networks/{id}/disconnect`.
+    pub fn network_disconnect(&self, network: &str, container: &str) -> Result<()> {
+        let id = Self::find_id(&self.lock(), container)?;
+        self.net()?.disconnect(&id, network).map_err(net_err)
+    }
+}
