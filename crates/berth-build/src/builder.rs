@@ -138,9 +138,7 @@ pub fn build(
         opts.dockerfile.clone()
     };
     let text = ctx.file(&file).ok_or_else(|| {
-        BuildError::Context(format!(
-            "Cannot locate specified Dockerfile: {file}"
-        ))
+        BuildError::Context(format!("Cannot locate specified Dockerfile: {file}"))
     })?;
     let df = parser::parse(&String::from_utf8_lossy(text), &file)?;
     if df.instructions.is_empty() {
@@ -151,10 +149,7 @@ pub fn build(
     let plan = Plan::new(&df, &file, &opts.build_args)?;
     let target = plan.target(opts.target.as_deref())?;
     let needed = plan.needed(target);
-    let total = needed
-        .iter()
-        .map(|&i| 1 + plan.stages[i].body.len())
-        .sum();
+    let total = needed.iter().map(|&i| 1 + plan.stages[i].body.len()).sum();
     let mut b = Builder {
         backend,
         ctx,
@@ -259,10 +254,12 @@ impl Builder<'_> {
                 },
             )
         } else if let Some(i) = self.plan.stage_ref(&stage.base, stage.index) {
-            self.done
-                .get(&i)
-                .cloned()
-                .ok_or_else(|| BuildError::step(stage.from.line, format!("stage {} was not built", stage.base)))?
+            self.done.get(&i).cloned().ok_or_else(|| {
+                BuildError::step(
+                    stage.from.line,
+                    format!("stage {} was not built", stage.base),
+                )
+            })?
         } else {
             let platform = stage.platform.as_deref().or(self.opts.platform.as_deref());
             let (d, s) = self
@@ -355,12 +352,22 @@ impl Builder<'_> {
                 if ins.keyword == "CMD" {
                     st.cmd_from_base = false;
                 }
-                let key = cache::key(&[&st.id, "meta", &serde_json::to_string(&cfg.config).unwrap_or_default()]);
+                let key = cache::key(&[
+                    &st.id,
+                    "meta",
+                    &serde_json::to_string(&cfg.config).unwrap_or_default(),
+                ]);
                 if self.try_cache(st, &key)? {
                     return Ok(());
                 }
                 st.state.config = cfg;
-                self.commit(st, key, None, format!("/bin/sh -c #(nop)  {created_by}"), true)
+                self.commit(
+                    st,
+                    key,
+                    None,
+                    format!("/bin/sh -c #(nop)  {created_by}"),
+                    true,
+                )
             }
         }
     }
@@ -375,7 +382,13 @@ impl Builder<'_> {
             return Ok(());
         }
         st.state.config.config = Some(cfg);
-        self.commit(st, key, None, format!("/bin/sh -c #(nop)  LABEL {json}"), true)
+        self.commit(
+            st,
+            key,
+            None,
+            format!("/bin/sh -c #(nop)  LABEL {json}"),
+            true,
+        )
     }
 
     /// On a cache hit, moves `st` to the cached state and says so.

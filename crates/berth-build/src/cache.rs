@@ -75,8 +75,8 @@ impl Cache {
     /// The record for `key` if all its blobs are still stored.
     pub fn get(&self, key: &str, backend: &dyn Backend) -> Option<CacheRecord> {
         let rec = self.added.get(key).or_else(|| self.entries.get(key))?;
-        let complete = backend.has_blob(&rec.config)
-            && rec.layers.iter().all(|l| backend.has_blob(&l.digest));
+        let complete =
+            backend.has_blob(&rec.config) && rec.layers.iter().all(|l| backend.has_blob(&l.digest));
         complete.then(|| rec.clone())
     }
 

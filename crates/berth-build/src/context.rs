@@ -88,9 +88,7 @@ pub fn decompress<'a>(mut r: impl Read + 'a) -> Result<(Box<dyn Read + 'a>, Vec<
     let boxed: Box<dyn Read + 'a> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(flate2::read::GzDecoder::new(chained))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(
-            zstd::Decoder::new(chained).map_err(BuildError::io("reading the build context"))?,
-        )
+        Box::new(zstd::Decoder::new(chained).map_err(BuildError::io("reading the build context"))?)
     } else {
         Box::new(chained)
     };
@@ -143,9 +141,8 @@ impl Context {
         let rules = ctx.ignore_rules();
         if !rules.is_empty() {
             let df = clean(dockerfile);
-            ctx.entries.retain(|p, _| {
-                p == ".dockerignore" || *p == df || !rules.excluded(p)
-            });
+            ctx.entries
+                .retain(|p, _| p == ".dockerignore" || *p == df || !rules.excluded(p));
         }
         Ok(ctx)
     }
@@ -153,8 +150,10 @@ impl Context {
     /// A context holding only a Dockerfile (`docker build - < Dockerfile`).
     pub fn from_dockerfile(text: Vec<u8>) -> Context {
         let mut ctx = Context::default();
-        ctx.entries
-            .insert("Dockerfile".into(), Entry::new(EntryKind::File(text), 0o644));
+        ctx.entries.insert(
+            "Dockerfile".into(),
+            Entry::new(EntryKind::File(text), 0o644),
+        );
         ctx
     }
 
@@ -195,7 +194,11 @@ impl Context {
     /// Entries under directory `dir` (recursive), as (path relative to `dir`, entry).
     pub fn under<'a>(&'a self, dir: &str) -> impl Iterator<Item = (&'a str, &'a Entry)> + 'a {
         let d = clean(dir);
-        let prefix = if d.is_empty() { String::new() } else { format!("{d}/") };
+        let prefix = if d.is_empty() {
+            String::new()
+        } else {
+            format!("{d}/")
+        };
         self.entries
             .range(prefix.clone()..)
             .take_while({

@@ -54,7 +54,9 @@ pub fn parse_chown(s: &str) -> Result<(u64, u64), String> {
             return Ok(0);
         }
         p.parse().map_err(|_| {
-            format!("--chown={s}: only numeric ids and root are supported (no user database lookup)")
+            format!(
+                "--chown={s}: only numeric ids and root are supported (no user database lookup)"
+            )
         })
     };
     match s.split_once(':') {
@@ -150,11 +152,13 @@ pub fn context_items<'a>(
 pub fn match_host(root: &Path, src: &str) -> io::Result<Vec<String>> {
     let p = clean(src);
     if !has_meta(&p) {
-        return Ok(if p.is_empty() || root.join(&p).symlink_metadata().is_ok() {
-            vec![p]
-        } else {
-            Vec::new()
-        });
+        return Ok(
+            if p.is_empty() || root.join(&p).symlink_metadata().is_ok() {
+                vec![p]
+            } else {
+                Vec::new()
+            },
+        );
     }
     // Walk only as deep as the pattern has components.
     let depth = p.split('/').count();
@@ -164,10 +168,16 @@ pub fn match_host(root: &Path, src: &str) -> io::Result<Vec<String>> {
     for _ in 0..depth {
         let mut next = Vec::new();
         for dir in &level {
-            let Ok(rd) = std::fs::read_dir(root.join(dir)) else { continue };
+            let Ok(rd) = std::fs::read_dir(root.join(dir)) else {
+                continue;
+            };
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let rel = if dir.is_empty() { name } else { format!("{dir}/{name}") };
+                let rel = if dir.is_empty() {
+                    name
+                } else {
+                    format!("{dir}/{name}")
+                };
                 if glob(&pat, &rel.chars().collect::<Vec<_>>()) {
                     found.push(rel.clone());
                 }
@@ -182,7 +192,11 @@ pub fn match_host(root: &Path, src: &str) -> io::Result<Vec<String>> {
     Ok(found)
 }
 
-fn host_item(path: String, full: &Path, meta: &std::fs::Metadata) -> io::Result<Option<Item<'static>>> {
+fn host_item(
+    path: String,
+    full: &Path,
+    meta: &std::fs::Metadata,
+) -> io::Result<Option<Item<'static>>> {
     use std::os::unix::fs::PermissionsExt;
     let mode = meta.permissions().mode() & 0o7777;
     let ft = meta.file_type();
@@ -221,7 +235,11 @@ pub fn host_items(
         names.sort_by_key(|e| e.file_name());
         for e in names {
             let name = e.file_name().to_string_lossy().into_owned();
-            let r = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
             let m = e.path().symlink_metadata()?;
             if let Some(i) = host_item(clean(&format!("{droot}/{r}")), &e.path(), &m)? {
                 out.push(i);
@@ -251,7 +269,10 @@ pub fn archive_items(data: &[u8], dest: &str) -> io::Result<Option<Vec<Item<'sta
     let root = clean(dest);
     for e in tar::Archive::new(&plain[..]).entries()? {
         let mut e = e?;
-        let path = clean(&format!("{root}/{}", String::from_utf8_lossy(&e.path_bytes())));
+        let path = clean(&format!(
+            "{root}/{}",
+            String::from_utf8_lossy(&e.path_bytes())
+        ));
         let mode = e.header().mode()? & 0o7777;
         let kind = match e.header().entry_type() {
             tar::EntryType::Directory => ItemKind::Dir,
@@ -274,7 +295,12 @@ pub fn archive_items(data: &[u8], dest: &str) -> io::Result<Option<Vec<Item<'sta
 
 /// Writes the items as a layer tar (parents of items need not be listed: unpacking creates
 /// them).
-pub fn write_tar(items: &[Item<'_>], owner: Owner, mtime: u64, w: &mut dyn Write) -> io::Result<()> {
+pub fn write_tar(
+    items: &[Item<'_>],
+    owner: Owner,
+    mtime: u64,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     let mut b = tar::Builder::new(w);
     for it in items {
         let mut h = tar::Header::new_gnu();

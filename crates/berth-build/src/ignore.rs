@@ -179,7 +179,10 @@ mod tests {
         assert!(!r.excluded("keep.log"));
         assert!(!r.excluded("sub/a.log"), "* does not cross /");
         assert!(r.excluded("build"));
-        assert!(r.excluded("build/out/bin"), "parent match excludes children");
+        assert!(
+            r.excluded("build/out/bin"),
+            "parent match excludes children"
+        );
         assert!(r.excluded("x.tmp") && r.excluded("a/b/c.tmp"));
         assert!(r.excluded("secret/key"));
         assert!(!r.excluded("secret/ok"));

@@ -53,7 +53,8 @@ impl Scope<'_> {
 
     /// Expanded single word.
     pub fn word(&self, ins: &Instruction) -> Result<String, BuildError> {
-        shell::expand(self.text(ins)?.trim(), self.vars, self.escape).map_err(|e| self.err(ins, e.0))
+        shell::expand(self.text(ins)?.trim(), self.vars, self.escape)
+            .map_err(|e| self.err(ins, e.0))
     }
 
     /// `k=v k2="v 2"` pairs, or the legacy `k v with spaces` form.
@@ -61,17 +62,24 @@ impl Scope<'_> {
         let text = self.text(ins)?.trim();
         let first = text.split_whitespace().next().unwrap_or("");
         if !first.contains('=') {
-            let (k, v) = text.split_once(char::is_whitespace).ok_or_else(|| {
-                self.err(ins, format!("{} must have two arguments", ins.keyword))
-            })?;
-            let v = shell::expand(v.trim(), self.vars, self.escape).map_err(|e| self.err(ins, e.0))?;
+            let (k, v) = text
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| self.err(ins, format!("{} must have two arguments", ins.keyword)))?;
+            let v =
+                shell::expand(v.trim(), self.vars, self.escape).map_err(|e| self.err(ins, e.0))?;
             return Ok(vec![(k.to_owned(), v)]);
         }
         self.words(ins)?
             .into_iter()
             .map(|w| match w.split_once('=') {
                 Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-                _ => Err(self.err(ins, format!("{}: syntax error - can't find = in {w:?}. Must be of the form: name=value", ins.keyword))),
+                _ => Err(self.err(
+                    ins,
+                    format!(
+                        "{}: syntax error - can't find = in {w:?}. Must be of the form: name=value",
+                        ins.keyword
+                    ),
+                )),
             })
             .collect()
     }
@@ -134,7 +142,9 @@ fn healthcheck(ins: &Instruction, sc: &Scope<'_>) -> Result<Value, BuildError> {
     }
     let rest = rest.trim();
     let test = match serde_json::from_str::<Vec<String>>(rest) {
-        Ok(v) => std::iter::once("CMD".to_owned()).chain(v).collect::<Vec<_>>(),
+        Ok(v) => std::iter::once("CMD".to_owned())
+            .chain(v)
+            .collect::<Vec<_>>(),
         Err(_) if !rest.is_empty() => vec!["CMD-SHELL".to_owned(), rest.to_owned()],
         Err(_) => return Err(sc.err(ins, "HEALTHCHECK CMD requires a command")),
     };
@@ -151,7 +161,9 @@ fn healthcheck(ins: &Instruction, sc: &Scope<'_>) -> Result<Value, BuildError> {
         }
     }
     if let Some(r) = ins.flag("retries") {
-        let n: i64 = r.parse().map_err(|_| sc.err(ins, format!("invalid --retries: {r}")))?;
+        let n: i64 = r
+            .parse()
+            .map_err(|_| sc.err(ins, format!("invalid --retries: {r}")))?;
         hc["Retries"] = json!(n);
     }
     Ok(hc)
@@ -203,7 +215,8 @@ pub fn apply(
                 let valid = num
                     .split('-')
                     .all(|n| n.parse::<u16>().is_ok_and(|n| n > 0));
-                if !valid || !matches!(proto.to_ascii_lowercase().as_str(), "tcp" | "udp" | "sctp") {
+                if !valid || !matches!(proto.to_ascii_lowercase().as_str(), "tcp" | "udp" | "sctp")
+                {
                     return Err(sc.err(ins, format!("invalid containerPort: {p}")));
                 }
                 ports.insert(format!("{num}/{}", proto.to_ascii_lowercase()), json!({}));
@@ -242,7 +255,11 @@ pub fn apply(
         "HEALTHCHECK" => cfg.healthcheck = Some(healthcheck(ins, sc)?),
         "ONBUILD" => {
             let text = sc.text(ins)?.trim().to_owned();
-            let kw = text.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            let kw = text
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
             if matches!(kw.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
                 return Err(sc.err(ins, format!("{kw} isn't allowed as an ONBUILD trigger")));
             }

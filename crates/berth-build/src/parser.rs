@@ -53,7 +53,8 @@ pub struct Instruction {
     pub args: Args,
     /// Heredoc bodies, in the order their markers appear.
     pub heredocs: Vec<Heredoc>,
-    /// The logical line after the keyword and flags, continuations joined (for messages).
+    /// The logical line after the keyword (flags included), continuations joined (for
+    /// messages).
     pub text: String,
 }
 
@@ -166,8 +167,7 @@ pub fn parse(text: &str, file: &str) -> Result<Dockerfile, BuildError> {
                 Some(head) => {
                     logical.push_str(head);
                     // Comments and empty lines inside a continuation are dropped.
-                    while i < lines.len() && (lines[i].trim().is_empty() || is_comment(lines[i]))
-                    {
+                    while i < lines.len() && (lines[i].trim().is_empty() || is_comment(lines[i])) {
                         i += 1;
                     }
                     if i >= lines.len() {
@@ -212,6 +212,7 @@ fn instruction(
             format!("unknown instruction: {word}"),
         ));
     }
+    let raw_after = after.to_owned();
     let mut flags = Vec::new();
     if TAKES_FLAGS.contains(&keyword.as_str()) {
         while let Some(f) = after.strip_prefix("--") {
@@ -236,7 +237,11 @@ fn instruction(
             while used < rest.len() {
                 let l = rest[used];
                 used += 1;
-                let cmp = if strip_tabs { l.trim_start_matches('\t') } else { l };
+                let cmp = if strip_tabs {
+                    l.trim_start_matches('\t')
+                } else {
+                    l
+                };
                 if cmp == name {
                     closed = true;
                     break;
@@ -269,7 +274,7 @@ fn instruction(
             flags,
             args,
             heredocs,
-            text: after.to_owned(),
+            text: raw_after,
         },
         used,
     ))
@@ -327,8 +332,7 @@ pub(crate) fn heredoc_markers(s: &str) -> Vec<(String, bool, bool)> {
                 _ => None,
             };
             let start = j;
-            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'.')
-            {
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'.') {
                 j += 1;
             }
             if j > start && !b[start].is_ascii_digit() {
@@ -406,7 +410,10 @@ mod tests {
     fn errors_name_the_line() {
         let e = parse("FROM x\n\nFOO bar\n", "Dockerfile.dev").err();
         let msg = e.map(|e| e.to_string()).unwrap_or_default();
-        assert!(msg.contains("line 3") && msg.contains("Dockerfile.dev"), "{msg}");
+        assert!(
+            msg.contains("line 3") && msg.contains("Dockerfile.dev"),
+            "{msg}"
+        );
         assert!(msg.contains("unknown instruction: FOO"), "{msg}");
         let e = parse("FROM x\nRUN <<EOF\nno end\n", "D").err();
         assert!(e.is_some_and(|e| e.to_string().contains("line 2")));

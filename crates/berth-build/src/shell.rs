@@ -21,7 +21,10 @@ pub struct ShellError(pub String);
 
 /// Expands `s` as one word: quotes removed, variables substituted.
 pub fn expand(s: &str, vars: &dyn Vars, escape: char) -> Result<String, ShellError> {
-    Ok(process(s, vars, escape, false)?.into_iter().next().unwrap_or_default())
+    Ok(process(s, vars, escape, false)?
+        .into_iter()
+        .next()
+        .unwrap_or_default())
 }
 
 /// Expands `s` and splits it into words at unquoted whitespace.
@@ -29,12 +32,7 @@ pub fn words(s: &str, vars: &dyn Vars, escape: char) -> Result<Vec<String>, Shel
     process(s, vars, escape, true)
 }
 
-fn process(
-    s: &str,
-    vars: &dyn Vars,
-    escape: char,
-    split: bool,
-) -> Result<Vec<String>, ShellError> {
+fn process(s: &str, vars: &dyn Vars, escape: char, split: bool) -> Result<Vec<String>, ShellError> {
     let chars: Vec<char> = s.chars().collect();
     let mut out = Vec::new();
     let mut word = String::new();
@@ -76,7 +74,10 @@ fn process(
                     i += 1;
                 }
                 if i >= chars.len() {
-                    return Err(ShellError("unexpected end of statement while looking for matching single-quote".into()));
+                    return Err(ShellError(
+                        "unexpected end of statement while looking for matching single-quote"
+                            .into(),
+                    ));
                 }
                 i += 1;
             }
@@ -190,7 +191,9 @@ fn braced(inner: &str, vars: &dyn Vars, escape: char) -> Result<String, ShellErr
                 word
             }
         ))),
-        _ => Err(ShellError(format!("unsupported modifier ({kind}) in substitution"))),
+        _ => Err(ShellError(format!(
+            "unsupported modifier ({kind}) in substitution"
+        ))),
     }
 }
 

@@ -85,8 +85,14 @@ impl Plan {
                     [b] => (b.clone(), None),
                     [b, as_, n] if as_.eq_ignore_ascii_case("as") => {
                         let n = n.to_ascii_lowercase();
-                        if n.parse::<usize>().is_ok() || stages.iter().any(|s| s.name.as_ref() == Some(&n)) {
-                            return Err(perr(file, ins.line, format!("invalid stage name {n:?}: duplicate or numeric")));
+                        if n.parse::<usize>().is_ok()
+                            || stages.iter().any(|s| s.name.as_ref() == Some(&n))
+                        {
+                            return Err(perr(
+                                file,
+                                ins.line,
+                                format!("invalid stage name {n:?}: duplicate or numeric"),
+                            ));
                         }
                         (b.clone(), Some(n))
                     }
@@ -125,7 +131,10 @@ impl Plan {
                     return Err(perr(
                         file,
                         ins.line,
-                        format!("{} must come after FROM (only ARG may precede it)", ins.keyword),
+                        format!(
+                            "{} must come after FROM (only ARG may precede it)",
+                            ins.keyword
+                        ),
                     ))
                 }
             }

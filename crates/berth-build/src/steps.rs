@@ -2,10 +2,10 @@
 //! written from the sources) and WORKDIR (creates the directory if it is missing).
 
 use crate::backend::RunRequest;
-use crate::error::BackendError;
 use crate::builder::{Builder, Event, StageRun};
 use crate::cache;
 use crate::copy::{self, Item, ItemKind, Owner};
+use crate::error::BackendError;
 use crate::error::BuildError;
 use crate::fetch;
 use crate::ignore::clean;
@@ -25,7 +25,9 @@ fn run_script(line: &str, ins: &Instruction) -> String {
     if ins.heredocs.is_empty() {
         return line.to_owned();
     }
-    let only_marker = heredoc_markers(line).len() == 1 && line.starts_with("<<") && !line.contains(char::is_whitespace);
+    let only_marker = heredoc_markers(line).len() == 1
+        && line.starts_with("<<")
+        && !line.contains(char::is_whitespace);
     if only_marker && ins.heredocs.len() == 1 {
         return ins.heredocs[0].content.clone();
     }
@@ -50,7 +52,11 @@ fn backend_err(line: usize, e: BackendError) -> BuildError {
 }
 
 impl Builder<'_> {
-    pub(crate) fn run_step(&mut self, st: &mut StageRun, ins: &Instruction) -> Result<(), BuildError> {
+    pub(crate) fn run_step(
+        &mut self,
+        st: &mut StageRun,
+        ins: &Instruction,
+    ) -> Result<(), BuildError> {
         if let Some(m) = ins.flag("mount") {
             return Err(BuildError::step(
                 ins.line,
@@ -108,7 +114,12 @@ impl Builder<'_> {
         let created_by = if arg_env.is_empty() {
             req.args.join(" ")
         } else {
-            format!("|{} {} {}", arg_env.len(), arg_env.join(" "), req.args.join(" "))
+            format!(
+                "|{} {} {}",
+                arg_env.len(),
+                arg_env.join(" "),
+                req.args.join(" ")
+            )
         };
         let backend = self.backend;
         let on = &mut *self.on;
@@ -118,7 +129,11 @@ impl Builder<'_> {
         self.commit(st, key, Some(layer), created_by, false)
     }
 
-    pub(crate) fn workdir(&mut self, st: &mut StageRun, ins: &Instruction) -> Result<(), BuildError> {
+    pub(crate) fn workdir(
+        &mut self,
+        st: &mut StageRun,
+        ins: &Instruction,
+    ) -> Result<(), BuildError> {
         let vars = st.vars();
         let sc = Scope {
             file: &self.file,
@@ -161,10 +176,20 @@ impl Builder<'_> {
         };
         st.state.config.config = Some(cfg);
         let empty = layer.is_none();
-        self.commit(st, key, layer, format!("/bin/sh -c #(nop) WORKDIR {abs}"), empty)
+        self.commit(
+            st,
+            key,
+            layer,
+            format!("/bin/sh -c #(nop) WORKDIR {abs}"),
+            empty,
+        )
     }
 
-    pub(crate) fn copy_step(&mut self, st: &mut StageRun, ins: &Instruction) -> Result<(), BuildError> {
+    pub(crate) fn copy_step(
+        &mut self,
+        st: &mut StageRun,
+        ins: &Instruction,
+    ) -> Result<(), BuildError> {
         let kw = ins.keyword.clone();
         let add = kw == "ADD";
         let vars = st.vars();
@@ -224,15 +249,27 @@ impl Builder<'_> {
 
         if let Some(from) = from {
             let (src_id, src_state) = self.source_state(&from, self.cur, line)?;
-            let key = cache::key(&[&st.id, &kw, "from", &src_id, &srcs.join("\n"), &dest, &owner_key]);
+            let key = cache::key(&[
+                &st.id,
+                &kw,
+                "from",
+                &src_id,
+                &srcs.join("\n"),
+                &dest,
+                &owner_key,
+            ]);
             if self.try_cache(st, &key)? {
                 return Ok(());
             }
-            let view = self.backend.view(&src_state).map_err(|e| backend_err(line, e))?;
+            let view = self
+                .backend
+                .view(&src_state)
+                .map_err(|e| backend_err(line, e))?;
             let root = view.path().to_owned();
             let mut matches = Vec::new();
             for s in srcs {
-                let m = copy::match_host(&root, s).map_err(BuildError::io(format!("reading {s}")))?;
+                let m =
+                    copy::match_host(&root, s).map_err(BuildError::io(format!("reading {s}")))?;
                 if m.is_empty() {
                     return Err(missing(s));
                 }
@@ -244,8 +281,14 @@ impl Builder<'_> {
             }
             let mut items = Vec::new();
             for m in &matches {
-                copy::host_items(&root, m, &dest, dest_dir || root.join(m).is_dir(), &mut items)
-                    .map_err(BuildError::io(format!("reading {m} from stage {from}")))?;
+                copy::host_items(
+                    &root,
+                    m,
+                    &dest,
+                    dest_dir || root.join(m).is_dir(),
+                    &mut items,
+                )
+                .map_err(BuildError::io(format!("reading {m} from stage {from}")))?;
             }
             let t = now_secs();
             let layer = self
@@ -267,7 +310,8 @@ impl Builder<'_> {
                 let name = name.trim_start_matches('-').trim_matches(['"', '\'']);
                 if let Some(h) = ins.heredocs.iter().find(|h| h.name == name) {
                     let body = if h.expand {
-                        shell::expand(&h.content, &vars, self.escape).unwrap_or_else(|_| h.content.clone())
+                        shell::expand(&h.content, &vars, self.escape)
+                            .unwrap_or_else(|_| h.content.clone())
                     } else {
                         h.content.clone()
                     };
@@ -277,8 +321,12 @@ impl Builder<'_> {
                 }
             }
             if add && (s.starts_with("http://") || s.starts_with("https://")) {
-                let data = fetch::fetch(s).map_err(|e| BuildError::step(line, format!("ADD failed: {e}")))?;
-                hash.push_str(&format!("url {s} {}\n", cache::key(&[&String::from_utf8_lossy(&data)])));
+                let data = fetch::fetch(s)
+                    .map_err(|e| BuildError::step(line, format!("ADD failed: {e}")))?;
+                hash.push_str(&format!(
+                    "url {s} {}\n",
+                    cache::key(&[&String::from_utf8_lossy(&data)])
+                ));
                 urls.push((fetch::file_name(s), data));
                 continue;
             }
@@ -328,14 +376,22 @@ impl Builder<'_> {
         }
         for (name, body) in heredocs {
             items.push(Item {
-                path: clean(&if dest_dir { format!("{dest}/{name}") } else { dest.clone() }),
+                path: clean(&if dest_dir {
+                    format!("{dest}/{name}")
+                } else {
+                    dest.clone()
+                }),
                 kind: ItemKind::File(copy::Data::Owned(body.into_bytes())),
                 mode: 0o644,
             });
         }
         for (name, data) in urls {
             items.push(Item {
-                path: clean(&if dest_dir { format!("{dest}/{name}") } else { dest.clone() }),
+                path: clean(&if dest_dir {
+                    format!("{dest}/{name}")
+                } else {
+                    dest.clone()
+                }),
                 kind: ItemKind::File(copy::Data::Owned(data)),
                 mode: 0o600,
             });

@@ -45,9 +45,8 @@ impl Engine {
         on: &mut dyn FnMut(Event<'_>),
     ) -> std::result::Result<BuildResult, BuildError> {
         for t in &opts.tags {
-            Reference::parse_normalized_named(t).map_err(|e| {
-                BuildError::Context(format!("invalid tag {t:?}: {e}"))
-            })?;
+            Reference::parse_normalized_named(t)
+                .map_err(|e| BuildError::Context(format!("invalid tag {t:?}: {e}")))?;
         }
         let _hold = self.images.hold_gc();
         let mut cache = berth_build::Cache::open(&self.cfg.data_root.join("build"));
@@ -117,7 +116,10 @@ impl Backend for EngineBackend<'_> {
             .images
             .resolve(name)
             .map_err(|_| BackendError::NoSuchImage(name.to_owned()))?;
-        let (m, config) = e.images.manifest_and_config(&info.record.id).map_err(other)?;
+        let (m, config) = e
+            .images
+            .manifest_and_config(&info.record.id)
+            .map_err(other)?;
         Ok((
             info.record.id,
             ImageState {

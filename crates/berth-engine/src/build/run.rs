@@ -83,7 +83,13 @@ fn make_workdir(rootfs: &Path, workdir: &str) -> std::io::Result<()> {
 }
 
 /// Sends new complete lines of the json-file log to `output`.
-fn tail_log(file: &mut Option<std::fs::File>, path: &Path, pos: &mut u64, buf: &mut Vec<u8>, output: &mut dyn FnMut(&[u8])) {
+fn tail_log(
+    file: &mut Option<std::fs::File>,
+    path: &Path,
+    pos: &mut u64,
+    buf: &mut Vec<u8>,
+    output: &mut dyn FnMut(&[u8]),
+) {
     if file.is_none() {
         *file = std::fs::File::open(path).ok();
     }
@@ -123,10 +129,7 @@ pub(super) fn run_step(
         rootfs: rootfs.clone(),
     };
     std::fs::create_dir_all(&rootfs).map_err(other)?;
-    let mount = engine
-        .images
-        .prepare_snapshot(&id, top)
-        .map_err(other)?;
+    let mount = engine.images.prepare_snapshot(&id, top).map_err(other)?;
     mount.mount(&rootfs).map_err(other)?;
     make_workdir(&rootfs, &req.workdir).map_err(other)?;
     let passwd = user::read_in_root(&rootfs, "etc/passwd").map_err(other)?;

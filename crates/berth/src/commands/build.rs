@@ -69,12 +69,20 @@ fn add_tree(
     rules: &IgnoreRules,
     keep: &[&str],
 ) -> std::io::Result<()> {
-    let dir = if rel.is_empty() { root.to_path_buf() } else { root.join(rel) };
+    let dir = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
     let mut entries: Vec<_> = std::fs::read_dir(&dir)?.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
-        let path = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+        let path = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
         let meta = e.path().symlink_metadata()?;
         let kept = keep.contains(&path.as_str());
         if meta.is_dir() && rules.skip_dir(&path) {
@@ -145,7 +153,13 @@ fn pack(a: &BuildArgs) -> Result<(Vec<u8>, String), Failure> {
         Err(_) => IgnoreRules::default(),
     };
     let mut tar = tar::Builder::new(Vec::new());
-    add_tree(&mut tar, &root, "", &rules, &[dockerfile.as_str(), ".dockerignore"])?;
+    add_tree(
+        &mut tar,
+        &root,
+        "",
+        &rules,
+        &[dockerfile.as_str(), ".dockerignore"],
+    )?;
     if let Some((name, data)) = extra {
         let mut h = tar::Header::new_gnu();
         h.set_mode(0o600);
@@ -181,7 +195,9 @@ pub fn build(c: &Client, a: &BuildArgs) -> Result<i32, Failure> {
         let _ = std::fs::remove_file(f);
     }
     if a.path.contains("://") || a.path.starts_with("git@") {
-        return Err(fail("remote build contexts (URLs) are not supported: clone it and build the directory"));
+        return Err(fail(
+            "remote build contexts (URLs) are not supported: clone it and build the directory",
+        ));
     }
     let (body, dockerfile) = if a.path == "-" {
         let mut data = Vec::new();
@@ -195,12 +211,22 @@ pub fn build(c: &Client, a: &BuildArgs) -> Result<i32, Failure> {
         q.push_str(&format!("&t={}", enc(t)));
     }
     if !a.build_args.is_empty() {
-        q.push_str(&format!("&buildargs={}", enc(&kv_json(&a.build_args, true).to_string())));
+        q.push_str(&format!(
+            "&buildargs={}",
+            enc(&kv_json(&a.build_args, true).to_string())
+        ));
     }
     if !a.labels.is_empty() {
-        q.push_str(&format!("&labels={}", enc(&kv_json(&a.labels, false).to_string())));
+        q.push_str(&format!(
+            "&labels={}",
+            enc(&kv_json(&a.labels, false).to_string())
+        ));
     }
-    for (k, v) in [("target", &a.target), ("platform", &a.platform), ("networkmode", &a.network)] {
+    for (k, v) in [
+        ("target", &a.target),
+        ("platform", &a.platform),
+        ("networkmode", &a.network),
+    ] {
         if let Some(v) = v {
             q.push_str(&format!("&{k}={}", enc(v)));
         }

@@ -21,7 +21,11 @@ fn decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        match (b[i], b.get(i + 1).and_then(|&c| hex(c)), b.get(i + 2).and_then(|&c| hex(c))) {
+        match (
+            b[i],
+            b.get(i + 1).and_then(|&c| hex(c)),
+            b.get(i + 2).and_then(|&c| hex(c)),
+        ) {
             (b'+', _, _) => out.push(b' '),
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
@@ -57,7 +61,9 @@ fn json_map(v: &str, what: &str) -> ApiResult<BTreeMap<String, String>> {
     }
     let m: BTreeMap<String, Option<String>> = serde_json::from_str(v)
         .map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))?;
-    Ok(m.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect())
+    Ok(m.into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect())
 }
 
 fn options(q: &[(String, String)]) -> ApiResult<(BuildOptions, bool)> {
@@ -81,11 +87,9 @@ fn options(q: &[(String, String)]) -> ApiResult<(BuildOptions, bool)> {
                 o.network = match v.as_str() {
                     "host" => "host".into(),
                     "" | "default" | "bridge" | "none" => "none".into(),
-                    other => {
-                        return Err(ApiError::bad_request(format!(
-                            "network mode {other:?} is not supported for builds (host, none, default)"
-                        )))
-                    }
+                    other => return Err(ApiError::bad_request(format!(
+                        "network mode {other:?} is not supported for builds (host, none, default)"
+                    ))),
                 }
             }
             "remote" if !v.is_empty() => {
@@ -133,7 +137,8 @@ pub async fn build(
     let mut data = Vec::new();
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the context: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("reading the context: {e}")))?;
         data.extend_from_slice(&chunk);
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
@@ -205,7 +210,9 @@ mod tests {
 
     #[test]
     fn query_keeps_repeated_tags_and_decodes() {
-        let q = pairs(Some("t=a%3A1&t=b&buildargs=%7B%22X%22%3A%22y+z%22%7D&nocache=1"));
+        let q = pairs(Some(
+            "t=a%3A1&t=b&buildargs=%7B%22X%22%3A%22y+z%22%7D&nocache=1",
+        ));
         let (o, quiet) = options(&q).unwrap_or_default();
         assert_eq!(o.tags, vec!["a:1", "b"]);
         assert_eq!(o.build_args.get("X").map(String::as_str), Some("y z"));
