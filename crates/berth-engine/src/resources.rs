@@ -6,13 +6,21 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use berth_runtime::oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::error::{EngineError, Result};
 use crate::record::RestartPolicy;
-use crate::Engine;
+
+mod update;
+mod validate;
+
+use validate::rlimit_name;
+pub use validate::{host_cpus, parse_cpuset, validate};
+
+fn bad(msg: impl Into<String>) -> EngineError {
+    EngineError::InvalidParameter(msg.into())
+}
 
 /// Docker's smallest memory limit (`linuxMinMemory`).
 pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
@@ -136,180 +144,6 @@ pub struct UpdateConfig {
     pub resources: Resources,
     /// A new restart policy (empty name: unchanged).
     pub restart_policy: Option<RestartPolicy>,
-}
-
-fn bad(msg: impl Into<String>) -> EngineError {
-    EngineError::InvalidParameter(msg.into())
-}
-
-/// Parses a cpuset list (`0-2,4`) into its members; `None` when malformed.
-pub fn parse_cpuset(s: &str) -> Option<Vec<u32>> {
-    let mut out = Vec::new();
-    for part in s.split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-                if a > b {
-                    return None;
-                }
-                out.extend(a..=b);
-            }
-            None => out.push(part.trim().parse().ok()?),
-        }
-    }
-    Some(out)
-}
-
-fn online(path: &str) -> String {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "0".into())
-}
-
-fn check_cpuset(value: &str, what: &str, available_file: &str) -> Result<()> {
-    if value.is_empty() {
-        return Ok(());
-    }
-    let wanted = parse_cpuset(value)
-        .ok_or_else(|| bad(format!("Invalid value {value} for cpuset {what}")))?;
-    let available = online(available_file);
-    let have = parse_cpuset(&available).unwrap_or_default();
-    if wanted.iter().any(|c| !have.contains(c)) {
-        let noun = if what == "cpus" {
-            "CPUs"
-        } else {
-            "memory nodes"
-        };
-        return Err(bad(format!(
-            "Requested {noun} are not available - requested {value}, available: {available}"
-        )));
-    }
-    Ok(())
-}
-
-/// Online CPUs of the host.
-pub fn host_cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
-
-/// Checks `r` as docker's daemon does (same messages) and fills in docker's defaults
-/// (memory+swap = twice the memory when only the memory is set). Returns warnings.
-pub fn validate(r: &mut Resources, update: bool) -> Result<Vec<String>> {
-    let mut warnings = Vec::new();
-    if r.memory != 0 && r.memory < MIN_MEMORY {
-        return Err(bad("Minimum memory limit allowed is 6MB"));
-    }
-    if !update && r.memory > 0 && r.memory_swap == 0 {
-        r.memory_swap = r.memory * 2;
-    }
-    if r.memory > 0 && r.memory_swap > 0 && r.memory_swap < r.memory {
-        return Err(bad(
-            "Minimum memoryswap limit should be larger than memory limit, see usage",
-        ));
-    }
-    if r.memory == 0 && r.memory_swap > 0 && !update {
-        return Err(bad(
-            "You should always set the Memory limit when using Memoryswap limit, see usage",
-        ));
-    }
-    if let Some(s) = r.memory_swappiness {
-        if !(-1..=100).contains(&s) {
-            return Err(bad(format!(
-                "Invalid value: {s}, valid memory swappiness range is 0-100"
-            )));
-        }
-    }
-    if r.memory_reservation != 0 && r.memory_reservation < MIN_MEMORY {
-        return Err(bad("Minimum memory reservation allowed is 6MB"));
-    }
-    if r.memory > 0 && r.memory_reservation > 0 && r.memory < r.memory_reservation {
-        return Err(bad(
-            "Minimum memory limit can not be less than memory reservation limit, see usage",
-        ));
-    }
-    if r.oom_kill_disable == Some(true) && r.memory == 0 {
-        warnings.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.".into());
-    }
-    if r.nano_cpus > 0 && r.cpu_period > 0 {
-        return Err(bad(
-            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
-        ));
-    }
-    if r.nano_cpus > 0 && r.cpu_quota > 0 {
-        return Err(bad(
-            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
-        ));
-    }
-    let cpus = host_cpus() as i64;
-    if r.nano_cpus < 0 || r.nano_cpus > cpus * 1_000_000_000 {
-        return Err(bad(format!(
-            "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
-        )));
-    }
-    if r.cpu_shares < 0 {
-        return Err(bad("invalid CPU shares: must be positive"));
-    }
-    if r.cpu_period != 0 && !(1000..=1_000_000).contains(&r.cpu_period) {
-        return Err(bad(
-            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
-        ));
-    }
-    if r.cpu_quota > 0 && r.cpu_quota < 1000 {
-        return Err(bad("CPU cfs quota can not be less than 1ms (i.e. 1000)"));
-    }
-    check_cpuset(&r.cpuset_cpus, "cpus", "/sys/devices/system/cpu/online")?;
-    check_cpuset(&r.cpuset_mems, "mems", "/sys/devices/system/node/online")?;
-    if r.blkio_weight > 0 && !(10..=1000).contains(&r.blkio_weight) {
-        return Err(bad("Range of blkio weight is from 10 to 1000"));
-    }
-    for d in r.blkio_weight_device.iter().flatten() {
-        if !(10..=1000).contains(&d.weight) {
-            return Err(bad("Range of blkio weight is from 10 to 1000"));
-        }
-    }
-    if r.shm_size < 0 {
-        return Err(bad("SHM size can not be less than 0"));
-    }
-    for u in r.ulimits.iter().flatten() {
-        rlimit_name(&u.name)?;
-        if u.soft > u.hard {
-            return Err(bad(format!(
-                "ulimit soft limit must be less than or equal to hard limit: {} > {}",
-                u.soft, u.hard
-            )));
-        }
-    }
-    for d in r.devices.iter().flatten() {
-        device_nodes(d)?;
-    }
-    Ok(warnings)
-}
-
-/// `nofile` → `RLIMIT_NOFILE`, for the names docker accepts.
-fn rlimit_name(name: &str) -> Result<String> {
-    const NAMES: [&str; 16] = [
-        "as",
-        "core",
-        "cpu",
-        "data",
-        "fsize",
-        "locks",
-        "memlock",
-        "msgqueue",
-        "nice",
-        "nofile",
-        "nproc",
-        "rss",
-        "rtprio",
-        "rttime",
-        "sigpending",
-        "stack",
-    ];
-    if NAMES.contains(&name) {
-        Ok(format!("RLIMIT_{}", name.to_ascii_uppercase()))
-    } else {
-        Err(bad(format!("invalid ulimit type: {name}")))
-    }
 }
 
 /// A host device node: (type, major, minor, mode, uid, gid).
@@ -527,156 +361,11 @@ pub fn apply(spec: &mut Value, r: &Resources) -> Result<()> {
     Ok(())
 }
 
-/// Docker's update rule: non-zero fields of `new` replace those of `cur`, with docker's
-/// conflict messages.
-fn merge(cur: &mut Resources, new: &Resources) -> Result<()> {
-    let conflict = |m: &str| {
-        Err(EngineError::Conflict(format!(
-            "Cannot update container: {m}"
-        )))
-    };
-    if new.nano_cpus > 0 && cur.cpu_period > 0 {
-        return conflict(
-            "Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set",
-        );
-    }
-    if new.nano_cpus > 0 && cur.cpu_quota > 0 {
-        return conflict(
-            "Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set",
-        );
-    }
-    if new.cpu_period > 0 && cur.nano_cpus > 0 {
-        return conflict(
-            "Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set",
-        );
-    }
-    if new.cpu_quota > 0 && cur.nano_cpus > 0 {
-        return conflict(
-            "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set",
-        );
-    }
-    if new.memory != 0
-        && new.memory > cur.memory_swap
-        && cur.memory_swap > 0
-        && new.memory_swap == 0
-    {
-        return conflict("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time");
-    }
-    let pick = |c: &mut i64, n: i64| {
-        if n != 0 {
-            *c = n;
-        }
-    };
-    pick(&mut cur.cpu_shares, new.cpu_shares);
-    pick(&mut cur.nano_cpus, new.nano_cpus);
-    pick(&mut cur.cpu_period, new.cpu_period);
-    pick(&mut cur.cpu_quota, new.cpu_quota);
-    pick(&mut cur.memory, new.memory);
-    pick(&mut cur.memory_swap, new.memory_swap);
-    pick(&mut cur.memory_reservation, new.memory_reservation);
-    if new.blkio_weight != 0 {
-        cur.blkio_weight = new.blkio_weight;
-    }
-    if !new.cpuset_cpus.is_empty() {
-        cur.cpuset_cpus.clone_from(&new.cpuset_cpus);
-    }
-    if !new.cpuset_mems.is_empty() {
-        cur.cpuset_mems.clone_from(&new.cpuset_mems);
-    }
-    if new.pids_limit.is_some() {
-        cur.pids_limit = new.pids_limit;
-    }
-    Ok(())
-}
-
-impl Engine {
-    /// `docker update`: changes the limits (and restart policy) of a container, live when it
-    /// runs. Returns docker's warnings.
-    pub fn update(&self, key: &str, upd: UpdateConfig) -> Result<Vec<String>> {
-        let id = {
-            let mut inner = self.lock();
-            let id = Self::find_id(&inner, key)?;
-            let rec = inner
-                .containers
-                .get_mut(&id)
-                .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
-            let mut merged = rec.host_config.resources.clone();
-            merge(&mut merged, &upd.resources)?;
-            let warnings = validate(&mut merged, true)?;
-            let policy = upd.restart_policy.filter(|p| !p.name.is_empty());
-            if let Some(p) = &policy {
-                p.validate()?;
-                if rec.host_config.auto_remove && p.name != "no" {
-                    return Err(bad("Restart policy cannot be updated because AutoRemove is enabled for the container"));
-                }
-            }
-            if rec.state.running {
-                let res: LinuxResources =
-                    serde_json::from_value(Value::Object(oci_resources(&merged, true)?))
-                        .map_err(|e| EngineError::Internal(format!("resources: {e}")))?;
-                berth_runtime::container::Container::load(&self.runtime_root(), &id)
-                    .and_then(|c| c.cgroup())
-                    .map_err(|e| {
-                        EngineError::Internal(format!("Cannot update container {id}: {e}"))
-                    })?
-                    .update(&res)
-                    .map_err(|e| {
-                        EngineError::Internal(format!("Cannot update container {id}: {e}"))
-                    })?;
-            }
-            rec.host_config.resources = merged;
-            if let Some(p) = policy {
-                rec.host_config.restart_policy = p;
-            }
-            self.records.save(rec)?;
-            if !warnings.is_empty() {
-                tracing::info!("update {id}: {warnings:?}");
-            }
-            (id, warnings)
-        };
-        self.emit_container(&id.0, "update", &[]);
-        Ok(id.1)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn docker_messages_for_bad_limits() {
-        let err = |r: Resources| validate(&mut r.clone(), false).unwrap_err().to_string();
-        let r = |f: fn(&mut Resources)| {
-            let mut r = Resources::default();
-            f(&mut r);
-            r
-        };
-        assert_eq!(
-            err(r(|r| r.memory = 1 << 20)),
-            "Minimum memory limit allowed is 6MB"
-        );
-        assert_eq!(
-            err(r(|r| {
-                r.memory = 64 << 20;
-                r.memory_swap = 32 << 20
-            })),
-            "Minimum memoryswap limit should be larger than memory limit, see usage"
-        );
-        assert_eq!(
-            err(r(|r| r.blkio_weight = 5)),
-            "Range of blkio weight is from 10 to 1000"
-        );
-        assert!(err(r(|r| r.nano_cpus = 1_000_000_000_000)).starts_with("Range of CPUs"));
-        assert!(err(r(|r| r.cpuset_cpus = "999".into())).starts_with("Requested CPUs"));
-        assert_eq!(
-            err(r(|r| r.cpuset_cpus = "x".into())),
-            "Invalid value x for cpuset cpus"
-        );
-        let mut ok = r(|r| r.memory = 32 << 20);
-        validate(&mut ok, false).unwrap();
-        assert_eq!(ok.memory_swap, 64 << 20);
-    }
+    use berth_runtime::oci_spec::runtime::LinuxResources;
 
     #[test]
     fn limits_map_to_the_spec() {
@@ -714,29 +403,5 @@ mod tests {
         assert_eq!(spec["mounts"][0]["options"][1], "size=1048576");
         let parsed: LinuxResources = serde_json::from_value(res.clone()).unwrap();
         assert_eq!(parsed.pids().unwrap().limit(), 20);
-    }
-
-    #[test]
-    fn update_merges_like_docker() {
-        let mut cur = Resources {
-            memory: 32 << 20,
-            memory_swap: 64 << 20,
-            ..Default::default()
-        };
-        let new = Resources {
-            memory: 128 << 20,
-            ..Default::default()
-        };
-        assert!(merge(&mut cur.clone(), &new).is_err());
-        let new = Resources {
-            memory: 48 << 20,
-            pids_limit: Some(5),
-            ..Default::default()
-        };
-        merge(&mut cur, &new).unwrap();
-        assert_eq!((cur.memory, cur.memory_swap), (48 << 20, 64 << 20));
-        assert_eq!(cur.pids_limit, Some(5));
-        assert_eq!(parse_cpuset("0-2,4"), Some(vec![0, 1, 2, 4]));
-        assert_eq!(parse_cpuset("2-1"), None);
     }
 }
