@@ -183,8 +183,10 @@ impl Client {
             if let Some(s) = service {
                 rb = rb.query("service", s);
             }
-            if !scope.is_empty() {
-                rb = rb.query("scope", scope);
+            // Several scopes (a push that mounts from other repositories) are separate
+            // `scope` parameters.
+            for s in scope.split_whitespace() {
+                rb = rb.query("scope", s);
             }
             if let Some(b) = self.basic() {
                 rb = rb.header("Authorization", b.as_str());

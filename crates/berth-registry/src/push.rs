@@ -75,15 +75,29 @@ pub fn push(
         .filter(|r| r.domain() == reference.domain() && r.path() != repo)
         .map(|r| r.path().to_owned())
         .collect();
+    // One token for the whole push: this repository, plus pull access to the mount sources.
+    let mut scope = repository_scope(repo, true);
+    for s in &sources {
+        scope.push(' ');
+        scope.push_str(&repository_scope(s, false));
+    }
     for l in m.layers.iter().rev() {
         sink(Progress::item(short_id(&l.digest), "Preparing"));
     }
+    let target = Target {
+        client,
+        store,
+        ep: &ep,
+        repo,
+        scope: &scope,
+        sources: &sources,
+        sink,
+    };
     for l in m.layers.iter().rev() {
-        push_blob(client, store, &ep, repo, l, &sources, true, sink)?;
+        push_blob(&target, l, true)?;
     }
-    push_blob(client, store, &ep, repo, &m.config, &sources, false, sink)?;
+    push_blob(&target, &m.config, false)?;
 
-    let scope = repository_scope(repo, true);
     let url = ep.url(repo, &format!("manifests/{tag}"));
     let media_type = rec.manifest_media_type.clone();
     let resp = client.call(
@@ -133,26 +147,29 @@ fn reference_name(r: &Reference) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn push_blob(
-    client: &Client,
-    store: &ImageStore,
-    ep: &Endpoint,
-    repo: &str,
-    desc: &Descriptor,
-    sources: &[String],
-    is_layer: bool,
-    sink: Sink<'_>,
-) -> Result<(), RegistryError> {
+/// Where blobs go, shared by every [`push_blob`] of one push.
+struct Target<'a> {
+    client: &'a Client,
+    store: &'a ImageStore,
+    ep: &'a Endpoint,
+    repo: &'a str,
+    scope: &'a str,
+    sources: &'a [String],
+    sink: Sink<'a>,
+}
+
+fn push_blob(t: &Target<'_>, desc: &Descriptor, is_layer: bool) -> Result<(), RegistryError> {
+    let (client, store, ep, repo, sources, sink) =
+        (t.client, t.store, t.ep, t.repo, t.sources, t.sink);
     let id = short_id(&desc.digest);
     let report = |status: String| {
         if is_layer {
             sink(Progress::item(&id, status));
         }
     };
-    let scope = repository_scope(repo, true);
+    let scope = t.scope;
     let head_url = ep.url(repo, &format!("blobs/{}", desc.digest));
-    let resp = client.call(ep, Some(&scope), Method::HEAD, &head_url, &[], || Ok(()))?;
+    let resp = client.call(ep, Some(scope), Method::HEAD, &head_url, &[], || Ok(()))?;
     match resp.status().as_u16() {
         200 => {
             report("Layer already exists".into());
@@ -169,7 +186,7 @@ fn push_blob(
             desc.digest,
             from
         );
-        let resp = client.call(ep, Some(&scope), Method::POST, &url, &[], || Ok(()))?;
+        let resp = client.call(ep, Some(scope), Method::POST, &url, &[], || Ok(()))?;
         match resp.status().as_u16() {
             201 => {
                 report(format!("Mounted from {from}"));
@@ -186,7 +203,7 @@ fn push_blob(
         Some(l) => l,
         None => {
             let url = ep.url(repo, "blobs/uploads/");
-            let resp = client.call(ep, Some(&scope), Method::POST, &url, &[], || Ok(()))?;
+            let resp = client.call(ep, Some(scope), Method::POST, &url, &[], || Ok(()))?;
             if resp.status().as_u16() != 202 {
                 return Err(status_error(ep, resp, &desc.digest.to_string()));
             }
@@ -212,7 +229,7 @@ fn push_blob(
     let len = desc.size.to_string();
     let resp = client.send(
         ep,
-        Some(&scope),
+        Some(scope),
         Method::PUT,
         &url,
         &[

@@ -6,6 +6,8 @@
 mod common;
 #[path = "registry/support.rs"]
 mod support;
+#[path = "registry/token.rs"]
+mod token;
 
 use std::fs;
 use std::io::Write;
@@ -15,6 +17,7 @@ use std::process::{Command, Output, Stdio};
 use common::{stderr, stdout, Daemon, BERTH};
 use serde_json::Value;
 use support::{file_layer, random_bytes, skopeo, Fault, Layout, Proxy, Registry, TempDir};
+use token::TokenServer;
 
 /// `berth ARGS…` with its own docker config dir (credentials) and optional stdin bytes.
 fn berth(d: &Daemon, cfg: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
@@ -475,4 +478,67 @@ fn docker_cli_pulls_through_berthd() {
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
     let o = d.docker(&docker, &["run", "--rm", &name, "cat", "/marker"]);
     assert_eq!(stdout(&o), "docker", "{}", stderr(&o));
+}
+
+#[test]
+fn token_auth_login_pull_reuses_per_repository_tokens() {
+    let work = TempDir::new("token");
+    let tokens = TokenServer::start("alice", "tok3n");
+    let reg = Registry::start_with_token(&tokens);
+    skopeo_push_busybox(&reg, &work.0, "tok/bb", "1", "via-token");
+    let d = Daemon::start();
+    let cfg = work.0.join("cfg");
+    let name = format!("{}/tok/bb:1", reg.host());
+
+    // Anonymous: the token carries no access, so the registry refuses.
+    let o = berth(&d, &cfg, &["pull", &name], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("pull access denied") || stderr(&o).contains("unauthorized"),
+        "{}",
+        stderr(&o)
+    );
+    // Wrong password: the token server refuses.
+    let o = berth(
+        &d,
+        &cfg,
+        &["login", "-u", "alice", "-p", "nope", &reg.host()],
+        None,
+    );
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("incorrect username or password"),
+        "{}",
+        stderr(&o)
+    );
+    let o = berth(
+        &d,
+        &cfg,
+        &["login", "-u", "alice", "--password-stdin", &reg.host()],
+        Some(b"tok3n\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = tokens.issued.load(std::sync::atomic::Ordering::SeqCst);
+    let out = ok(&d, &cfg, &["pull", &name]);
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    // One pull: one token for the repository scope, reused for the manifest and every blob.
+    let used = tokens.issued.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert_eq!(used, 1, "tokens issued for one pull");
+    assert_eq!(
+        ok(&d, &cfg, &["run", "--rm", &name, "cat", "/marker"]),
+        "via-token"
+    );
+
+    // Push to another repository: a pull,push token for it.
+    let dst = format!("{}/tok/copy:2", reg.host());
+    ok(&d, &cfg, &["tag", &name, &dst]);
+    let before = tokens.issued.load(std::sync::atomic::Ordering::SeqCst);
+    let out = ok(&d, &cfg, &["push", &dst]);
+    assert!(out.contains("Mounted from tok/bb"), "{out}");
+    assert!(out.contains("2: digest: sha256:"), "{out}");
+    let used = tokens.issued.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert_eq!(
+        used, 1,
+        "one token (push scope plus the mount source) for the whole push"
+    );
 }

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::token::{TokenServer, ISSUER, SERVICE};
+
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 /// A unique temp dir removed on drop.
@@ -52,6 +54,8 @@ pub struct Registry {
     pub dir: TempDir,
     pub port: u16,
     pub auth: Option<(String, String)>,
+    /// `auth:` section for token auth (realm, service, issuer, cert bundle).
+    token: Option<String>,
     child: Option<Child>,
 }
 
@@ -66,12 +70,30 @@ impl Registry {
         Self::start_with(Some((user.to_owned(), pass.to_owned())))
     }
 
+    /// With token auth from `server` (credentials checked there).
+    pub fn start_with_token(server: &TokenServer) -> Registry {
+        let section = format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
+            server.port,
+            server.cert.display()
+        );
+        Self::start_full(
+            Some((server.user.clone(), server.pass.clone())),
+            Some(section),
+        )
+    }
+
     fn start_with(auth: Option<(String, String)>) -> Registry {
+        Self::start_full(auth, None)
+    }
+
+    fn start_full(auth: Option<(String, String)>, token: Option<String>) -> Registry {
         let dir = TempDir::new("registry");
         let mut r = Registry {
             port: free_port(),
             dir,
             auth,
+            token,
             child: None,
         };
         r.write_config();
@@ -81,8 +103,8 @@ impl Registry {
 
     fn write_config(&self) {
         let d = &self.dir.0;
-        let mut auth = String::new();
-        if let Some((u, p)) = &self.auth {
+        let mut auth = self.token.clone().unwrap_or_default();
+        if let (Some((u, p)), None) = (&self.auth, &self.token) {
             let o = Command::new("htpasswd")
                 .args(["-Bbn", u, p])
                 .output()
