@@ -254,14 +254,19 @@ impl Engine {
         }
         let net = self.net()?;
         let mut requests = Vec::new();
-        let primary = endpoints.get(&mode).cloned().unwrap_or_default();
+        // Docker's CLI names the default network "default" in EndpointsConfig.
+        let primary = endpoints
+            .get(&mode)
+            .or_else(|| endpoints.get("default"))
+            .cloned()
+            .unwrap_or_default();
         let mut first = primary.to_request(&mode)?;
         if first.mac.is_none() && !rec.config.net.mac_address.is_empty() {
             first.mac = Some(rec.config.net.mac_address.clone());
         }
         requests.push(first);
         for (name, ep) in &endpoints {
-            if name != &mode {
+            if name != &mode && name != "default" {
                 requests.push(ep.to_request(name)?);
             }
         }

@@ -138,6 +138,10 @@ impl Networks {
         self.store.save(st)
     }
 
+    pub(crate) fn save_live(&self, st: &State) -> Result<()> {
+        self.store.save_live(st)
+    }
+
     fn reconcile(&self, alive: &dyn Fn(&str) -> Option<bool>) -> Result<()> {
         let mut st = self.lock();
         st.containers.retain(|id, _| alive(id).is_some());

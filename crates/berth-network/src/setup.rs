@@ -135,12 +135,14 @@ impl Networks {
             cc.netns = Some(ns.clone());
         }
         // Persisted before the kernel work: after a crash the reconciliation finds it all.
-        let result = self.save(&st).and_then(|()| self.build(&st, &ns, &planned));
+        let result = self
+            .save_live(&st)
+            .and_then(|()| self.build(&st, &ns, &planned));
         if let Err(e) = result {
             if let Some(cc) = st.containers.get_mut(id) {
                 release_kernel(cc);
             }
-            let _ = self.save(&st);
+            let _ = self.save_live(&st);
             let _ = self.sync_kernel(&st, false);
             return Err(e);
         }
@@ -153,9 +155,12 @@ impl Networks {
         ns: &std::path::Path,
         planned: &[(NetworkRecord, Endpoint)],
     ) -> Result<()> {
+        let t = std::time::Instant::now();
         netns::create(ns)?;
+        let t_ns = t.elapsed();
         // Bridges and rules first (sync_kernel sees the planned endpoints), then the veths.
         self.sync_kernel(st, false)?;
+        let t_sync = t.elapsed();
         for (i, (n, ep)) in planned.iter().enumerate() {
             let bridge = link::index(&n.bridge)?;
             link::add_veth(
@@ -171,6 +176,12 @@ impl Networks {
                 },
             )?;
         }
+        tracing::debug!(
+            "network namespace {:?}, bridges/rules {:?}, veths {:?}",
+            t_ns,
+            t_sync - t_ns,
+            t.elapsed() - t_sync
+        );
         Ok(())
     }
 
@@ -185,7 +196,10 @@ impl Networks {
             return;
         }
         release_kernel(c);
-        if let Err(e) = self.save(&st).and_then(|()| self.sync_kernel(&st, false)) {
+        if let Err(e) = self
+            .save_live(&st)
+            .and_then(|()| self.sync_kernel(&st, false))
+        {
             tracing::warn!("network teardown of {id}: {e}");
         }
     }
@@ -253,7 +267,7 @@ impl Networks {
                 cc.requests.retain(|r| r.network != n.name);
                 cc.endpoints.remove(&n.id);
             }
-            let _ = self.save(&st);
+            let _ = self.save_live(&st);
             let _ = self.sync_kernel(&st, false);
             return Err(e);
         }

@@ -182,16 +182,30 @@ impl Store {
         }
     }
 
-    /// Writes the state atomically.
+    /// Writes the state atomically and durably (configuration changes).
     pub fn save(&self, state: &State) -> Result<()> {
-        let data = serde_json::to_vec_pretty(state)
+        self.write(state, true)
+    }
+
+    /// Writes the state atomically without waiting for the disk: for the live part
+    /// (endpoints, ports), which only has to survive a daemon crash (the page cache does) —
+    /// after a host crash no container runs and the reconciliation drops it anyway.
+    pub fn save_live(&self, state: &State) -> Result<()> {
+        self.write(state, false)
+    }
+
+    fn write(&self, state: &State, durable: bool) -> Result<()> {
+        let data = serde_json::to_vec(state)
             .map_err(|e| NetError::Invalid(format!("encode network state: {e}")))?;
         let tmp = self.path.with_extension("tmp");
         let mut f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
         f.write_all(&data)
-            .and_then(|()| f.sync_all())
+            .and_then(|()| if durable { f.sync_all() } else { Ok(()) })
             .map_err(io_err("write", &tmp))?;
         fs::rename(&tmp, &self.path).map_err(io_err("rename", &self.path))?;
+        if !durable {
+            return Ok(());
+        }
         if let Some(dir) = self.path.parent() {
             if let Ok(d) = fs::File::open(dir) {
                 let _ = d.sync_all();
