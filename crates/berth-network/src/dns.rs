@@ -3,7 +3,8 @@
 //! containers (name, aliases, short id) and forwards everything else to the host's resolvers.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -17,6 +18,7 @@ const TTL: u32 = 600;
 /// A running server; dropping it stops the thread.
 pub struct DnsServer {
     stop: Arc<AtomicBool>,
+    ip: Ipv4Addr,
     /// Names served.
     pub names: NameTable,
 }
@@ -24,6 +26,11 @@ pub struct DnsServer {
 impl Drop for DnsServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // Wake the TCP accept so its thread sees the flag.
+        let _ = TcpStream::connect_timeout(
+            &SocketAddr::from((self.ip, 53)),
+            Duration::from_millis(200),
+        );
     }
 }
 
@@ -33,11 +40,16 @@ impl DnsServer {
         let sock = UdpSocket::bind((ip, 53))?;
         sock.set_read_timeout(Some(Duration::from_millis(300)))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let (s2, n2) = (stop.clone(), names.clone());
+        let tcp = TcpListener::bind((ip, 53))?;
+        let (s2, n2, u2) = (stop.clone(), names.clone(), upstream.clone());
         std::thread::Builder::new()
             .name(format!("dns-{ip}"))
-            .spawn(move || serve(sock, n2, upstream, s2))?;
-        Ok(DnsServer { stop, names })
+            .spawn(move || serve(sock, n2, u2, s2))?;
+        let (s3, n3) = (stop.clone(), names.clone());
+        std::thread::Builder::new()
+            .name(format!("dns-tcp-{ip}"))
+            .spawn(move || serve_tcp(tcp, n3, upstream, s3))?;
+        Ok(DnsServer { stop, ip, names })
     }
 }
 
@@ -68,6 +80,62 @@ fn serve(sock: UdpSocket, names: NameTable, upstream: Vec<Ipv4Addr>, stop: Arc<A
             }
         }
     }
+}
+
+/// DNS over TCP (clients retry there after a truncated answer): one query per connection
+/// turn, each connection on its own thread.
+fn serve_tcp(l: TcpListener, names: NameTable, upstream: Vec<Ipv4Addr>, stop: Arc<AtomicBool>) {
+    for conn in l.incoming() {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(mut c) = conn else { continue };
+        let (names, upstream) = (names.clone(), upstream.clone());
+        std::thread::spawn(move || {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut len = [0u8; 2];
+            while c.read_exact(&mut len).is_ok() {
+                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if c.read_exact(&mut q).is_err() {
+                    return;
+                }
+                let Some(reply) = resolve(&q, &names, &upstream) else {
+                    return;
+                };
+                let n = (reply.len() as u16).to_be_bytes();
+                if c.write_all(&n).and_then(|()| c.write_all(&reply)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// The answer to one query: ours, or the first upstream's (over UDP).
+fn resolve(query: &[u8], names: &NameTable, upstream: &[Ipv4Addr]) -> Option<Vec<u8>> {
+    let q = parse_question(query)?;
+    let hit = names
+        .read()
+        .ok()
+        .and_then(|t| t.get(&q.name.to_ascii_lowercase()).cloned());
+    if let Some(ips) = hit {
+        let ips = if q.qtype == TYPE_A { ips } else { Vec::new() };
+        return Some(answer(query, &q, &ips));
+    }
+    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = vec![0u8; 65535];
+    for up in upstream {
+        if s.send_to(query, (*up, 53)).is_ok() {
+            if let Ok(n) = s.recv(&mut buf) {
+                buf.truncate(n);
+                return Some(buf);
+            }
+        }
+    }
+    let mut r = answer(query, &q, &[]);
+    r[3] = (r[3] & 0xf0) | 2;
+    Some(r)
 }
 
 /// Asks the upstream resolvers in turn; relays the first answer.
@@ -203,6 +271,15 @@ mod tests {
         let mut buf = [0u8; 512];
         let n = c.recv(&mut buf).unwrap();
         assert_eq!(&buf[n - 4..n], &[10, 1, 2, 3]);
+        let mut t = TcpStream::connect("127.0.0.153:53").unwrap();
+        let q = query("WEB", TYPE_A);
+        t.write_all(&(q.len() as u16).to_be_bytes()).unwrap();
+        t.write_all(&q).unwrap();
+        let mut len = [0u8; 2];
+        t.read_exact(&mut len).unwrap();
+        let mut r = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        t.read_exact(&mut r).unwrap();
+        assert_eq!(&r[r.len() - 4..], &[10, 1, 2, 3]);
         drop(srv);
     }
 }
