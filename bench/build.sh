@@ -47,7 +47,7 @@ EOF
 printf '   context: %s bytes in %s files\n' "$(du -sb "$C" | cut -f1)" "$(find "$C" -type f | wc -l)"
 
 declare -A COLD REBUILD
-t() { local t0 t1; t0=$(date +%s%N); "$@" > "$WORK/cmd.log" 2>&1 || { echo "   FAILED: $*"; tail -5 "$WORK/cmd.log"; return 1; }; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000 )); }
+t() { local t0 t1; t0=$(date +%s%N); "$@" > "$WORK/cmd.log" 2>&1 || { echo "   FAILED: $*" >&2; tail -5 "$WORK/cmd.log" >&2; return 1; }; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # measure NAME CMD...: one cold build, then RUNS no-change rebuilds (median)
 measure() {
@@ -90,8 +90,10 @@ fi
 
 echo "== podman"
 P=(podman --root "$WORK/podman" --runroot "$WORK/podman-run")
-"${P[@]}" import "$WORK/rootfs.tar" localhost/busybox:latest >/dev/null
-measure podman "${P[@]}" build --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
+"${P[@]}" import "$WORK/rootfs.tar" localhost/busybox:latest >/dev/null 2>&1
+# crun refuses hybrid-cgroup hosts with cgroup2 controllers enabled; runc does not.
+RT=(); command -v runc >/dev/null && RT=(--runtime runc)
+measure podman "${P[@]}" build "${RT[@]}" --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
   -t bench:latest "$C"
 
 echo "== ratios (berth / peer; < 1 is faster)"

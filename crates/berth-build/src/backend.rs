@@ -42,6 +42,25 @@ pub struct RunRequest {
     pub workdir: String,
     /// `default`/`bridge`/`none`/`host`.
     pub network: String,
+    /// `RUN --mount=` mounts.
+    pub mounts: Vec<RunMount>,
+}
+
+/// A `RUN --mount`: what is mounted at `target` while the step runs (never part of the layer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunMount {
+    /// `type=cache`: a directory kept across builds, keyed by `id` (default: the target).
+    Cache {
+        /// Cache id.
+        id: String,
+        /// Mount point in the container.
+        target: String,
+    },
+    /// `type=tmpfs`: an empty tmpfs.
+    Tmpfs {
+        /// Mount point in the container.
+        target: String,
+    },
 }
 
 /// A mounted, read-only view of an image state's filesystem; unmounted when dropped.

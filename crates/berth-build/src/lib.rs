@@ -26,7 +26,7 @@ pub mod shell;
 pub mod stages;
 mod steps;
 
-pub use backend::{Backend, ImageState, NewLayer, RootView, RunRequest, TarWriter};
+pub use backend::{Backend, ImageState, NewLayer, RootView, RunMount, RunRequest, TarWriter};
 pub use builder::{build, BuildOptions, BuildResult, Event};
 pub use cache::Cache;
 pub use context::Context;

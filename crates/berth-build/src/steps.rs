@@ -1,7 +1,7 @@
 //! Steps that change the filesystem: RUN (through the backend's container), COPY/ADD (a layer
 //! written from the sources) and WORKDIR (creates the directory if it is missing).
 
-use crate::backend::RunRequest;
+use crate::backend::{RunMount, RunRequest};
 use crate::builder::{Builder, Event, StageRun};
 use crate::cache;
 use crate::copy::{self, Item, ItemKind, Owner};
@@ -40,6 +40,35 @@ fn run_script(line: &str, ins: &Instruction) -> String {
     s
 }
 
+/// `type=cache,target=/x[,id=y]` or `type=tmpfs,target=/x` (`dst`/`destination` too).
+fn parse_mount(spec: &str) -> Result<RunMount, String> {
+    let mut kind = "bind";
+    let (mut target, mut id) = (None, None);
+    for part in spec.split(',') {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        match k {
+            "type" => kind = v,
+            "target" | "dst" | "destination" => target = Some(v.to_owned()),
+            "id" => id = Some(v.to_owned()),
+            "sharing" | "mode" | "uid" | "gid" | "readonly" | "ro" | "rw" | "size" => {}
+            other => return Err(format!("--mount: unsupported option {other:?} in {spec:?}")),
+        }
+    }
+    let target = target
+        .filter(|t| t.starts_with('/'))
+        .ok_or_else(|| format!("--mount={spec}: an absolute target is required"))?;
+    match kind {
+        "cache" => Ok(RunMount::Cache {
+            id: id.unwrap_or_else(|| target.clone()),
+            target,
+        }),
+        "tmpfs" => Ok(RunMount::Tmpfs { target }),
+        other => Err(format!(
+            "RUN --mount=type={other} is not supported (cache and tmpfs are)"
+        )),
+    }
+}
+
 fn backend_err(line: usize, e: BackendError) -> BuildError {
     match e {
         BackendError::RunFailed { code, .. } => BuildError::Step {
@@ -57,12 +86,17 @@ impl Builder<'_> {
         st: &mut StageRun,
         ins: &Instruction,
     ) -> Result<(), BuildError> {
-        if let Some(m) = ins.flag("mount") {
-            return Err(BuildError::step(
-                ins.line,
-                format!("RUN --mount={m} is not supported yet"),
-            ));
-        }
+        let mounts = ins
+            .flags
+            .iter()
+            .filter(|(n, _)| n == "mount")
+            .map(|(_, v)| parse_mount(v.as_deref().unwrap_or("")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BuildError::Parse {
+                file: self.file.clone(),
+                line: ins.line,
+                message: e,
+            })?;
         let cfg = st.cfg();
         let shell = cfg.shell.clone().unwrap_or_else(default_shell);
         let args = match &ins.args {
@@ -98,8 +132,10 @@ impl Builder<'_> {
             user: cfg.user.clone().unwrap_or_default(),
             workdir: cfg.working_dir.clone().unwrap_or_else(|| "/".into()),
             network,
+            mounts,
         };
         let key = cache::key(&[
+            &format!("{:?}", req.mounts),
             &st.id,
             "RUN",
             &serde_json::to_string(&req.args).unwrap_or_default(),

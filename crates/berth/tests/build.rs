@@ -389,3 +389,45 @@ fn docker_cli_classic_builder_builds_through_berthd() {
     assert!(stderr(&o).contains("non-zero code: 3"), "{}", stderr(&o));
     let _ = Path::new("");
 }
+
+#[test]
+fn run_mount_cache_persists_and_stays_out_of_the_image() {
+    let d = Daemon::start();
+    d.import_busybox();
+    let ctx = Ctx::new(
+        &d,
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN --mount=type=cache,target=/var/cache/app --mount=type=tmpfs,target=/scratch echo run >> /var/cache/app/log && wc -l < /var/cache/app/log > /seen && touch /scratch/x\nCMD [\"sh\", \"-c\", \"cat /seen; ls -A /var/cache/app; ls -A /scratch; echo end\"]\n",
+        )],
+    );
+    build_ok(&d, &ctx, &["-t", "cm"]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "cm"])
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["1", "end"]
+    );
+    build_ok(&d, &ctx, &["-t", "cm", "--no-cache"]);
+    // The cache directory kept the first build's line; neither mount's content is in the image.
+    assert_eq!(
+        d.ok(&["run", "--rm", "cm"])
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["2", "end"]
+    );
+    let bad = Ctx::new(
+        &d,
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN --mount=type=secret,id=x true\n",
+        )],
+    );
+    let o = build(&d, &bad, &[]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("line 2"),
+        "{}",
+        stderr(&o)
+    );
+    no_leftovers(&d);
+}

@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::Duration;
 
-use berth_build::{BackendError, NewLayer, RunRequest};
+use berth_build::{BackendError, NewLayer, RunMount, RunRequest};
 use berth_image::Digest;
 use berth_runtime::container::Container;
 
@@ -156,6 +156,31 @@ pub(super) fn run_step(
             .and_then(|n| n.as_array_mut())
         {
             ns.retain(|n| n.get("type").and_then(|t| t.as_str()) != Some("network"));
+        }
+    }
+    for m in &req.mounts {
+        let (target, mount) = match m {
+            RunMount::Cache { id: cache, target } => {
+                let src = engine
+                    .cfg
+                    .data_root
+                    .join("build/cache-mounts")
+                    .join(berth_build::cache::key(&[cache]));
+                std::fs::create_dir_all(&src).map_err(other)?;
+                let src = src.to_string_lossy().into_owned();
+                (
+                    target,
+                    serde_json::json!({"destination": target, "type": "bind", "source": src, "options": ["rbind", "rw"]}),
+                )
+            }
+            RunMount::Tmpfs { target } => (
+                target,
+                serde_json::json!({"destination": target, "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}),
+            ),
+        };
+        make_workdir(&rootfs, target).map_err(other)?;
+        if let Some(list) = v.pointer_mut("/mounts").and_then(|l| l.as_array_mut()) {
+            list.push(mount);
         }
     }
     let cfg_path = dir.join("config.json");
