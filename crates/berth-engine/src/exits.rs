@@ -175,6 +175,7 @@ impl Engine {
                 return;
             }
             rec.state.running = false;
+            rec.state.paused = false;
             rec.state.status = "exited".into();
             rec.state.pid = 0;
             rec.state.exit_code = status.exit_code;

@@ -33,6 +33,7 @@ mod lifecycle;
 pub mod logs;
 pub mod network;
 mod names;
+mod pause;
 pub mod record;
 pub mod registry;
 pub mod resources;

@@ -190,7 +190,9 @@ impl Engine {
             .map_err(|e| EngineError::Conflict(format!("Container {id} is not running: {e}")))?;
         self.emit_container(id, "kill", &[("signal", &(sig as i32).to_string())]);
         c.kill(sig, all)
-            .map_err(|e| EngineError::Internal(format!("cannot kill container {id}: {e}")))
+            .map_err(|e| EngineError::Internal(format!("cannot kill container {id}: {e}")))?;
+        self.thaw_after_signal(id);
+        Ok(())
     }
 
     fn set_manually_stopped(&self, id: &str) -> Result<()> {

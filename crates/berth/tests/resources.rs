@@ -297,3 +297,52 @@ fn ulimits_shm_size_and_devices() {
     assert!(lines[2].split_whitespace().nth(1) == Some("16384"), "{out}");
     assert_eq!(lines[3], "wrote", "{out}");
 }
+
+/// The freezer state of container `id` as the host sees it (v1 freezer or v2 cgroup.freeze).
+fn host_freezer(id: &str) -> String {
+    let v1 = format!("/sys/fs/cgroup/freezer/berth/{id}/freezer.state");
+    let v2 = format!("/sys/fs/cgroup/berth/{id}/cgroup.freeze");
+    std::fs::read_to_string(&v1)
+        .or_else(|_| std::fs::read_to_string(&v2))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn pause_and_unpause_use_the_freezer() {
+    let d = Daemon::start();
+    d.import_busybox();
+    let id = d
+        .ok(&["run", "-d", "--name", "frozen", "busybox", "sleep", "300"])
+        .trim()
+        .to_owned();
+    assert_eq!(d.ok(&["pause", "frozen"]), "frozen\n");
+    assert!(matches!(host_freezer(&id).as_str(), "FROZEN" | "1"));
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}}",
+            "frozen"
+        ]),
+        "paused true\n"
+    );
+    let o = d.berth(&["pause", "frozen"]);
+    assert!(stderr(&o).contains("is already paused"), "{}", stderr(&o));
+    assert_eq!(d.ok(&["unpause", "frozen"]), "frozen\n");
+    assert!(matches!(host_freezer(&id).as_str(), "THAWED" | "0"));
+    d.ok(&["exec", "frozen", "true"]);
+    // Stopping a paused container thaws it so the signal lands.
+    d.ok(&["pause", "frozen"]);
+    d.ok(&["stop", "-t", "1", "frozen"]);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}}",
+            "frozen"
+        ]),
+        "exited false\n"
+    );
+}

@@ -9,6 +9,7 @@ mod limits;
 mod list;
 mod network;
 mod registry;
+mod pause;
 mod run;
 mod stats;
 mod storage;
@@ -346,6 +347,16 @@ pub enum Command {
         format: Option<String>,
         containers: Vec<String>,
     },
+    /// Pause all processes within one or more containers.
+    Pause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Unpause all processes within one or more containers.
+    Unpause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// Update configuration of one or more containers.
     Update {
         #[command(flatten)]
@@ -508,6 +519,8 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             format,
             containers,
         } => stats::stats(c, all, no_stream, no_trunc, format.as_deref(), &containers),
+        Command::Pause { containers } => pause::pause(c, true, &containers),
+        Command::Unpause { containers } => pause::pause(c, false, &containers),
         Command::Update {
             limits,
             restart,

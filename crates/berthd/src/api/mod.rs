@@ -11,6 +11,7 @@ mod images;
 mod logs;
 mod networks;
 mod registry;
+mod pause;
 mod stats;
 mod system;
 mod volumes;
@@ -176,6 +177,8 @@ pub fn app(engine: AppState) -> axum::routing::IntoMakeService<Service> {
         .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/stats", get(stats::stats))
         .route("/containers/{id}/update", post(stats::update))
+        .route("/containers/{id}/pause", post(pause::pause))
+        .route("/containers/{id}/unpause", post(pause::unpause))
         .route("/containers/{id}/wait", post(containers::wait))
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}/attach", post(attach::attach))
