@@ -5,7 +5,7 @@
 //! In [`Whiteouts::FromOverlay`] mode an overlay upper dir becomes an OCI layer: char devices
 //! 0:0 become `.wh.NAME` entries and opaque directories get a `.wh..wh..opq` entry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -33,9 +33,33 @@ pub(crate) fn append_tree<W: Write>(
     root: &Path,
     mode: Whiteouts,
 ) -> io::Result<()> {
+    append_tree_except(builder, root, mode, &HashSet::new())
+}
+
+/// [`append_tree`] leaving out `stubs` (relative paths like `etc/hosts`) where they are empty
+/// files or empty directories: the mount points a runtime creates for bind mounts (docker
+/// keeps them in a separate init layer, so they never reach a commit).
+pub(crate) fn append_tree_except<W: Write>(
+    builder: &mut tar::Builder<W>,
+    root: &Path,
+    mode: Whiteouts,
+    stubs: &HashSet<String>,
+) -> io::Result<()> {
     let dir = File::open(root)?;
     let mut links = HashMap::new();
-    walk(builder, dir.as_fd(), "", mode, &mut links)
+    let mut w = Walk {
+        mode,
+        links: &mut links,
+        stubs,
+    };
+    walk(builder, dir.as_fd(), "", &mut w)
+}
+
+/// State of one tree walk.
+struct Walk<'a> {
+    mode: Whiteouts,
+    links: &'a mut HashMap<(u64, u64), String>,
+    stubs: &'a HashSet<String>,
 }
 
 fn base_header(st: &libc::stat, kind: EntryType) -> Header {
@@ -68,13 +92,12 @@ fn walk<W: Write>(
     b: &mut tar::Builder<W>,
     dir: BorrowedFd<'_>,
     prefix: &str,
-    mode: Whiteouts,
-    links: &mut HashMap<(u64, u64), String>,
+    w: &mut Walk<'_>,
 ) -> io::Result<()> {
     let mut names = fo::read_dir_names(dir)?;
     names.sort();
     for name in names {
-        entry(b, dir, &name, prefix, mode, links, true)?;
+        entry(b, dir, &name, prefix, w, true)?;
     }
     Ok(())
 }
@@ -88,6 +111,12 @@ pub(crate) fn append_paths<W: Write>(
 ) -> io::Result<()> {
     let rootfd = File::open(root)?;
     let mut links = HashMap::new();
+    let none = HashSet::new();
+    let mut w = Walk {
+        mode: Whiteouts::Keep,
+        links: &mut links,
+        stubs: &none,
+    };
     for (rel, deleted) in paths {
         let rel = rel.trim_start_matches('/');
         let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
@@ -114,8 +143,7 @@ pub(crate) fn append_paths<W: Write>(
             dir.as_fd(),
             OsStr::new(name),
             &prefix,
-            Whiteouts::Keep,
-            &mut links,
+            &mut w,
             false,
         )?;
     }
@@ -127,15 +155,18 @@ fn entry<W: Write>(
     dir: BorrowedFd<'_>,
     name: &OsStr,
     prefix: &str,
-    mode: Whiteouts,
-    links: &mut HashMap<(u64, u64), String>,
+    w: &mut Walk<'_>,
     recurse: bool,
 ) -> io::Result<()> {
+    let mode = w.mode;
     let Some(st) = fo::lstat_at(dir, name)? else {
         return Ok(());
     };
     let path = format!("{prefix}{}", String::from_utf8_lossy(name.as_bytes()));
     let fmt = st.st_mode & libc::S_IFMT;
+    if w.stubs.contains(&path) && is_stub(dir, name, fmt, &st)? {
+        return Ok(());
+    }
     if mode == Whiteouts::FromOverlay && fmt == libc::S_IFCHR && st.st_rdev == 0 {
         let mut h = base_header(&st, EntryType::Regular);
         h.set_mode(0o644);
@@ -163,18 +194,18 @@ fn entry<W: Write>(
                 b.append_data(&mut h, format!("{path}/{WHITEOUT_OPAQUE}"), io::empty())?;
             }
             if recurse {
-                walk(b, sub.as_fd(), &format!("{path}/"), mode, links)?;
+                walk(b, sub.as_fd(), &format!("{path}/"), w)?;
             }
         }
         libc::S_IFREG => {
             let key = (st.st_dev, st.st_ino);
             if st.st_nlink > 1 {
-                if let Some(first) = links.get(&key) {
+                if let Some(first) = w.links.get(&key) {
                     let mut h = base_header(&st, EntryType::Link);
                     b.append_link(&mut h, &path, first)?;
                     return Ok(());
                 }
-                links.insert(key, path.clone());
+                w.links.insert(key, path.clone());
             }
             let f = File::from(fo::open_at(dir, name, libc::O_RDONLY, 0)?);
             pax_xattrs(b, f.as_fd())?;
@@ -204,4 +235,16 @@ fn entry<W: Write>(
         _ => {} // sockets are not archived
     }
     Ok(())
+}
+
+/// An empty regular file or an empty directory (a bind-mount target).
+fn is_stub(dir: BorrowedFd<'_>, name: &OsStr, fmt: u32, st: &libc::stat) -> io::Result<bool> {
+    Ok(match fmt {
+        libc::S_IFREG => st.st_size == 0,
+        libc::S_IFDIR => {
+            let sub = fo::open_at(dir, name, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+            fo::read_dir_names(sub.as_fd())?.is_empty()
+        }
+        _ => false,
+    })
 }

@@ -28,6 +28,9 @@ pub struct CommitOptions {
     pub changes: Vec<String>,
     /// What created the layer, recorded as `created_by` (docker records the container's command).
     pub created_by: Option<String>,
+    /// Bind-mount targets the engine created in the writable layer (`/etc/hosts`, …): left
+    /// out of the layer when they are empty files or directories, as docker's init layer does.
+    pub mount_stubs: Vec<String>,
 }
 
 /// A gzip layer being written into the content store, hashed before and after compression.
@@ -141,12 +144,18 @@ impl ImageStore {
         let mut tar = tar::Builder::new(LayerSink::new(self)?);
         let written = match self.snapshots.kind() {
             SnapshotterKind::Overlay => {
-                tree_tar::append_tree(&mut tar, &upper, Whiteouts::FromOverlay)
+                let stubs = opts
+                    .mount_stubs
+                    .iter()
+                    .map(|p| p.trim_start_matches('/').to_owned())
+                    .collect();
+                tree_tar::append_tree_except(&mut tar, &upper, Whiteouts::FromOverlay, &stubs)
             }
             SnapshotterKind::Copy => {
                 let changes = self.diff(container_id)?;
                 let paths: Vec<(String, bool)> = changes
                     .iter()
+                    .filter(|c| !opts.mount_stubs.contains(&c.path))
                     .map(|c| (c.path.clone(), c.kind == super::ChangeKind::Deleted))
                     .collect();
                 tree_tar::append_paths(&mut tar, &upper, &paths)

@@ -1,9 +1,9 @@
-//! `ps` and `images`: docker's columns.
+//! `ps` and `top`: docker's columns (`images` is in `images/list.rs`).
 
 use serde_json::{json, Value};
 
 use crate::client::{Body, Client};
-use crate::table::{ago, ellipsis, human_size, render};
+use crate::table::{ago, ellipsis, render};
 use crate::template::Template;
 use crate::Failure;
 
@@ -13,7 +13,7 @@ fn short_id(id: &str) -> String {
 
 /// Renders `rows` (JSON objects) with a user template; a `table` prefix adds a header made
 /// from `headers` and aligns the tab-separated columns.
-fn render_format(format: &str, rows: &[Value], headers: &Value) -> Result<(), Failure> {
+pub(crate) fn render_format(format: &str, rows: &[Value], headers: &Value) -> Result<(), Failure> {
     let (table, body) = match format.strip_prefix("table") {
         Some(rest) => (true, rest.trim_start().to_owned()),
         None => (false, format.to_owned()),
@@ -137,50 +137,6 @@ pub fn ps(
         "Names": "NAMES", "Labels": "LABELS", "Size": "SIZE", "Mounts": "MOUNTS",
         "Networks": "NETWORKS",
     });
-    render_format(format, &rows, &headers)?;
-    Ok(0)
-}
-
-/// `berth images [-q] [--format T]`.
-pub fn images(c: &Client, quiet: bool, format: Option<&str>) -> Result<i32, Failure> {
-    let list: Vec<Value> = c.json("GET", "/images/json", Body::Empty)?;
-    if quiet {
-        for v in &list {
-            println!("{}", short_id(v["Id"].as_str().unwrap_or_default()));
-        }
-        return Ok(0);
-    }
-    let mut rows = Vec::new();
-    for v in &list {
-        let id = short_id(v["Id"].as_str().unwrap_or_default());
-        let created = ago(v["Created"].as_i64().unwrap_or(0));
-        let size = human_size(v["Size"].as_u64().unwrap_or(0));
-        let tags: Vec<String> = v["RepoTags"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let row = |repo: &str, tag: &str| {
-            json!({"Repository": repo, "Tag": tag, "ID": id, "CreatedSince": created,
-                   "CreatedAt": v["Created"].as_i64().unwrap_or(0).to_string(), "Size": size})
-        };
-        if tags.is_empty() {
-            rows.push(row("<none>", "<none>"));
-        }
-        for t in tags {
-            match t.rsplit_once(':') {
-                Some((r, tg)) if !tg.contains('/') => rows.push(row(r, tg)),
-                _ => rows.push(row(&t, "<none>")),
-            }
-        }
-    }
-    let format =
-        format.unwrap_or("table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}");
-    let headers = json!({"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
-        "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE"});
     render_format(format, &rows, &headers)?;
     Ok(0)
 }

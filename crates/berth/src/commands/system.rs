@@ -1,4 +1,6 @@
-//! `version` and `info`.
+//! `version`, `info`, `events`, and the `berth system …` group (`df`, `prune` in [`df`]).
+
+mod df;
 
 use std::io::{BufRead, BufReader, Write};
 
@@ -6,6 +8,22 @@ use serde_json::Value;
 
 use crate::client::{Body, Client};
 use crate::Failure;
+
+pub use df::SystemCommand;
+
+/// `berth system COMMAND`.
+pub fn system(c: &Client, cmd: SystemCommand) -> Result<i32, Failure> {
+    match cmd {
+        SystemCommand::Df { verbose, format } => df::df(c, verbose, format.as_deref()),
+        SystemCommand::Prune {
+            all,
+            force,
+            volumes,
+            filters,
+        } => df::prune(c, all, force, volumes, &filters),
+        SystemCommand::Info => info(c),
+    }
+}
 
 /// `berth version`: client and server.
 pub fn version(c: &Client) -> Result<i32, Failure> {

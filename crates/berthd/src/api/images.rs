@@ -1,27 +1,37 @@
-//! `/images/...`: list, import (`create?fromSrc=-`), remove.
+//! `/images/...`: list, import (`create?fromSrc=-`), remove; inspect/history/tag/commit/
+//! changes/prune in [`named`], save/load/export in [`archive`].
 
-use std::io::Read;
+mod archive;
+mod named;
+mod stream;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::Json;
-use berth_engine::ImageDeleteItem;
-use futures_util::StreamExt;
+use berth_engine::{ImageDeleteItem, ImageFilters};
 use serde_json::json;
 
 use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
+pub use archive::{export, load, save};
+pub use named::{changes, commit, get as get_named, post as post_named, prune};
+use stream::BodyReader;
 
-/// `GET /images/json`.
-pub async fn list(State(engine): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(blocking(move || Ok(engine.images())).await?))
+/// `GET /images/json?all=&filters=`.
+pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl IntoResponse> {
+    let all = flag(&q, "all");
+    let filters = ImageFilters::parse(q.get("filters").map(String::as_str))?;
+    Ok(Json(
+        blocking(move || engine.images_filtered(all, &filters)).await?,
+    ))
 }
 
-/// `POST /images/create?fromSrc=-&repo=&tag=`: import the request body as a rootfs tarball.
-/// Pulls (`fromImage=`) need the registry client, which is not there yet.
+/// `POST /images/create?fromSrc=-&repo=&tag=&changes=&message=`: import the request body as a
+/// rootfs tarball. Pulls (`fromImage=`) need the registry client.
 pub async fn create(
     State(engine): State<AppState>,
     q: Query,
+    pairs: archive::PairsQuery,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
     if q.contains_key("fromImage") {
@@ -43,46 +53,19 @@ pub async fn create(
         (Some(r), _) => Some(r.clone()),
         (None, _) => None,
     };
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    tokio::spawn(async move {
-        let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            let item = chunk.map_err(std::io::Error::other);
-            let failed = item.is_err();
-            if tx.send(item).await.is_err() || failed {
-                return;
-            }
-        }
-    });
-    let reader = ChannelReader {
-        rx,
-        cur: Bytes::new(),
-    };
-    let id = blocking(move || engine.import_image(reader, repo_tag.as_deref())).await?;
+    let changes: Vec<String> = pairs
+        .0
+        .iter()
+        .filter(|(k, v)| k == "changes" && !v.is_empty())
+        .flat_map(|(_, v)| v.lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    let message = q.get("message").filter(|m| !m.is_empty()).cloned();
+    let reader = BodyReader::new(body);
+    let id = blocking(move || {
+        engine.import_image_with(reader, repo_tag.as_deref(), &changes, message.as_deref())
+    })
+    .await?;
     Ok(Json(json!({"status": id})))
-}
-
-/// The request body as a blocking reader, so a large tarball streams into the store instead of
-/// being held in memory.
-struct ChannelReader {
-    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
-    cur: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.cur.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.cur = b,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.cur.len());
-        buf[..n].copy_from_slice(&self.cur[..n]);
-        self.cur = self.cur.slice(n..);
-        Ok(n)
-    }
 }
 
 /// `DELETE /images/{name}?force=`.

@@ -1,4 +1,4 @@
-//! `/_ping`, `/version`, `/info`.
+//! `/_ping`, `/version`, `/info`, `/system/df`.
 
 use axum::extract::State;
 use axum::http::header::{HeaderName, HeaderValue, CACHE_CONTROL, PRAGMA};
@@ -124,4 +124,12 @@ pub async fn info(State(engine): State<AppState>) -> ApiResult<Json<Value>> {
         "SecurityOptions": ["name=seccomp,profile=builtin"],
         "Warnings": [],
     })))
+}
+
+/// `GET /system/df`: images (with shared sizes), containers (with writable-layer sizes),
+/// volumes and build cache, in docker's shape.
+pub async fn df(State(engine): State<AppState>) -> ApiResult<Json<Value>> {
+    let du = blocking(move || engine.disk_usage()).await?;
+    let v = serde_json::to_value(du).map_err(|e| super::ApiError::internal(e.to_string()))?;
+    Ok(Json(v))
 }
