@@ -6,6 +6,9 @@ BERTH_BIN=${BERTH_BIN:-target/release}
 SOCK="$W/berth.sock"
 BRIDGE=bnb$$
 BERTHD_PID=
+# podman's bridge runs make netavark create iptables-nft tables; remove the ones that were not
+# there before this benchmark.
+PRE_TABLES=$(nft list tables 2>/dev/null || true)
 berth() { "$BERTH_BIN/berth" -H "unix://$SOCK" "$@"; }
 net_cleanup() {
   if [ -n "$BERTHD_PID" ]; then
@@ -17,6 +20,11 @@ net_cleanup() {
     podman rm -af >/dev/null 2>&1 || true
     podman rmi -f localhost/berth-netbench >/dev/null 2>&1 || true
   fi
+  for t in nat filter; do
+    if ! grep -qx "table ip $t" <<<"$PRE_TABLES" && nft list table ip "$t" >/dev/null 2>&1; then
+      nft delete table ip "$t" || true
+    fi
+  done
   rm -rf "$W"
 }
 trap net_cleanup EXIT
@@ -49,6 +57,8 @@ podman_ok() {
   command -v podman >/dev/null && podman import "$W/rootfs.tar" localhost/berth-netbench >/dev/null 2>&1
 }
 PODMAN_FLAGS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+# crun refuses this hybrid-cgroup host; runc works.
+if command -v runc >/dev/null; then PODMAN_FLAGS+=(--runtime "$(command -v runc)"); fi
 
 # median of numbers on stdin
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }

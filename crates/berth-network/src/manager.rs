@@ -269,10 +269,16 @@ impl Networks {
     /// At daemon shutdown: removes the bridges, DNS servers and rules no running container
     /// needs (with no containers running, the host is left as it was before the daemon).
     pub fn shutdown(&self) {
-        let st = self.lock();
-        if let Err(e) = self.sync_kernel(&st, true) {
-            tracing::warn!("network shutdown: {e}");
-        }
+        // On a plain thread: the caller may be inside an async runtime, where the netlink
+        // calls could not block.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let st = self.lock();
+                if let Err(e) = self.sync_kernel(&st, true) {
+                    tracing::warn!("network shutdown: {e}");
+                }
+            });
+        });
     }
 
     /// Every network, default first.
