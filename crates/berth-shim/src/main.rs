@@ -130,9 +130,16 @@ fn main() {
         );
         std::process::exit(2);
     };
-    if let Err(e) = berth_runtime::seal::ensure_sealed() {
-        println!("err {e}");
-        std::process::exit(1);
+    // Only where a container could reach our /proc entries (see seal::needed_for): in the usual
+    // case the init is alone in a new PID namespace and non-dumpable, and the re-exec is saved.
+    let needs_seal = berth_runtime::oci_spec::runtime::Spec::load(args.bundle.join("config.json"))
+        .map(|spec| berth_runtime::seal::needed_for(&spec))
+        .unwrap_or(true);
+    if needs_seal {
+        if let Err(e) = berth_runtime::seal::ensure_sealed() {
+            println!("err {e}");
+            std::process::exit(1);
+        }
     }
     // SAFETY: single-threaded here; the child only continues this program.
     match unsafe { nix::unistd::fork() } {

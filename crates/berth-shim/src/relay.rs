@@ -357,7 +357,8 @@ impl Relay {
                 self.stdin_buf.extend_from_slice(&data);
                 self.write_stdin();
             }
-            frames::STDIN_CLOSE if self.stdin_once => {
+            // As docker: a terminal's stdin stays open (a detach also ends the client's input).
+            frames::STDIN_CLOSE if self.stdin_once && !self.io.tty => {
                 self.close_stdin = true;
                 if self.stdin_buf.is_empty() {
                     self.io.stdin = None;

@@ -11,6 +11,7 @@ mod network;
 mod registry;
 mod pause;
 mod run;
+mod stream;
 mod stats;
 mod storage;
 mod stream;

@@ -68,6 +68,7 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Valu
         "OpenStdin": f.interactive,
         "AttachStdin": f.interactive && !detach,
         "StdinOnce": f.interactive && !detach,
+        "StdinOnce": f.interactive && !detach,
         "AttachStdout": !detach,
         "AttachStderr": !detach,
         "HostConfig": {"AutoRemove": auto_remove, "RestartPolicy": restart_policy(&f.restart)?},
@@ -163,9 +164,10 @@ pub fn start_failure(e: ClientError) -> Failure {
     Failure { code, message: msg }
 }
 
-/// `berth create`: prints the new container's id.
+/// `berth create`: prints the new container's id. Like docker's, the container is recorded
+/// as attached (`-i`: stdin too, closed when that attach ends), for a later `start -a -i`.
 pub fn create_only(c: &Client, f: &CreateFlags) -> Result<i32, Failure> {
-    let id = create(c, f, true, f.rm)?;
+    let id = create(c, f, false, f.rm)?;
     println!("{id}");
     Ok(0)
 }
