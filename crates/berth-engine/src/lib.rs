@@ -24,6 +24,7 @@ pub mod archive;
 pub mod attach;
 pub mod build;
 pub mod attach;
+pub mod attach;
 mod containers;
 pub mod error;
 pub mod events;
@@ -103,6 +104,8 @@ struct Inner {
     execs: exec::ExecTable,
     /// Containers whose start is in progress.
     starting: std::collections::HashSet<String>,
+    /// Attaches waiting for a container's start, by container id.
+    attach_pending: HashMap<String, usize>,
     /// Attaches waiting for a container's start, by container id.
     attach_pending: HashMap<String, usize>,
     /// Attaches waiting for a container's start, by container id.

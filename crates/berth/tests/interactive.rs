@@ -4,116 +4,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod pty;
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::{stderr, stdout, Daemon, BERTH};
-
-/// A pty pair sized `rows`×`cols`: (master, slave).
-fn pty(rows: u16, cols: u16) -> (File, File) {
-    let (mut m, mut s) = (0, 0);
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: openpty fills two fds; the winsize is ours.
-    let rc = unsafe {
-        libc::openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &ws,
-        )
-    };
-    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: fresh descriptors we own.
-    unsafe {
-        (
-            File::from(OwnedFd::from_raw_fd(m)),
-            File::from(OwnedFd::from_raw_fd(s)),
-        )
-    }
-}
-
-/// `berth ARGS` on a pty; the output read so far is in `out`.
-struct OnPty {
-    child: Child,
-    master: File,
-    out: Arc<Mutex<Vec<u8>>>,
-}
-
-impl OnPty {
-    fn spawn(d: &Daemon, args: &[&str]) -> OnPty {
-        let (master, slave) = pty(33, 101);
-        let child = Command::new(BERTH)
-            .arg("-H")
-            .arg(format!("unix://{}", d.sock.display()))
-            .args(args)
-            .stdin(slave.try_clone().unwrap())
-            .stdout(slave.try_clone().unwrap())
-            .stderr(slave)
-            .spawn()
-            .unwrap();
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let mut reader = master.try_clone().unwrap();
-        let sink = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            // EIO once the last slave closes.
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        OnPty { child, master, out }
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until the output contains `what`.
-    fn expect(&self, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !self.text().contains(what) {
-            assert!(
-                Instant::now() < deadline,
-                "{what:?} never came; got {:?}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn send(&mut self, data: &[u8]) {
-        self.master.write_all(data).unwrap();
-    }
-
-    /// Waits for the CLI's exit code.
-    fn exit_code(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st.code();
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("berth did not exit; output {:?}", self.text());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
+use pty::OnPty;
 
 /// `berth ARGS` with `input` on stdin.
 fn with_input(d: &Daemon, args: &[&str], input: &[u8]) -> std::process::Output {
@@ -166,7 +64,7 @@ fn run_i_pipes_stdin_and_start_ai() {
 fn run_it_gives_a_terminal_with_its_size_and_exit_code() {
     let d = Daemon::start();
     d.import_busybox();
-    let mut t = OnPty::spawn(&d, &["run", "-it", "--name", "term", "busybox", "sh"]);
+    let mut t = OnPty::berth(&d, &["run", "-it", "--name", "term", "busybox", "sh"]);
     t.send(b"echo v=$((6*7)); stty size; tty\n");
     t.expect("v=42");
     t.expect("33 101");
@@ -187,7 +85,7 @@ fn run_it_gives_a_terminal_with_its_size_and_exit_code() {
 fn detach_and_attach_again_across_a_daemon_restart() {
     let mut d = Daemon::start();
     d.import_busybox();
-    let mut t = OnPty::spawn(&d, &["run", "-it", "--name", "det", "busybox", "sh"]);
+    let mut t = OnPty::berth(&d, &["run", "-it", "--name", "det", "busybox", "sh"]);
     t.send(b"echo first-$((1+1))\n");
     t.expect("first-2");
     t.send(&[0x10, 0x11]);
@@ -196,7 +94,7 @@ fn detach_and_attach_again_across_a_daemon_restart() {
     assert_eq!(st, "true\n");
 
     d.restart();
-    let mut t = OnPty::spawn(&d, &["attach", "det"]);
+    let mut t = OnPty::berth(&d, &["attach", "det"]);
     // The prompt is not repeated on attach: type first, then look for the answer.
     std::thread::sleep(Duration::from_millis(300));
     t.send(b"echo second-$((2+2))\n");
@@ -222,7 +120,7 @@ fn exec_with_stdin_and_terminal() {
         "{}",
         stderr(&o)
     );
-    let mut t = OnPty::spawn(&d, &["exec", "-it", "box", "sh"]);
+    let mut t = OnPty::berth(&d, &["exec", "-it", "box", "sh"]);
     t.send(b"echo in-$((3*3)); stty size; tty\n");
     t.expect("in-9");
     t.expect("33 101");

@@ -12,6 +12,7 @@ mod registry;
 mod pause;
 mod run;
 mod stream;
+mod stream;
 mod stats;
 mod storage;
 mod stream;
