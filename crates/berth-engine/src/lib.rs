@@ -25,6 +25,7 @@ pub mod attach;
 pub mod build;
 pub mod attach;
 pub mod attach;
+pub mod attach;
 mod containers;
 pub mod error;
 pub mod events;
@@ -104,6 +105,8 @@ struct Inner {
     execs: exec::ExecTable,
     /// Containers whose start is in progress.
     starting: std::collections::HashSet<String>,
+    /// Attaches waiting for a container's start, by container id.
+    attach_pending: HashMap<String, usize>,
     /// Attaches waiting for a container's start, by container id.
     attach_pending: HashMap<String, usize>,
     /// Attaches waiting for a container's start, by container id.

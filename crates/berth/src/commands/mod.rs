@@ -13,6 +13,7 @@ mod pause;
 mod run;
 mod stream;
 mod stream;
+mod stream;
 mod stats;
 mod storage;
 mod stream;
