@@ -26,6 +26,7 @@ pub mod build;
 pub mod attach;
 pub mod attach;
 pub mod attach;
+pub mod attach;
 mod containers;
 pub mod error;
 pub mod events;
@@ -105,6 +106,8 @@ struct Inner {
     execs: exec::ExecTable,
     /// Containers whose start is in progress.
     starting: std::collections::HashSet<String>,
+    /// Attaches waiting for a container's start, by container id.
+    attach_pending: HashMap<String, usize>,
     /// Attaches waiting for a container's start, by container id.
     attach_pending: HashMap<String, usize>,
     /// Attaches waiting for a container's start, by container id.

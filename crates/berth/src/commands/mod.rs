@@ -14,6 +14,7 @@ mod run;
 mod stream;
 mod stream;
 mod stream;
+mod stream;
 mod stats;
 mod storage;
 mod stream;

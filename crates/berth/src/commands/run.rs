@@ -71,6 +71,7 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Valu
         "StdinOnce": f.interactive && !detach,
         "StdinOnce": f.interactive && !detach,
         "StdinOnce": f.interactive && !detach,
+        "StdinOnce": f.interactive && !detach,
         "AttachStdout": !detach,
         "AttachStderr": !detach,
         "HostConfig": {"AutoRemove": auto_remove, "RestartPolicy": restart_policy(&f.restart)?},
