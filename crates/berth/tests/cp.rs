@@ -55,9 +55,10 @@ fn cp_both_ways_with_docker_directory_semantics() {
     assert_eq!(d.ok(&["exec", &c, "readlink", "/tmp/tree/link"]), "sub/f\n");
     // To a new name: renamed; a file over an existing file: replaced.
     d.ok(&["cp", &host.join("one"), &format!("{c}:/tmp/renamed")]);
-    d.ok(&["cp", &host.join("one"), &format!("{c}:/etc/hostname")]);
+    d.ok(&["exec", &c, "sh", "-c", "echo old > /tmp/existing"]);
+    d.ok(&["cp", &host.join("one"), &format!("{c}:/tmp/existing")]);
     assert_eq!(
-        d.ok(&["exec", &c, "cat", "/tmp/renamed", "/etc/hostname"]),
+        d.ok(&["exec", &c, "cat", "/tmp/renamed", "/tmp/existing"]),
         "one\none\n"
     );
     // A directory's content with `dir/.`.

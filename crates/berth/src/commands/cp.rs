@@ -151,17 +151,11 @@ fn from_container(
         out.flush()?;
         return Ok(0);
     }
+    // `dir/.`: the archive holds the directory's content (entries relative to it).
     let contents = path.ends_with("/.");
     let d = Path::new(dest);
     let (base, first): (PathBuf, Rename) = match fs::metadata(d) {
-        Ok(m) if m.is_dir() => (
-            d.to_path_buf(),
-            if contents {
-                Rename::Strip
-            } else {
-                Rename::Keep
-            },
-        ),
+        Ok(m) if m.is_dir() => (d.to_path_buf(), Rename::Keep),
         Ok(_) if is_dir => return Err(fail(format!("cannot copy a directory to a file: {dest}"))),
         Ok(_) => (parent_of(d), Rename::To(base_name(dest))),
         Err(_) => {
@@ -172,7 +166,12 @@ fn from_container(
             if !parent.is_dir() {
                 return Err(fail(format!("no such directory: {}", parent.display())));
             }
-            (parent, Rename::To(base_name(dest)))
+            if contents {
+                fs::create_dir(d).map_err(|e| fail(format!("mkdir {dest}: {e}")))?;
+                (d.to_path_buf(), Rename::Keep)
+            } else {
+                (parent, Rename::To(base_name(dest)))
+            }
         }
     };
     extract(&mut resp, &base, &first, a.archive)?;
@@ -189,7 +188,6 @@ fn parent_of(p: &Path) -> PathBuf {
 /// What happens to the first component of each entry.
 enum Rename {
     Keep,
-    Strip,
     To(String),
 }
 
@@ -208,9 +206,6 @@ fn rewrite(raw: &Path, first: &Rename) -> Result<Option<PathBuf>, Failure> {
     }
     match first {
         Rename::Keep => {}
-        Rename::Strip => {
-            comps.remove(0);
-        }
         Rename::To(n) => comps[0] = n.into(),
     }
     let out: PathBuf = comps.iter().filter(|c| c.as_os_str() != ".").collect();
@@ -366,8 +361,8 @@ mod tests {
             r("etc/passwd", &Rename::To("x".into())),
             Some(PathBuf::from("x/passwd"))
         );
-        assert_eq!(r("./a", &Rename::Strip), Some(PathBuf::from("a")));
-        assert_eq!(r("etc", &Rename::Strip), None);
+        assert_eq!(r("./a", &Rename::Keep), Some(PathBuf::from("a")));
+        assert_eq!(r(".", &Rename::Keep), None);
         assert!(rewrite(Path::new("a/../../x"), &Rename::Keep).is_err());
     }
 }

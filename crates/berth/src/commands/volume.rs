@@ -9,7 +9,7 @@ use super::enc;
 use super::images::{confirm, filters_query};
 use super::list::render_format;
 use crate::client::{Body, Client, ClientError};
-use crate::table::{human_size, render};
+use crate::table::human_size;
 use crate::Failure;
 
 /// `berth volume COMMAND`.
@@ -172,16 +172,20 @@ fn ls(c: &Client, quiet: bool, filters: &[String], format: Option<&str>) -> Resu
         render_format(f, &vols, &headers)?;
         return Ok(0);
     }
-    let rows: Vec<Vec<String>> = vols
+    // Docker's table: columns at least 10 wide, 3 spaces of padding.
+    let drivers: Vec<&str> = vols
         .iter()
-        .map(|vol| {
-            vec![
-                vol["Driver"].as_str().unwrap_or_default().to_owned(),
-                vol["Name"].as_str().unwrap_or_default().to_owned(),
-            ]
-        })
+        .map(|v| v["Driver"].as_str().unwrap_or_default())
         .collect();
-    print!("{}", render(&["DRIVER", "VOLUME NAME"], &rows));
+    let width = drivers.iter().map(|d| d.len()).max().unwrap_or(0).max(6) + 3;
+    let width = width.max(10);
+    println!("{:width$}VOLUME NAME", "DRIVER");
+    for (vol, driver) in vols.iter().zip(drivers) {
+        println!(
+            "{driver:width$}{}",
+            vol["Name"].as_str().unwrap_or_default()
+        );
+    }
     Ok(0)
 }
 

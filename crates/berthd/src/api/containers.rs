@@ -125,7 +125,8 @@ pub async fn remove(
     q: Query,
 ) -> ApiResult<StatusCode> {
     let force = flag(&q, "force");
-    blocking(move || engine.remove(&id, force)).await?;
+    let volumes = flag(&q, "v");
+    blocking(move || engine.remove_with_volumes(&id, force, volumes)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
