@@ -163,7 +163,55 @@ fn fsconfig(fd: &OwnedFd, key: &str, value: Option<&Path>) -> io::Result<()> {
         .map(drop)
 }
 
+/// Mounts the overlay with the new mount API; kernels before 6.8 (whose overlayfs does not
+/// know `lowerdir+`, e.g. 6.1's legacy option parser) refuse it with EINVAL at create time, and
+/// get the classic mount(2) option string with absolute paths instead.
 fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> io::Result<()> {
+    match mount_overlay_fsconfig(lowers, upper, work, target) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            mount_overlay_classic(lowers, upper, work, target)
+        }
+        r => r,
+    }
+}
+
+fn mount_overlay_classic(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+) -> io::Result<()> {
+    let joined: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
+    let mut data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        joined.join(":"),
+        upper.display(),
+        work.display()
+    );
+    for (k, v) in OVERLAY_FIXED_OPTIONS {
+        data.push_str(&format!(",{k}={v}"));
+    }
+    let data = CString::new(data).map_err(|_| io::Error::other("NUL in overlay options"))?;
+    let t = cstr(target)?;
+    // SAFETY: valid NUL-terminated strings.
+    let r = unsafe {
+        libc::mount(
+            c"overlay".as_ptr(),
+            t.as_ptr(),
+            c"overlay".as_ptr(),
+            0,
+            data.as_ptr().cast(),
+        )
+    };
+    cvt(r.into()).map(drop)
+}
+
+fn mount_overlay_fsconfig(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+) -> io::Result<()> {
     // SAFETY: valid NUL-terminated fs name.
     let fsfd =
         cvt(unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), libc::FSOPEN_CLOEXEC) })?;
