@@ -199,7 +199,7 @@ fn symlink_swap_race_never_reaches_host_files() {
     d.ok(&["run", "-d", "--name", &c, "busybox", "sh", "-c", &script]);
     let through_link = format!("{c}:/w/x{hp}/secret");
     let (mut seen_container, mut seen_host) = (0, 0);
-    for i in 0..150 {
+    for i in 0..100 {
         let o = d.berth(&["cp", &through_link, "-"]);
         let out = stdout(&o);
         if out.contains("HOST-SECRET") {

@@ -466,3 +466,65 @@ fn bad_mount_input_is_refused_and_creates_nothing() {
     assert_eq!(d.ok(&["ps", "-a", "-q"]), "");
     assert!(names(&d).is_empty(), "{:?}", names(&d));
 }
+
+#[test]
+fn docker_cli_manages_volumes_and_copies() {
+    let Some(docker) = common::docker_cli() else {
+        eprintln!("docker CLI not installed: skipped");
+        return;
+    };
+    let d = Daemon::start();
+    d.import_busybox();
+    let vol = uniq("dockervol");
+    let c = uniq("dockercp");
+    let ok = |args: &[&str]| {
+        let o = d.docker(&docker, args);
+        assert!(o.status.success(), "docker {args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    ok(&["volume", "create", "--label", "k=v", &vol]);
+    assert!(ok(&["volume", "ls", "--filter", "label=k=v"]).contains(&vol));
+    ok(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "-v",
+        &format!("{vol}:/data"),
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let host = HostDir::new("docker");
+    std::fs::write(host.path().join("h"), "hello\n").unwrap();
+    ok(&[
+        "cp",
+        &host.path().join("h").display().to_string(),
+        &format!("{c}:/data/"),
+    ]);
+    ok(&[
+        "cp",
+        &format!("{c}:/data/h"),
+        &host.path().join("back").display().to_string(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("back")).unwrap(),
+        "hello\n"
+    );
+    let mounts = ok(&[
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{.Name}} {{.Destination}}{{end}}",
+        &c,
+    ]);
+    assert_eq!(mounts.trim(), format!("{vol} /data"));
+    // system df counts the volume, with its size and one reference.
+    let df = d.raw("GET", "/system/df");
+    assert!(df.contains(&format!("\"Name\":\"{vol}\"")), "{df}");
+    assert!(df.contains("\"RefCount\":1"), "{df}");
+    let o = d.docker(&docker, &["volume", "rm", &vol]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("volume is in use"), "{}", stderr(&o));
+    ok(&["rm", "-f", "-v", &c]);
+    ok(&["volume", "rm", &vol]);
+}
