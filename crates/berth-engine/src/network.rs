@@ -316,6 +316,7 @@ impl Engine {
         host: &HostConfig,
         spec: Spec,
     ) -> Result<Spec> {
+        let t = std::time::Instant::now();
         let mode = host.network_mode.as_str();
         let files = EtcFiles::in_dir(&self.records.container_dir(id));
         let dns = DnsConfig {
@@ -380,6 +381,7 @@ impl Engine {
         if r.is_err() {
             self.net_teardown(id);
         }
+        tracing::debug!("network of {id} ({mode}) ready in {:?}", t.elapsed());
         r
     }
 
@@ -393,7 +395,9 @@ impl Engine {
     /// Releases the network of a container that stopped.
     pub(crate) fn net_teardown(&self, id: &str) {
         if let Some(n) = self.net.get() {
+            let t = std::time::Instant::now();
             n.teardown(id);
+            tracing::debug!("network of {id} released in {:?}", t.elapsed());
         }
     }
 

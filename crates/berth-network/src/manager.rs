@@ -475,7 +475,9 @@ impl Networks {
             r.network = n.name.clone();
         }
         st.containers.insert(id.to_owned(), net);
-        self.save(&st)
+        // Not fsynced here: the engine fsyncs the container's record right after, which on
+        // journaling filesystems commits this rename too; a lost entry only means no network.
+        self.save_live(&st)
     }
 
     /// Forgets a removed container (tearing down anything still set up).
@@ -483,7 +485,8 @@ impl Networks {
         self.teardown(id);
         let mut st = self.lock();
         if st.containers.remove(id).is_some() {
-            if let Err(e) = self.save(&st) {
+            // An entry resurrected by a host crash is dropped by the next reconciliation.
+            if let Err(e) = self.save_live(&st) {
                 tracing::warn!("network state: {e}");
             }
         }
