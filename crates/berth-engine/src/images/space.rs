@@ -43,7 +43,7 @@ pub struct DiskUsageReport {
     pub images: Vec<ImageSummary>,
     /// Containers with sizes.
     pub containers: Vec<ContainerUsage>,
-    /// Volumes (filled by the volume store when it exists).
+    /// Volumes with `UsageData` (size, reference count).
     pub volumes: Vec<serde_json::Value>,
     /// Build cache (no builder yet).
     pub build_cache: Vec<serde_json::Value>,

@@ -1,5 +1,6 @@
 //! Image commands: `images`, `import`, `rmi`, `tag`, `history`, `commit`, `diff`, `export`,
-//! `save`, `load`, `image inspect|prune` and the `berth image …` group.
+//! `save`, `load`, `image inspect|prune` and the `berth image …` group (which also
+//! forwards `pull`, `push`, `build`).
 
 mod archive;
 mod args;
@@ -132,5 +133,8 @@ pub fn image(c: &Client, cmd: ImageCommand) -> Result<i32, Failure> {
         ImageCommand::Load(a) => load(c, &a),
         ImageCommand::Import(a) => import(c, &a),
         ImageCommand::Prune(a) => prune::prune(c, &a),
+        ImageCommand::Pull(a) => super::registry::pull(c, &a),
+        ImageCommand::Push(a) => super::registry::push(c, &a),
+        ImageCommand::Build(a) => super::build::build(c, &a),
     }
 }

@@ -170,7 +170,7 @@ pub struct RmArgs {
 }
 
 /// `berth image COMMAND`.
-#[derive(Subcommand, Debug, Clone)]
+#[derive(Subcommand, Debug)]
 pub enum ImageCommand {
     /// List images.
     #[command(visible_alias = "list")]
@@ -192,4 +192,10 @@ pub enum ImageCommand {
     Import(ImportArgs),
     /// Remove unused images.
     Prune(PruneArgs),
+    /// Download an image from a registry.
+    Pull(crate::commands::registry::PullArgs),
+    /// Upload an image to a registry.
+    Push(crate::commands::registry::PushArgs),
+    /// Build an image from a Dockerfile.
+    Build(crate::commands::build::BuildArgs),
 }
