@@ -104,6 +104,11 @@ fresh_podman() {
 
 echo "== pulls ($RUNS runs each, empty store every run)"
 time_cmd berth fresh_berthd "$BIN/berth" -H "unix://$WORK/berth/sock" pull -q "$IMG"
+# berthd was started fresh for the last run: its CPU time is what that pull cost.
+read -r UT ST < <(awk '{print $14, $15}' "/proc/$BERTHD_PID/stat")
+TCK=$(getconf CLK_TCK)
+printf '   berthd CPU for the last pull: user %.2f s, sys %.2f s (wall %.2f s)\n' \
+  "$(echo "$UT/$TCK" | bc -l)" "$(echo "$ST/$TCK" | bc -l)" "${RESULT[berth]}"
 time_cmd podman fresh_podman podman --root "$WORK/podman" --runroot "$WORK/podman-run" \
   pull -q --tls-verify=false "$IMG"
 time_cmd skopeo 'rm -rf "$WORK/skopeo-out"' skopeo copy -q --src-tls-verify=false \
