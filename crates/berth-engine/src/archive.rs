@@ -113,6 +113,12 @@ impl Drop for Root<'_> {
     }
 }
 
+/// Whether `pid` lives in the cgroup of container `id`.
+fn pid_in_container(pid: i32, id: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .is_ok_and(|c| c.lines().any(|l| l.contains(id)))
+}
+
 /// Roots mounted for copies of stopped containers, with their number of users.
 fn cp_mounts() -> &'static std::sync::Mutex<std::collections::HashMap<PathBuf, usize>> {
     static M: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, usize>>> =
@@ -145,7 +151,10 @@ impl Engine {
             (id, rec.state.running.then_some(rec.state.pid))
         };
         if let Some(pid) = pid.filter(|p| *p > 0) {
-            if let Ok(fd) = fsops::open_root(&PathBuf::from(format!("/proc/{pid}/root"))) {
+            let opened = fsops::open_root(&PathBuf::from(format!("/proc/{pid}/root")));
+            // Checked after opening: the root held is that of a process in this container's
+            // cgroup, never of a process that reused the pid after the container exited.
+            if let Some(fd) = opened.ok().filter(|_| pid_in_container(pid, &id)) {
                 return Ok(Root {
                     engine: self,
                     id,

@@ -422,6 +422,30 @@ fn copy_up_fills_a_new_volume_from_the_image() {
 }
 
 #[test]
+fn image_volumes_become_anonymous_volumes() {
+    let d = Daemon::start();
+    let o = d.berth_with_stdin(
+        &["import", "-c", "VOLUME /etc", "-", "volimage:latest"],
+        Some(&common::rootfs_tar()),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let c = uniq("imgvol");
+    // The image's VOLUME gets an anonymous volume, filled from the image (copy-up).
+    let out = d.ok(&["run", "--name", &c, "volimage", "cat", "/etc/passwd"]);
+    assert!(out.starts_with("root:x:0:0:"), "{out}");
+    let mounts = d.ok(&["inspect", "-f", "{{json .Mounts}}", &c]);
+    assert!(mounts.contains("\"Destination\":\"/etc\""), "{mounts}");
+    let cfg = d.ok(&["inspect", "-f", "{{json .Config.Volumes}}", &c]);
+    assert!(cfg.contains("/etc"), "{cfg}");
+    assert_eq!(names(&d).len(), 1);
+    // --rm drops the run's anonymous volumes (the image's /etc and -v /data).
+    d.ok(&["run", "--rm", "-v", "/data", "volimage", "true"]);
+    assert_eq!(names(&d).len(), 1);
+    d.ok(&["rm", "-v", &c]);
+    assert!(names(&d).is_empty(), "{:?}", names(&d));
+}
+
+#[test]
 fn bad_mount_input_is_refused_and_creates_nothing() {
     let d = Daemon::start();
     d.import_busybox();

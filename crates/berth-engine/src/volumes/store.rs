@@ -373,3 +373,48 @@ fn dir_size(path: &Path, seen: &mut HashSet<(u64, u64)>) -> std::io::Result<u64>
     }
     Ok(total)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn unfinished_creates_and_removals_are_cleaned_and_refs_reload() {
+        let d = tempfile::tempdir().unwrap();
+        let (root, cdir) = (d.path().join("volumes"), d.path().join("containers"));
+        let none: Vec<String> = Vec::new();
+        let s = VolumeStore::open(root.clone(), cdir.clone(), none.iter()).unwrap();
+        s.create("kept", "", BTreeMap::new(), BTreeMap::new())
+            .unwrap();
+        assert!(s
+            .create("bad/name", "", BTreeMap::new(), BTreeMap::new())
+            .is_err());
+        let mp = MountPoint {
+            kind: "volume".into(),
+            name: "kept".into(),
+            destination: "/d".into(),
+            ..Default::default()
+        };
+        s.attach("c1", vec![mp]).unwrap();
+        // A crash between mkdir and the metadata write, and one in the middle of a removal.
+        fs::create_dir_all(root.join("half/_data")).unwrap();
+        fs::create_dir_all(root.join(".removing-old/_data")).unwrap();
+        drop(s);
+        let ids = vec!["c1".to_owned()];
+        let s = VolumeStore::open(root.clone(), cdir, ids.iter()).unwrap();
+        let names: Vec<String> = s.list().into_iter().map(|(v, _)| v.name).collect();
+        assert_eq!(names, ["kept"]);
+        assert!(!root.join("half").exists() && !root.join(".removing-old").exists());
+        assert_eq!(s.list()[0].1, 1);
+        let e = s.remove("kept", false).unwrap_err().to_string();
+        assert!(e.contains("volume is in use - [c1]"), "{e}");
+        s.detach("c1");
+        assert!(s.remove("kept", false).unwrap());
+        assert!(matches!(
+            s.remove("kept", false),
+            Err(EngineError::NoSuchVolume(_))
+        ));
+        assert!(!s.remove("kept", true).unwrap());
+    }
+}
