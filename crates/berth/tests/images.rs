@@ -507,3 +507,52 @@ fn save_then_load_into_another_daemon_round_trips() {
     assert!(stderr(&o).contains("invalid archive"), "{}", stderr(&o));
     assert_eq!(d2.ok(&["images", "-q"]).lines().count(), 1);
 }
+
+#[test]
+fn docker_cli_drives_the_image_commands() {
+    let Some(docker) = common::docker_cli() else {
+        eprintln!("docker CLI not installed: skipped");
+        return;
+    };
+    let d = Daemon::start();
+    let id = d.import_busybox();
+    let ok = |args: &[&str]| {
+        let o = d.docker(&docker, args);
+        assert!(o.status.success(), "docker {args:?}: {}", stderr(&o));
+        stdout(&o)
+    };
+    ok(&["tag", "busybox", "foo/bar:1"]);
+    assert_eq!(
+        ok(&["image", "inspect", "-f", "{{.Id}} {{.Os}}", "foo/bar:1"]),
+        format!("{id} linux\n")
+    );
+    assert!(ok(&["history", "busybox"]).contains("Imported from -"));
+    ok(&[
+        "run",
+        "--name",
+        "c1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /x; rm /etc/passwd",
+    ]);
+    assert_eq!(ok(&["diff", "c1"]), "C /etc\nD /etc/passwd\nA /x\n");
+    let new = ok(&["commit", "-m", "hi", "-c", "ENV Z=1", "c1", "com:1"]);
+    assert!(ok(&["history", "com:1"]).contains(" hi\n"));
+    let archive = d.dir.join("com.tar");
+    ok(&["save", "-o", archive.to_str().unwrap(), "com:1"]);
+    ok(&["rm", "c1"]);
+    ok(&["rmi", "com:1"]);
+    assert_eq!(
+        ok(&["load", "-i", archive.to_str().unwrap()]),
+        "Loaded image: com:1\n"
+    );
+    assert_eq!(ok(&["image", "inspect", "-f", "{{.Id}}", "com:1"]), new);
+    assert!(ok(&["system", "df"]).starts_with("TYPE "));
+    let pruned = ok(&["image", "prune", "-a", "-f"]);
+    assert!(
+        pruned.contains(&format!("deleted: {}", new.trim())),
+        "{pruned}"
+    );
+    assert_eq!(ok(&["images", "-q"]), "");
+}
