@@ -478,6 +478,18 @@ fn docker_cli_pulls_through_berthd() {
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
     let o = d.docker(&docker, &["run", "--rm", &name, "cat", "/marker"]);
     assert_eq!(stdout(&o), "docker", "{}", stderr(&o));
+
+    // docker push through berthd: the tag gets the same manifest digest (pushed by mount).
+    let copy = format!("{}/dk/copy:v2", reg.host());
+    let o = d.docker(&docker, &["tag", &name, &copy]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = d.docker(&docker, &["push", &copy]);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), d.log());
+    assert!(stdout(&o).contains("v2: digest: sha256:"), "{}", stdout(&o));
+    let a = skopeo(&["inspect", "--tls-verify=false", &format!("docker://{name}")]);
+    let b = skopeo(&["inspect", "--tls-verify=false", &format!("docker://{copy}")]);
+    let digest = |o: &Output| serde_json::from_slice::<Value>(&o.stdout).unwrap()["Digest"].clone();
+    assert_eq!(digest(&a), digest(&b));
 }
 
 #[test]
