@@ -401,7 +401,7 @@ mod tests {
         fs::create_dir_all(root.join("half/_data")).unwrap();
         fs::create_dir_all(root.join(".removing-old/_data")).unwrap();
         drop(s);
-        let ids = vec!["c1".to_owned()];
+        let ids = ["c1".to_owned()];
         let s = VolumeStore::open(root.clone(), cdir, ids.iter()).unwrap();
         let names: Vec<String> = s.list().into_iter().map(|(v, _)| v.name).collect();
         assert_eq!(names, ["kept"]);
