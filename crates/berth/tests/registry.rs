@@ -554,3 +554,84 @@ fn token_auth_login_pull_reuses_per_repository_tokens() {
         "one token (push scope plus the mount source) for the whole push"
     );
 }
+
+#[test]
+fn search_uses_the_v1_api_of_the_named_registry_with_filters_and_format() {
+    let body = serde_json::json!({"num_results": 3, "query": "busy", "results": [
+        {"name": "busybox", "description": "Busybox base image.", "star_count": 3500, "is_official": true, "is_automated": false},
+        {"name": "someone/busy", "description": "a fork", "star_count": 3, "is_official": false, "is_automated": false},
+        {"name": "other/busybox-extra", "description": "more", "star_count": 40, "is_official": false, "is_automated": true},
+    ]})
+    .to_string();
+    let (port, seen) = support::search_server(body);
+    let d = Daemon::start();
+    let work = TempDir::new("search");
+    let cfg = work.0.join("cfg");
+    let term = format!("127.0.0.1:{port}/busy");
+    let out = ok(&d, &cfg, &["search", "--limit", "5", &term]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("STARS") && lines[0].contains("OFFICIAL"),
+        "{out}"
+    );
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(
+        lines[1].starts_with("busybox ") && lines[1].contains("3500") && lines[1].contains("[OK]"),
+        "{out}"
+    );
+    let req = seen.lock().unwrap().last().cloned().unwrap();
+    assert!(req.starts_with("GET /v1/search?q=busy&n=5 "), "{req}");
+
+    let out = ok(
+        &d,
+        &cfg,
+        &[
+            "search",
+            "--filter",
+            "stars=10",
+            "--format",
+            "{{.Name}}:{{.StarCount}}",
+            &term,
+        ],
+    );
+    assert_eq!(out, "busybox:3500\nother/busybox-extra:40\n");
+    let out = ok(
+        &d,
+        &cfg,
+        &[
+            "search",
+            "-f",
+            "is-official=true",
+            "--format",
+            "{{.Name}}",
+            &term,
+        ],
+    );
+    assert_eq!(out, "busybox\n");
+    let o = berth(&d, &cfg, &["search", "--limit", "500", &term], None);
+    assert_ne!(o.status.code(), Some(0));
+}
+
+#[test]
+fn docker_hub_names_go_to_the_configured_mirror() {
+    let work = TempDir::new("mirror");
+    let reg = Registry::start();
+    skopeo_push_busybox(&reg, &work.0, "library/busybox", "latest", "mirrored");
+    // Only this test's process (and the berthd it starts) sees the variable.
+    std::env::set_var("BERTH_REGISTRY_MIRRORS", format!("http://{}", reg.host()));
+    let d = Daemon::start();
+    let cfg = work.0.join("cfg");
+    let out = ok(&d, &cfg, &["pull", "busybox"]);
+    assert!(
+        out.contains("latest: Pulling from library/busybox"),
+        "{out}"
+    );
+    assert!(
+        out.trim_end().ends_with("docker.io/library/busybox:latest"),
+        "{out}"
+    );
+    assert_eq!(
+        ok(&d, &cfg, &["run", "--rm", "busybox", "cat", "/marker"]),
+        "mirrored"
+    );
+}

@@ -431,3 +431,30 @@ impl Drop for Proxy {
         self.stop.store(true, Ordering::SeqCst);
     }
 }
+
+/// A fake v1 search API on a free port: answers every request with `body`, and records the
+/// request lines it saw.
+pub fn search_server(body: String) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = vec![0u8; 8192];
+            let n = conn.read(&mut buf).unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            seen2
+                .lock()
+                .unwrap()
+                .push(req.lines().next().unwrap_or("").to_owned());
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
