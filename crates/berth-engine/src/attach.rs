@@ -7,10 +7,11 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{EngineError, Result};
-use crate::exits::WaitCondition;
+use crate::exits::{WaitCondition, Waiter};
 use crate::Engine;
 
 /// The socket's name in the exec dir.
@@ -109,20 +110,54 @@ impl AttachConn {
 /// socket address allows).
 fn connect(dir: &Path) -> std::io::Result<UnixStream> {
     let d = std::fs::File::open(dir)?;
-    UnixStream::connect(format!(
-        "/proc/self/fd/{}/{ATTACH_SOCKET}",
-        d.as_raw_fd()
-    ))
+    UnixStream::connect(format!("/proc/self/fd/{}/{ATTACH_SOCKET}", d.as_raw_fd()))
 }
 
-/// Counts an attach waiting for the start; uncounts it when dropped.
-struct Pending<'a> {
-    engine: &'a Engine,
+/// An attach accepted (the container exists), not yet connected. While it waits for a start it
+/// is counted, so the start tells the shim to hold the output for it; dropping it uncounts it.
+pub struct AttachTicket {
+    engine: Arc<Engine>,
     id: String,
+    /// Whether the container has a terminal (decides the stream's content type).
+    pub tty: bool,
+    stdin: bool,
+    /// The next exit, when the container was not running at attach time.
+    waiter: Option<Waiter>,
 }
 
-impl Drop for Pending<'_> {
+impl AttachTicket {
+    /// Connects to the shim (waiting for the container's start if it was not running) and
+    /// subscribes to the output. `None` when the container ended without starting again.
+    pub fn connect(self) -> Option<AttachConn> {
+        if let Some(waiter) = &self.waiter {
+            let deadline = Instant::now() + START_WAIT;
+            loop {
+                let running = self
+                    .engine
+                    .lock()
+                    .containers
+                    .get(&self.id)
+                    .map(|r| r.state.running)?;
+                if running {
+                    break;
+                }
+                if waiter.wait_timeout(START_POLL).is_some() || Instant::now() > deadline {
+                    return None;
+                }
+            }
+        }
+        // Fails when it exited meanwhile (the shim removes its socket first).
+        let mut stream = connect(&self.engine.exec_dir(&self.id)).ok()?;
+        stream.write_all(&encode(kind::SUBSCRIBE, &[])).ok()?;
+        Some(AttachConn::new(stream, self.tty, self.stdin))
+    }
+}
+
+impl Drop for AttachTicket {
     fn drop(&mut self) {
+        if self.waiter.is_none() {
+            return;
+        }
         let mut inner = self.engine.lock();
         if let Some(n) = inner.attach_pending.get_mut(&self.id) {
             *n = n.saturating_sub(1);
@@ -152,58 +187,28 @@ impl Engine {
         o.join(",")
     }
 
-    /// `POST /containers/{id}/attach?stream=1`: a connection to the container's shim,
-    /// subscribed to its output. If the container is not running, waits for its next start
-    /// (the shim then holds the output until this attach is connected). `None` when the
-    /// container ended without starting again.
-    pub fn attach(&self, key: &str) -> Result<Option<AttachConn>> {
-        let (id, running, tty, stdin) = {
-            let inner = self.lock();
-            let id = Self::find_id(&inner, key)?;
-            let rec = inner
-                .containers
-                .get(&id)
-                .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
-            (
-                id.clone(),
-                rec.state.running,
-                rec.config.tty,
-                rec.config.open_stdin,
-            )
-        };
+    /// `POST /containers/{id}/attach?stream=1`: checks the container and, if it is not
+    /// running, registers the attach for its next start; [`AttachTicket::connect`] then
+    /// waits for that start (the shim holds the output until this attach is connected).
+    pub fn attach(self: &Arc<Self>, key: &str) -> Result<AttachTicket> {
+        let id = Self::find_id(&self.lock(), key)?;
+        let waiter = self.wait(&id, WaitCondition::NextExit)?;
+        let mut inner = self.lock();
+        let rec = inner
+            .containers
+            .get(&id)
+            .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
+        let (running, tty, stdin) = (rec.state.running, rec.config.tty, rec.config.open_stdin);
         if !running {
-            let waiter = self.wait(&id, WaitCondition::NextExit)?;
-            *self.lock().attach_pending.entry(id.clone()).or_insert(0) += 1;
-            let _pending = Pending {
-                engine: self,
-                id: id.clone(),
-            };
-            let deadline = Instant::now() + START_WAIT;
-            loop {
-                if self
-                    .lock()
-                    .containers
-                    .get(&id)
-                    .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?
-                    .state
-                    .running
-                {
-                    break;
-                }
-                if waiter.wait_timeout(START_POLL).is_some() || Instant::now() > deadline {
-                    return Ok(None);
-                }
-            }
+            *inner.attach_pending.entry(id.clone()).or_insert(0) += 1;
         }
-        let mut stream = match connect(&self.exec_dir(&id)) {
-            Ok(s) => s,
-            // It exited meanwhile (the shim removes its socket first).
-            Err(_) => return Ok(None),
-        };
-        stream
-            .write_all(&encode(kind::SUBSCRIBE, &[]))
-            .map_err(|e| EngineError::Internal(format!("attach to {id}: {e}")))?;
-        Ok(Some(AttachConn::new(stream, tty, stdin)))
+        Ok(AttachTicket {
+            engine: self.clone(),
+            id,
+            tty,
+            stdin,
+            waiter: (!running).then_some(waiter),
+        })
     }
 
     /// `POST /containers/{id}/resize`: sets the terminal size of a running tty container.

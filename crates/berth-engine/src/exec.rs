@@ -161,6 +161,8 @@ impl Engine {
             &user::read_in_root(&rootfs, "etc/passwd")?,
             &user::read_in_root(&rootfs, "etc/group")?,
         )?;
+        // The exec'd process runs beside PID 1, never under a second init.
+        let host = crate::HostConfig { init: None, ..host };
         let spec = spec::build(&container, &pc, &host, &who, &rootfs)?;
         let process = spec
             .process()

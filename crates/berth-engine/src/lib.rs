@@ -23,13 +23,10 @@
 pub mod archive;
 pub mod attach;
 pub mod build;
-pub mod attach;
-pub mod attach;
-pub mod attach;
-pub mod attach;
 mod containers;
 pub mod error;
 pub mod events;
+mod init;
 mod exec;
 mod exits;
 mod images;
@@ -61,7 +58,7 @@ use berth_image::{ImageStore, StoreConfig};
 pub use containers::{ContainerInspect, ContainerSummary, CreateRequest, EngineInfo, ListFilters};
 pub use error::{EngineError, ErrorKind, Result};
 pub use events::{Event, EventStream};
-pub use attach::AttachConn;
+pub use attach::{AttachConn, AttachTicket};
 pub use exec::{ExecConfig, ExecInspect};
 pub use exits::{WaitCondition, WaitResult, Waiter};
 pub use images::{
@@ -106,14 +103,6 @@ struct Inner {
     execs: exec::ExecTable,
     /// Containers whose start is in progress.
     starting: std::collections::HashSet<String>,
-    /// Attaches waiting for a container's start, by container id.
-    attach_pending: HashMap<String, usize>,
-    /// Attaches waiting for a container's start, by container id.
-    attach_pending: HashMap<String, usize>,
-    /// Attaches waiting for a container's start, by container id.
-    attach_pending: HashMap<String, usize>,
-    /// Attaches waiting for a container's start, by container id.
-    attach_pending: HashMap<String, usize>,
     /// Attaches waiting for a container's start, by container id.
     attach_pending: HashMap<String, usize>,
 }

@@ -166,6 +166,7 @@ pub fn build(
 fn apply_host_config(spec: &mut Value, host: &HostConfig) -> Result<()> {
     crate::resources::apply(spec, &host.resources)?;
     crate::security::apply(spec, &host.confinement)?;
+    crate::init::apply(spec, host)?;
     Ok(())
 }
 

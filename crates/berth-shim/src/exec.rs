@@ -64,7 +64,10 @@ pub fn run(id: &str, runtime_root: &Path, process_json: &Path, opts: &str) -> ! 
     let tty = process.terminal().unwrap_or(false);
     let container = match Container::load(runtime_root, id) {
         Ok(c) => c,
-        Err(e) => fail(&mut conn, &format!("exec: container {id} is not running: {e}")),
+        Err(e) => fail(
+            &mut conn,
+            &format!("exec: container {id} is not running: {e}"),
+        ),
     };
     let devnull = match std::fs::OpenOptions::new()
         .read(true)

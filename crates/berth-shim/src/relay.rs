@@ -366,7 +366,10 @@ impl Relay {
             }
             frames::RESIZE if self.io.tty => {
                 if let (Some(out), [r0, r1, c0, c1]) = (&self.io.out, data.as_slice()) {
-                    let (rows, cols) = (u16::from_be_bytes([*r0, *r1]), u16::from_be_bytes([*c0, *c1]));
+                    let (rows, cols) = (
+                        u16::from_be_bytes([*r0, *r1]),
+                        u16::from_be_bytes([*c0, *c1]),
+                    );
                     berth_runtime::tty::set_size(out.as_raw_fd(), rows, cols);
                 }
             }

@@ -52,10 +52,20 @@ fn docker20_runs_the_classic_tutorial() {
         stdout(&o)
     };
 
-    let v = ok(&["version", "--format", "{{.Client.Version}} {{.Server.APIVersion}}"]);
-    assert!(v.starts_with("20.10") && v.trim_end().ends_with(" 1.45"), "{v}");
+    let v = ok(&[
+        "version",
+        "--format",
+        "{{.Client.Version}} {{.Server.APIVersion}}",
+    ]);
+    assert!(
+        v.starts_with("20.10") && v.trim_end().ends_with(" 1.45"),
+        "{v}"
+    );
     let images = ok(&["images"]);
-    assert!(images.starts_with("REPOSITORY") && images.contains("busybox"), "{images}");
+    assert!(
+        images.starts_with("REPOSITORY") && images.contains("busybox"),
+        "{images}"
+    );
     assert!(image.starts_with("sha256:"));
 
     let id = ok(&[
@@ -84,7 +94,12 @@ fn docker20_runs_the_classic_tutorial() {
     assert_eq!(logs, "hello-web\n");
     let top = ok(&["top", "web"]);
     assert!(top.contains("PID") && top.contains("sleep 1000"), "{top}");
-    let st = ok(&["inspect", "--format", "{{.State.Status}} {{.Name}} {{json .Config.Tty}}", "web"]);
+    let st = ok(&[
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.Name}} {{json .Config.Tty}}",
+        "web",
+    ]);
     assert_eq!(st, "running /web false\n");
 
     // exec -it on a terminal: a shell, its size, its exit code.
@@ -95,7 +110,10 @@ fn docker20_runs_the_classic_tutorial() {
     t.send(b"exit 4\n");
     assert_eq!(t.exit_code(), Some(4), "{}", t.text());
     // exec without a terminal, output and exit code.
-    let o = d.docker(docker, &["exec", "web", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let o = d.docker(
+        docker,
+        &["exec", "web", "sh", "-c", "echo out; echo err >&2; exit 3"],
+    );
     assert_eq!(
         (stdout(&o).as_str(), stderr(&o).as_str(), o.status.code()),
         ("out\n", "err\n", Some(3))
@@ -136,6 +154,10 @@ fn docker20_runs_the_classic_tutorial() {
 
     let o = d.docker(docker, &["rmi", "busybox"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("Untagged: busybox:latest"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("Untagged: busybox:latest"),
+        "{}",
+        stdout(&o)
+    );
     assert!(!ok(&["images"]).contains("busybox"));
 }

@@ -32,7 +32,11 @@ fn with_input(d: &Daemon, args: &[&str], input: &[u8]) -> std::process::Output {
 fn run_i_pipes_stdin_and_start_ai() {
     let d = Daemon::start();
     d.import_busybox();
-    let o = with_input(&d, &["run", "-i", "--rm", "busybox", "cat"], b"hello\nworld\n");
+    let o = with_input(
+        &d,
+        &["run", "-i", "--rm", "busybox", "cat"],
+        b"hello\nworld\n",
+    );
     assert_eq!(
         (stdout(&o).as_str(), o.status.code()),
         ("hello\nworld\n", Some(0)),
@@ -41,10 +45,21 @@ fn run_i_pipes_stdin_and_start_ai() {
     );
     let o = with_input(
         &d,
-        &["run", "-i", "--rm", "busybox", "sh", "-c", "read x; echo got $x >&2; exit 4"],
+        &[
+            "run",
+            "-i",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "read x; echo got $x >&2; exit 4",
+        ],
         b"abc\n",
     );
-    assert_eq!((stderr(&o).as_str(), o.status.code()), ("got abc\n", Some(4)));
+    assert_eq!(
+        (stderr(&o).as_str(), o.status.code()),
+        ("got abc\n", Some(4))
+    );
     // Without -i stdin is not read.
     let o = with_input(&d, &["run", "--rm", "busybox", "cat"], b"ignored\n");
     assert_eq!((stdout(&o).as_str(), o.status.code()), ("", Some(0)));
@@ -71,7 +86,12 @@ fn run_it_gives_a_terminal_with_its_size_and_exit_code() {
     t.expect("/dev/pts/0");
     t.send(b"exit 3\n");
     assert_eq!(t.exit_code(), Some(3), "{}", t.text());
-    let st = d.ok(&["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "term"]);
+    let st = d.ok(&[
+        "inspect",
+        "--format",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "term",
+    ]);
     assert_eq!(st, "exited 3\n");
     // A tty container's log is the terminal's output (one stream, \r\n).
     assert!(d.ok(&["logs", "term"]).contains("v=42\r\n"));
@@ -113,7 +133,11 @@ fn exec_with_stdin_and_terminal() {
     let d = Daemon::start();
     d.import_busybox();
     d.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
-    let o = with_input(&d, &["exec", "-i", "box", "sh", "-c", "cat; exit 6"], b"piped\n");
+    let o = with_input(
+        &d,
+        &["exec", "-i", "box", "sh", "-c", "cat; exit 6"],
+        b"piped\n",
+    );
     assert_eq!(
         (stdout(&o).as_str(), o.status.code()),
         ("piped\n", Some(6)),

@@ -73,7 +73,11 @@ pub fn attach_session(
 
 /// The container's `Config.Tty`, `Config.OpenStdin` and `State.Running`.
 fn stdio_config(c: &Client, name: &str) -> Result<(bool, bool, bool), Failure> {
-    let v: Value = c.json("GET", &format!("/containers/{}/json", enc(name)), Body::Empty)?;
+    let v: Value = c.json(
+        "GET",
+        &format!("/containers/{}/json", enc(name)),
+        Body::Empty,
+    )?;
     Ok((
         v["Config"]["Tty"].as_bool().unwrap_or(false),
         v["Config"]["OpenStdin"].as_bool().unwrap_or(false),

@@ -11,13 +11,10 @@ mod network;
 mod registry;
 mod pause;
 mod run;
-mod stream;
-mod stream;
-mod stream;
+mod envfile;
 mod stream;
 mod stats;
 mod storage;
-mod stream;
 mod system;
 mod update;
 mod volume;
@@ -40,6 +37,12 @@ pub struct CreateFlags {
     /// Set environment variables (KEY=VALUE, or KEY to take it from this environment).
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
+    /// Read in a file of environment variables.
+    #[arg(long = "env-file")]
+    pub env_file: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    pub init: bool,
     /// Working directory inside the container.
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,

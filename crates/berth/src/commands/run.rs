@@ -41,17 +41,14 @@ pub fn restart_policy(s: &str) -> Result<Value, Failure> {
 }
 
 fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Value, Failure> {
-    let env: Vec<String> = f
-        .env
-        .iter()
-        .filter_map(|e| {
+    let mut env: Vec<String> = super::envfile::read(&f.env_file)?;
+    env.extend(f.env.iter().filter_map(|e| {
             if e.contains('=') {
                 Some(e.clone())
             } else {
                 std::env::var(e).ok().map(|v| format!("{e}={v}"))
             }
-        })
-        .collect();
+        }));
     let labels: serde_json::Map<String, Value> = f
         .labels
         .iter()
@@ -68,13 +65,9 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Valu
         "OpenStdin": f.interactive,
         "AttachStdin": f.interactive && !detach,
         "StdinOnce": f.interactive && !detach,
-        "StdinOnce": f.interactive && !detach,
-        "StdinOnce": f.interactive && !detach,
-        "StdinOnce": f.interactive && !detach,
-        "StdinOnce": f.interactive && !detach,
         "AttachStdout": !detach,
         "AttachStderr": !detach,
-        "HostConfig": {"AutoRemove": auto_remove, "RestartPolicy": restart_policy(&f.restart)?},
+        "HostConfig": {"Init": f.init, "AutoRemove": auto_remove, "RestartPolicy": restart_policy(&f.restart)?},
     });
     if !f.command.is_empty() {
         body["Cmd"] = json!(f.command);

@@ -21,15 +21,7 @@ fn pty(rows: u16, cols: u16) -> (File, File) {
         ws_ypixel: 0,
     };
     // SAFETY: openpty fills two fds; the winsize is ours.
-    let rc = unsafe {
-        libc::openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            &ws,
-        )
-    };
+    let rc = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws) };
     assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
     // SAFETY: fresh descriptors we own.
     unsafe {
@@ -118,4 +110,3 @@ impl OnPty {
         }
     }
 }
-

@@ -86,12 +86,12 @@ pub async fn attach(
     mut req: Request,
 ) -> ApiResult<Response> {
     let streams = Streams::from_query(&q)?;
-    // Errors (no such container) are answered now; the wait for a start happens after the
-    // 101, as docker's clients attach first and start after.
-    let eng = engine.clone();
-    let key = id.clone();
-    let tty = blocking(move || Ok(eng.inspect(&key)?.record.config.tty)).await?;
-    let connect = move || engine.attach(&id).ok().flatten();
+    // Errors (no such container) are answered now, and an attach before the start is counted
+    // before the 101 goes out (clients start right after it); the wait for the start happens
+    // after the 101.
+    let ticket = blocking(move || engine.attach(&id)).await?;
+    let tty = ticket.tty;
+    let connect = move || ticket.connect();
     Ok(serve(&mut req, tty, connect, streams))
 }
 
@@ -306,7 +306,10 @@ mod tests {
 
     #[test]
     fn detach_keys() {
-        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").ok(), Some(vec![0x10, 0x11]));
+        assert_eq!(
+            parse_detach_keys("ctrl-p,ctrl-q").ok(),
+            Some(vec![0x10, 0x11])
+        );
         assert_eq!(parse_detach_keys("a,ctrl-@").ok(), Some(vec![b'a', 0]));
         assert!(parse_detach_keys("ctrl-").is_err());
         assert!(parse_detach_keys("ab").is_err());
