@@ -1,16 +1,15 @@
-//! The build driver: parse, plan the stages, run each needed stage's steps through the cache,
-//! and register the target stage's result as the image.
+//! One stage's build: its FROM, each step through the cache, and the config-only steps.
 //!
 //! Every step turns a parent state (id = digest of its config blob, or `scratch`) into a new
 //! one. Its cache key is the parent id plus the instruction's expanded arguments, the
 //! environment it sees and the content hash of its COPY/ADD sources; a hit reuses the stored
 //! config and layers unchanged, so a rebuild with nothing changed yields the same image id.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use berth_image::config::{now_rfc3339, ContainerConfig, History, ImageConfig};
-use berth_image::Digest;
 
 use crate::backend::{Backend, ImageState, NewLayer};
 use crate::cache::{self, Cache, CacheRecord};
@@ -70,6 +69,11 @@ pub enum Event<'a> {
     Warning(String),
 }
 
+/// The cache, even if a stage thread panicked while holding it.
+fn lock(c: &Mutex<Cache>) -> std::sync::MutexGuard<'_, Cache> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A finished build.
 #[derive(Debug, Clone)]
 pub struct BuildResult {
@@ -105,111 +109,46 @@ impl StageRun {
     }
 }
 
-/// One build in progress.
+/// One stage being built (stages of one wave run in parallel, each with its own `Builder`).
 pub(crate) struct Builder<'a> {
     pub backend: &'a dyn Backend,
     pub ctx: &'a Context,
     pub opts: &'a BuildOptions,
-    pub cache: &'a mut Cache,
+    pub cache: &'a Mutex<Cache>,
     pub on: &'a mut dyn FnMut(Event<'_>),
     pub file: String,
     pub escape: char,
-    pub plan: Plan,
-    step: usize,
-    total: usize,
-    /// Finished stages: (id, state).
-    done: BTreeMap<usize, (String, ImageState)>,
+    pub plan: &'a Plan,
+    /// The last step number used (starts at the stage's offset).
+    pub step: usize,
+    pub total: usize,
+    /// Stages finished in earlier waves: (id, state).
+    pub done: &'a BTreeMap<usize, (String, ImageState)>,
     /// The stage being built.
     pub cur: usize,
-    used_args: std::collections::BTreeSet<String>,
-}
-
-/// Builds the image described by the context's Dockerfile.
-pub fn build(
-    backend: &dyn Backend,
-    ctx: &Context,
-    opts: &BuildOptions,
-    cache: &mut Cache,
-    on: &mut dyn FnMut(Event<'_>),
-) -> Result<BuildResult, BuildError> {
-    let file = if opts.dockerfile.is_empty() {
-        "Dockerfile".to_owned()
-    } else {
-        opts.dockerfile.clone()
-    };
-    let text = ctx.file(&file).ok_or_else(|| {
-        BuildError::Context(format!("Cannot locate specified Dockerfile: {file}"))
-    })?;
-    let df = parser::parse(&String::from_utf8_lossy(text), &file)?;
-    if df.instructions.is_empty() {
-        return Err(BuildError::Context(format!(
-            "the Dockerfile ({file}) cannot be empty"
-        )));
-    }
-    let plan = Plan::new(&df, &file, &opts.build_args)?;
-    let target = plan.target(opts.target.as_deref())?;
-    let needed = plan.needed(target);
-    let total = needed.iter().map(|&i| 1 + plan.stages[i].body.len()).sum();
-    let mut b = Builder {
-        backend,
-        ctx,
-        opts,
-        cache,
-        on,
-        file,
-        escape: df.escape,
-        plan,
-        step: 0,
-        total,
-        done: BTreeMap::new(),
-        cur: 0,
-        used_args: Default::default(),
-    };
-    let result = b.run(&needed, target);
-    // Keep what was built even when a later step failed: the next attempt starts from there.
-    let saved = b.cache.save();
-    let (id, state) = result?;
-    saved?;
-    let unused: Vec<&String> = opts
-        .build_args
-        .keys()
-        .filter(|k| !b.used_args.contains(*k) && !b.plan.global_args.contains_key(*k))
-        .collect();
-    if !unused.is_empty() {
-        let names: Vec<&str> = unused.iter().map(|s| s.as_str()).collect();
-        (b.on)(Event::Warning(format!(
-            "[Warning] One or more build-args [{}] were not consumed\n",
-            names.join(" ")
-        )));
-    }
-    let config: Digest = id
-        .parse()
-        .map_err(|_| BuildError::Context(format!("the target stage has no config ({id})")))?;
-    let image = backend.create_image(&config, &state.layers, &opts.tags)?;
-    Ok(BuildResult { id: image })
+    /// Build args the stage declared.
+    pub used_args: BTreeSet<String>,
 }
 
 impl Builder<'_> {
-    fn run(&mut self, needed: &[usize], target: usize) -> Result<(String, ImageState), BuildError> {
-        for &i in needed {
-            let stage = self.plan.stages[i].clone();
-            self.cur = i;
-            let mut st = self.from(&stage)?;
-            for ins in &stage.body {
-                self.step(&mut st, ins)?;
-            }
-            if i == target && !self.opts.labels.is_empty() {
-                self.labels(&mut st)?;
-            }
-            if st.id == "scratch" {
-                // An empty image still needs a config blob for its id.
-                self.commit(&mut st, "scratch".into(), None, "FROM scratch".into(), true)?;
-            }
-            self.done.insert(i, (st.id, st.state));
+    /// Builds stage `self.cur`; returns its id and state.
+    pub(crate) fn build_stage(
+        &mut self,
+        is_target: bool,
+    ) -> Result<(String, ImageState), BuildError> {
+        let stage = self.plan.stages[self.cur].clone();
+        let mut st = self.from(&stage)?;
+        for ins in &stage.body {
+            self.step(&mut st, ins)?;
         }
-        self.done
-            .remove(&target)
-            .ok_or_else(|| BuildError::Context("the target stage was not built".into()))
+        if is_target && !self.opts.labels.is_empty() {
+            self.labels(&mut st)?;
+        }
+        if st.id == "scratch" {
+            // An empty image still needs a config blob for its id.
+            self.commit(&mut st, "scratch".into(), None, "FROM scratch".into(), true)?;
+        }
+        Ok((st.id, st.state))
     }
 
     fn begin(&mut self, ins: &Instruction) -> Instant {
@@ -396,7 +335,7 @@ impl Builder<'_> {
         if self.opts.no_cache {
             return Ok(false);
         }
-        let Some(rec) = self.cache.get(key, self.backend) else {
+        let Some(rec) = lock(self.cache).get(key, self.backend) else {
             return Ok(false);
         };
         let Some(raw) = self.backend.read_blob(&rec.config) else {
@@ -440,7 +379,7 @@ impl Builder<'_> {
             .to_vec()
             .map_err(|e| BuildError::Context(format!("encoding the image config: {e}")))?;
         let digest = self.backend.put_blob(&bytes)?;
-        self.cache.put(
+        lock(self.cache).put(
             key,
             CacheRecord {
                 config: digest.clone(),

@@ -17,6 +17,7 @@ mod builder;
 pub mod cache;
 pub mod context;
 pub mod copy;
+mod driver;
 pub mod error;
 mod fetch;
 pub mod ignore;
@@ -27,7 +28,10 @@ pub mod stages;
 mod steps;
 
 pub use backend::{Backend, ImageState, NewLayer, RootView, RunMount, RunRequest, TarWriter};
-pub use builder::{build, BuildOptions, BuildResult, Event};
+pub use builder::{BuildOptions, BuildResult, Event};
 pub use cache::Cache;
 pub use context::Context;
+pub use driver::build;
 pub use error::{BackendError, BuildError};
+#[cfg(test)]
+mod tests;

@@ -170,31 +170,60 @@ impl Plan {
         }
     }
 
+    /// The stages stage `i` uses directly (`FROM <stage>`, `COPY --from=<stage>`).
+    pub fn deps(&self, i: usize) -> Vec<usize> {
+        let s = &self.stages[i];
+        let mut out = Vec::new();
+        if let Some(d) = self.stage_ref(&s.base, i) {
+            out.push(d);
+        }
+        for ins in &s.body {
+            if let Some(from) = ins.flag("from") {
+                if matches!(ins.keyword.as_str(), "COPY" | "ADD") {
+                    let from = shell::expand(from, &self.global_args, '\\')
+                        .unwrap_or_else(|_| from.to_owned());
+                    if let Some(d) = self.stage_ref(&from, i) {
+                        out.push(d);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The stages `target` depends on (and itself), in build order.
     pub fn needed(&self, target: usize) -> Vec<usize> {
         let mut need = BTreeSet::new();
         let mut todo = vec![target];
         while let Some(i) = todo.pop() {
-            if !need.insert(i) {
-                continue;
-            }
-            let s = &self.stages[i];
-            if let Some(d) = self.stage_ref(&s.base, i) {
-                todo.push(d);
-            }
-            for ins in &s.body {
-                if let Some(from) = ins.flag("from") {
-                    if matches!(ins.keyword.as_str(), "COPY" | "ADD") {
-                        let from = shell::expand(from, &self.global_args, '\\')
-                            .unwrap_or_else(|_| from.to_owned());
-                        if let Some(d) = self.stage_ref(&from, i) {
-                            todo.push(d);
-                        }
-                    }
-                }
+            if need.insert(i) {
+                todo.extend(self.deps(i));
             }
         }
         need.into_iter().collect()
+    }
+
+    /// `needed` grouped into waves: every stage of a wave depends only on earlier waves, so
+    /// the stages of one wave can be built at the same time.
+    pub fn waves(&self, needed: &[usize]) -> Vec<Vec<usize>> {
+        let mut placed: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut waves: Vec<Vec<usize>> = Vec::new();
+        for &i in needed {
+            // Dependencies always point to earlier stages, so they are placed already.
+            let w = self
+                .deps(i)
+                .iter()
+                .filter_map(|d| placed.get(d))
+                .map(|w| w + 1)
+                .max()
+                .unwrap_or(0);
+            placed.insert(i, w);
+            if waves.len() <= w {
+                waves.resize(w + 1, Vec::new());
+            }
+            waves[w].push(i);
+        }
+        waves
     }
 }
 
@@ -215,6 +244,7 @@ mod tests {
         assert_eq!(plan.stages[0].base, "busybox");
         let t = plan.target(None).expect("target");
         assert_eq!(plan.needed(t), vec![0, 2, 3]);
+        assert_eq!(plan.waves(&[0, 1, 2, 3]), vec![vec![0, 1, 2], vec![3]]);
         assert_eq!(plan.needed(plan.target(Some("A")).expect("a")), vec![0]);
         assert!(plan.target(Some("nope")).is_err());
     }

@@ -67,6 +67,18 @@ fn built_id(out: &str) -> String {
         .to_owned()
 }
 
+/// The output of a container run from `args` (detached, waited for, read from its log: the
+/// attach path of `run` is not what these tests are about).
+fn run_out(d: &Daemon, args: &[&str]) -> String {
+    let mut run = vec!["run", "-d"];
+    run.extend_from_slice(args);
+    let id = d.ok(&run).trim().to_owned();
+    d.ok(&["wait", &id]);
+    let out = d.ok(&["logs", &id]);
+    d.ok(&["rm", &id]);
+    out
+}
+
 fn no_leftovers(d: &Daemon) {
     let build_dir = d.dir.join("exec/build");
     let left: Vec<_> = fs::read_dir(&build_dir)
@@ -100,7 +112,7 @@ fn two_stage_build_from_scratch_runs() {
         "{out}"
     );
     assert!(out.contains("Successfully tagged twostage:1"), "{out}");
-    let run = d.ok(&["run", "--rm", "twostage:1"]);
+    let run = run_out(&d, &["twostage:1"]);
     assert_eq!(run.trim(), "built-in-stage-one from-scratch");
     // Two layers: only what the second stage copied, nothing of busybox's rootfs.
     let layers = d.ok(&[
@@ -130,11 +142,11 @@ fn config_instructions_are_visible_in_run_and_inspect() {
     );
     let id = built_id(&build_ok(&d, &ctx, &["-t", "cfg", "--label", "extra=yes"]));
     assert_eq!(
-        d.ok(&["run", "--rm", "cfg"]).trim(),
+        run_out(&d, &["cfg"]).trim(),
         "hello-world|a b|/app|1000|arg1"
     );
     assert_eq!(
-        d.ok(&["run", "--rm", "cfg", "x", "y"]).trim(),
+        run_out(&d, &["cfg", "x", "y"]).trim(),
         "hello-world|a b|/app|1000|x y"
     );
     let f = "{{.Config.WorkingDir}} {{.Config.User}} {{json .Config.ExposedPorts}} {{json .Config.Labels}} {{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.StopSignal}}";
@@ -153,7 +165,7 @@ fn config_instructions_are_visible_in_run_and_inspect() {
         .contains(&id));
     // A build arg changes what depends on it.
     build_ok(&d, &ctx, &["-t", "cfg2", "--build-arg", "GREETING=hey"]);
-    assert!(d.ok(&["run", "--rm", "cfg2"]).starts_with("hey-world|"));
+    assert!(run_out(&d, &["cfg2"]).starts_with("hey-world|"));
     no_leftovers(&d);
 }
 
@@ -205,7 +217,7 @@ fn cache_reuses_unchanged_steps_and_rebuilds_from_the_edited_copy() {
     assert_eq!(edited.matches("Using cache").count(), 3, "{edited}");
     let after_copy = edited.split("Step 5/7 : COPY b.txt").nth(1).unwrap();
     assert!(!after_copy.contains("Using cache"), "{edited}");
-    assert_eq!(d.ok(&["run", "--rm", "cached"]), "B2\nA1\n");
+    assert_eq!(run_out(&d, &["cached"]), "B2\nA1\n");
     assert_ne!(built_id(&edited), id1.trim_start_matches("sha256:")[..12]);
 
     let forced = build_ok(&d, &ctx, &["--no-cache"]);
@@ -268,7 +280,7 @@ fn heredocs_add_archive_and_shell_forms() {
     );
     build_ok(&d, &ctx, &["-t", "hd"]);
     assert_eq!(
-        d.ok(&["run", "--rm", "hd"]),
+        run_out(&d, &["hd"]),
         "heredoc line\nsecond\nhello heredoc\n"
     );
     // ADD extracts a local tar archive from the context.
@@ -286,7 +298,7 @@ fn heredocs_add_archive_and_shell_forms() {
     t.append_data(&mut h, "pkg/f", &b"packed\n"[..]).unwrap();
     fs::write(arch.0.join("pkg.tar"), t.into_inner().unwrap()).unwrap();
     build_ok(&d, &arch, &["-t", "added"]);
-    assert_eq!(d.ok(&["run", "--rm", "added"]), "packed\n");
+    assert_eq!(run_out(&d, &["added"]), "packed\n");
 }
 
 fn image_count(d: &Daemon) -> usize {
@@ -379,7 +391,7 @@ fn docker_cli_classic_builder_builds_through_berthd() {
         out.contains("Successfully tagged viadocker:latest"),
         "{out}"
     );
-    assert_eq!(d.ok(&["run", "--rm", "viadocker"]), "via docker cli\n");
+    assert_eq!(run_out(&d, &["viadocker"]), "via docker cli\n");
     let again = run(&["build", "-q", "-t", "viadocker", ctx.path()]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(stdout(&again).trim().starts_with("sha256:"));
@@ -403,17 +415,13 @@ fn run_mount_cache_persists_and_stays_out_of_the_image() {
     );
     build_ok(&d, &ctx, &["-t", "cm"]);
     assert_eq!(
-        d.ok(&["run", "--rm", "cm"])
-            .split_whitespace()
-            .collect::<Vec<_>>(),
+        run_out(&d, &["cm"]).split_whitespace().collect::<Vec<_>>(),
         ["1", "end"]
     );
     build_ok(&d, &ctx, &["-t", "cm", "--no-cache"]);
     // The cache directory kept the first build's line; neither mount's content is in the image.
     assert_eq!(
-        d.ok(&["run", "--rm", "cm"])
-            .split_whitespace()
-            .collect::<Vec<_>>(),
+        run_out(&d, &["cm"]).split_whitespace().collect::<Vec<_>>(),
         ["2", "end"]
     );
     let bad = Ctx::new(
