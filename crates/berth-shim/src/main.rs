@@ -20,6 +20,7 @@ mod exec;
 mod frames;
 mod logger;
 mod monitor;
+mod reexec;
 mod relay;
 
 use std::fs::File;
@@ -101,6 +102,9 @@ fn report_channel() -> Option<File> {
 
 fn main() {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "monitor") {
+        reexec::run(&argv);
+    }
     if argv.get(1).is_some_and(|a| a == "exec") {
         let (id, root, process, opts) = match argv.as_slice() {
             [_, _, id, root, process] => (id, root, process, String::new()),

@@ -21,7 +21,7 @@ use crate::Args;
 /// The attach socket's name in the state dir.
 pub const ATTACH_SOCKET: &str = "attach.sock";
 /// How long output waits for attaches announced at start.
-const HOLD: Duration = Duration::from_secs(3);
+pub(crate) const HOLD: Duration = Duration::from_secs(3);
 
 fn dup2(from: &impl AsRawFd, to: i32) -> Result<(), String> {
     // SAFETY: dup2 between valid descriptors; `to` is one of our stdio numbers.
@@ -138,10 +138,25 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
         let _ = writeln!(r, "ok {init}");
     }
 
+    // Normally never returns: the monitor goes on in a fresh, small image.
+    let handoff = crate::reexec::Handoff {
+        init,
+        io: &io,
+        listener: &listener,
+    };
+    let why = crate::reexec::exec_monitor(args, &handoff);
+    let _ = writeln!(std::io::stderr(), "berth-shim: {why}; monitoring in place");
     let mut relay = Relay::new(io, args.opts.stdin_once, args.opts.hold, HOLD);
     relay.listen(listener);
     relay.log_to(log);
-    let code = relay.run(init, &sfd);
+    finish(args, relay, init, &sfd)
+}
+
+/// Relays until the container exits, then records the exit: the attach socket goes first
+/// (no new attaches), clients get the rest of the output, the runtime state is deleted and
+/// `exit.json` written.
+pub fn finish(args: &Args, mut relay: Relay, init: i32, sfd: &SignalFd) -> Result<(), String> {
+    let code = relay.run(init, sfd);
     let _ = fs::remove_file(args.state_dir.join(ATTACH_SOCKET));
     relay.finish(None);
     let mut oom_killed = false;
