@@ -302,3 +302,77 @@ impl Networks {
         self.sync_kernel(&st, false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::ContainerNet;
+
+    fn net(subnet: &str, range: Option<&str>) -> NetworkRecord {
+        let s: crate::Subnet = subnet.parse().unwrap();
+        NetworkRecord {
+            id: "n1".into(),
+            name: "n".into(),
+            driver: "bridge".into(),
+            bridge: "br-x".into(),
+            subnet: s,
+            gateway: s.nth(1).unwrap(),
+            ip_range: range.map(|r| r.parse().unwrap()),
+            internal: false,
+            labels: Default::default(),
+            options: Default::default(),
+            created: String::new(),
+            default: false,
+        }
+    }
+
+    fn with_ip(st: &mut State, id: &str, ip: &str) {
+        let mut c = ContainerNet::default();
+        c.endpoints.insert(
+            "n1".into(),
+            Endpoint {
+                id: id.into(),
+                network_id: "n1".into(),
+                ip: ip.parse().unwrap(),
+                mac: String::new(),
+                ifname: "eth0".into(),
+                host_veth: String::new(),
+            },
+        );
+        st.containers.insert(id.into(), c);
+    }
+
+    #[test]
+    fn ipam_skips_gateway_and_used_addresses() {
+        let n = net("10.5.0.0/29", None);
+        let mut st = State::default();
+        st.networks.insert("n1".into(), n.clone());
+        assert_eq!(allocate_ip(&st, &n, None).unwrap().to_string(), "10.5.0.2");
+        with_ip(&mut st, "a", "10.5.0.2");
+        with_ip(&mut st, "b", "10.5.0.3");
+        assert_eq!(allocate_ip(&st, &n, None).unwrap().to_string(), "10.5.0.4");
+        // Fixed addresses: free, taken, outside, gateway.
+        assert!(allocate_ip(&st, &n, Some("10.5.0.6".parse().unwrap())).is_ok());
+        let taken = allocate_ip(&st, &n, Some("10.5.0.3".parse().unwrap())).unwrap_err();
+        assert!(taken.to_string().contains("already in use"));
+        assert!(allocate_ip(&st, &n, Some("10.6.0.3".parse().unwrap())).is_err());
+        assert!(allocate_ip(&st, &n, Some("10.5.0.1".parse().unwrap())).is_err());
+        for (i, ip) in ["10.5.0.4", "10.5.0.5", "10.5.0.6"].iter().enumerate() {
+            with_ip(&mut st, &format!("c{i}"), ip);
+        }
+        // .7 is the broadcast address: the /29 is full.
+        assert!(allocate_ip(&st, &n, None).is_err());
+    }
+
+    #[test]
+    fn ipam_honours_ip_range_and_mac_scheme() {
+        let n = net("10.7.0.0/24", Some("10.7.0.128/25"));
+        let st = State::default();
+        assert_eq!(
+            allocate_ip(&st, &n, None).unwrap().to_string(),
+            "10.7.0.128"
+        );
+        assert_eq!(mac_for("172.17.0.2".parse().unwrap()), "02:42:ac:11:00:02");
+    }
+}
