@@ -68,6 +68,45 @@ pub fn parse_chown(s: &str) -> Result<(u64, u64), String> {
     }
 }
 
+/// `--chown=user[:group]` with names looked up in `passwd`/`group` text (a user alone also
+/// gives its primary group, as docker does).
+pub fn parse_chown_db(s: &str, passwd: &str, group: &str) -> Result<(u64, u64), String> {
+    let find = |db: &str, name: &str| -> Option<Vec<String>> {
+        db.lines()
+            .map(|l| l.split(':').map(str::to_owned).collect::<Vec<_>>())
+            .find(|f| f.first().map(String::as_str) == Some(name))
+    };
+    let (u, g) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let (uid, primary) = match u.parse::<u64>() {
+        Ok(n) => (n, n),
+        Err(_) => {
+            let f = find(passwd, u).ok_or_else(|| {
+                format!("unable to find user {u}: no matching entries in passwd file")
+            })?;
+            let id = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+            match (id(2), id(3)) {
+                (Some(uid), Some(gid)) => (uid, gid),
+                _ => return Err(format!("invalid passwd entry for user {u}")),
+            }
+        }
+    };
+    let gid = match g {
+        None => primary,
+        Some(g) => match g.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => find(group, g)
+                .and_then(|f| f.get(2).and_then(|v| v.parse().ok()))
+                .ok_or_else(|| {
+                    format!("unable to find group {g}: no matching entries in group file")
+                })?,
+        },
+    };
+    Ok((uid, gid))
+}
+
 /// `--chmod=755` (octal).
 pub fn parse_chmod(s: &str) -> Result<u32, String> {
     u32::from_str_radix(s, 8)
@@ -380,6 +419,12 @@ mod tests {
         assert_eq!(parse_chown("10:20"), Ok((10, 20)));
         assert_eq!(parse_chown("root"), Ok((0, 0)));
         assert!(parse_chown("nobody").is_err());
+        let p = "root:x:0:0::/:/bin/sh\nalice:x:1000:1001::/home/alice:/bin/sh\n";
+        let g = "staff:x:50:alice\n";
+        assert_eq!(parse_chown_db("alice", p, g), Ok((1000, 1001)));
+        assert_eq!(parse_chown_db("alice:staff", p, g), Ok((1000, 50)));
+        assert_eq!(parse_chown_db("7:staff", p, g), Ok((7, 50)));
+        assert!(parse_chown_db("bob", p, g).is_err());
         assert_eq!(parse_chmod("755"), Ok(0o755));
         assert!(parse_chmod("u+x").is_err());
     }

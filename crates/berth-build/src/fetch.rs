@@ -32,11 +32,10 @@ pub fn fetch(url: &str) -> Result<Vec<u8>, String> {
         .ok_or_else(|| format!("cannot fetch {url}: no address for {host}"))?;
     let mut s = TcpStream::connect_timeout(&sock, TIMEOUT).map_err(fail)?;
     s.set_read_timeout(Some(TIMEOUT)).map_err(fail)?;
-    write!(
-        s,
+    let req = format!(
         "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: berth-build\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(fail)?;
+    );
+    s.write_all(req.as_bytes()).map_err(fail)?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(fail)?;
     let split = raw

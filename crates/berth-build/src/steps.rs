@@ -249,11 +249,9 @@ impl Builder<'_> {
                 .map(|v| shell::expand(v, &vars, self.escape).map_err(|e| sc.err(ins, e.0)))
                 .transpose()
         };
-        let owner = Owner {
-            chown: flag("chown")?
-                .map(|c| copy::parse_chown(&c))
-                .transpose()
-                .map_err(|e| sc.err(ins, e))?,
+        let chown = flag("chown")?;
+        let mut owner = Owner {
+            chown: None,
             chmod: flag("chmod")?
                 .map(|c| copy::parse_chmod(&c))
                 .transpose()
@@ -267,7 +265,7 @@ impl Builder<'_> {
         } else {
             format!("{workdir}/{dest_raw}")
         };
-        let owner_key = format!("{:?}", (owner.chown, owner.chmod));
+        let owner_key = format!("{:?}", (&chown, owner.chmod));
         let created_by = format!("/bin/sh -c #(nop) {kw} {} in {dest}", srcs.join(" "));
         let line = ins.line;
         let missing = |s: &str| {
@@ -297,6 +295,7 @@ impl Builder<'_> {
             if self.try_cache(st, &key)? {
                 return Ok(());
             }
+            owner.chown = self.resolve_chown(st, chown.as_deref(), line)?;
             let view = self
                 .backend
                 .view(&src_state)
@@ -390,6 +389,7 @@ impl Builder<'_> {
         if self.try_cache(st, &key)? {
             return Ok(());
         }
+        owner.chown = self.resolve_chown(st, chown.as_deref(), line)?;
         let count = matches.len() + heredocs.len() + urls.len();
         let single_dir = count == 1 && matches.first().is_some_and(|m| ctx.is_dir(m));
         let dest_dir = single_dir || self.dest_is_dir(st, &dest, hint_dir, count > 1, line)?;
@@ -438,6 +438,37 @@ impl Builder<'_> {
             .write_layer(&mut |w| copy::write_tar(&items, owner, t, w))
             .map_err(|e| backend_err(line, e))?;
         self.commit(st, key, Some(layer), created_by, false)
+    }
+
+    /// `--chown`: numeric ids as they are, names looked up in the image's `/etc/passwd` and
+    /// `/etc/group` (read from a mounted view of the parent state).
+    fn resolve_chown(
+        &self,
+        st: &StageRun,
+        chown: Option<&str>,
+        line: usize,
+    ) -> Result<Option<(u64, u64)>, BuildError> {
+        let Some(spec) = chown else {
+            return Ok(None);
+        };
+        if let Ok(ids) = copy::parse_chown(spec) {
+            return Ok(Some(ids));
+        }
+        let view = self
+            .backend
+            .view(&st.state)
+            .map_err(|e| backend_err(line, e))?;
+        let read = |f: &str| {
+            let p = view.path().join(f);
+            match p.symlink_metadata() {
+                Ok(m) if m.is_file() => std::fs::read_to_string(&p).unwrap_or_default(),
+                _ => String::new(),
+            }
+        };
+        let (passwd, group) = (read("etc/passwd"), read("etc/group"));
+        copy::parse_chown_db(spec, &passwd, &group)
+            .map(Some)
+            .map_err(|e| BuildError::step(line, e))
     }
 
     /// Docker's rule: a destination ending in `/` (or several sources) is a directory; a

@@ -439,3 +439,75 @@ fn run_mount_cache_persists_and_stays_out_of_the_image() {
     );
     no_leftovers(&d);
 }
+
+/// Serves one HTTP response on 127.0.0.1; returns the port.
+fn serve_once(body: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = l.accept() {
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn copy_chown_by_name_and_add_from_url() {
+    let d = Daemon::start();
+    d.import_busybox();
+    let port = serve_once("fetched over http\n");
+    let df = format!(
+        "FROM busybox\nCOPY --chown=alice:staff --chmod=640 owned.txt /data/\nADD http://127.0.0.1:{port}/dir/remote.txt /data/\nCMD [\"sh\", \"-c\", \"stat -c '%u:%g %a' /data/owned.txt; cat /data/remote.txt\"]\n"
+    );
+    let ctx = Ctx::new(&d, &[("Dockerfile", df.as_str()), ("owned.txt", "mine\n")]);
+    build_ok(&d, &ctx, &["-t", "owned"]);
+    assert_eq!(run_out(&d, &["owned"]), "1000:50 640\nfetched over http\n");
+    // An unreachable URL is a clear error.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bad = Ctx::new(
+        &d,
+        &[(
+            "Dockerfile",
+            &*format!("FROM busybox\nADD http://127.0.0.1:{closed}/x /x\n"),
+        )],
+    );
+    let o = build(&d, &bad, &[]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("ADD failed: cannot fetch"),
+        "{}",
+        stderr(&o)
+    );
+    let unknown = Ctx::new(
+        &d,
+        &[
+            ("Dockerfile", "FROM busybox\nCOPY --chown=nobody-here x /\n"),
+            ("x", "x"),
+        ],
+    );
+    let o = build(&d, &unknown, &[]);
+    assert!(
+        stderr(&o).contains("unable to find user nobody-here"),
+        "{}",
+        stderr(&o)
+    );
+    no_leftovers(&d);
+}
