@@ -61,9 +61,14 @@ impl BuildError {
 /// An error from the engine side of a build.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    /// The base image (or `COPY --from` image) does not exist locally.
-    #[error("pull access denied for {0}, repository does not exist or may require 'docker login': no such image locally and pulling is not available")]
-    NoSuchImage(String),
+    /// The base image (or `COPY --from` image) is not local and could not be pulled.
+    #[error("pull access denied for {name}, repository does not exist or may require 'docker login': {reason}")]
+    NoSuchImage {
+        /// The image as named.
+        name: String,
+        /// Why the pull failed.
+        reason: String,
+    },
     /// A RUN step's command exited non-zero.
     #[error("The command '{command}' returned a non-zero code: {code}")]
     RunFailed {

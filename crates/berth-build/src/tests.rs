@@ -38,7 +38,10 @@ impl Backend for Mem {
         _: bool,
     ) -> Result<(Digest, ImageState), BackendError> {
         if name != "base" {
-            return Err(BackendError::NoSuchImage(name.into()));
+            return Err(BackendError::NoSuchImage {
+                name: name.into(),
+                reason: "not in memory".into(),
+            });
         }
         let config = ImageConfig {
             config: Some(ContainerConfig::default()),

@@ -108,14 +108,20 @@ impl Backend for EngineBackend<'_> {
             );
             if let Err(err) = pulled {
                 if local.is_none() || pull {
-                    return Err(BackendError::NoSuchImage(format!("{name} ({err})")));
+                    return Err(BackendError::NoSuchImage {
+                        name: name.to_owned(),
+                        reason: err.to_string(),
+                    });
                 }
             }
         }
         let info = e
             .images
             .resolve(name)
-            .map_err(|_| BackendError::NoSuchImage(name.to_owned()))?;
+            .map_err(|e| BackendError::NoSuchImage {
+                name: name.to_owned(),
+                reason: e.to_string(),
+            })?;
         let (m, config) = e
             .images
             .manifest_and_config(&info.record.id)
