@@ -298,6 +298,13 @@ fn published_port_answers_on_loopback_and_container_ip() {
         curl(&format!("http://127.0.0.1:{port}/index.html")),
         "hello-again\n"
     );
+    // -P publishes the exposed ports on random host ports from docker's range.
+    d.ok(&[
+        "run", "-d", "--name", "all", "--expose", "8080", "-P", "busybox", "sleep", "100",
+    ]);
+    let p = d.ok(&["port", "all", "8080"]);
+    let host_port: u16 = p.trim().rsplit(':').next().unwrap().parse().unwrap();
+    assert!(p.starts_with("0.0.0.0:") && host_port >= 32768, "{p}");
     n.finish(&[]);
 }
 
