@@ -62,4 +62,4 @@ if command -v runc >/dev/null; then PODMAN_FLAGS+=(--runtime "$(command -v runc)
 
 # median of numbers on stdin
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-now_ms() { echo $(( $(date +%s%N) / 1000 )); }
+now_us() { echo $(( $(date +%s%N) / 1000 )); }

@@ -27,7 +27,11 @@ for k in "${!RUN[@]}"; do : > "$W/t-$k"; done
 for i in $(seq 1 $((N + 3))); do
   for p in "${peers[@]}"; do
     for m in bridge none; do
-      t0=$(now_ms); ${RUN[$p-$m]} >/dev/null; t1=$(now_ms)
+      t0=$(now_us)
+      if ! ${RUN[$p-$m]} >/dev/null 2>"$W/err"; then
+        echo "$p $m run failed (sample dropped): $(tail -1 "$W/err")" >&2; continue
+      fi
+      t1=$(now_us)
       [ "$i" -gt 3 ] && echo "$(( t1 - t0 ))" >> "$W/t-$p-$m"
     done
   done
@@ -36,8 +40,9 @@ declare -A ADD
 for p in "${peers[@]}"; do
   b=$(median < "$W/t-$p-bridge"); n=$(median < "$W/t-$p-none")
   ADD[$p]=$(awk -v b="$b" -v n="$n" 'BEGIN {printf "%.1f", (b-n)/1000}')
-  printf '%-7s bridge %8.1f ms   none %8.1f ms   added by bridge %7.1f ms  (n=%d)\n' \
-    "$p" "$(awk -v x="$b" 'BEGIN{print x/1000}')" "$(awk -v x="$n" 'BEGIN{print x/1000}')" "${ADD[$p]}" "$N"
+  printf '%-7s bridge %8.1f ms   none %8.1f ms   added by bridge %7.1f ms  (n=%d/%d)\n' \
+    "$p" "$(awk -v x="$b" 'BEGIN{print x/1000}')" "$(awk -v x="$n" 'BEGIN{print x/1000}')" "${ADD[$p]}" \
+    "$(wc -l < "$W/t-$p-bridge")" "$(wc -l < "$W/t-$p-none")"
 done
 for p in "${peers[@]}"; do
   [ "$p" = berth ] && continue
