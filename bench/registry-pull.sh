@@ -114,6 +114,17 @@ time_cmd podman fresh_podman podman --root "$WORK/podman" --runroot "$WORK/podma
 time_cmd skopeo 'rm -rf "$WORK/skopeo-out"' skopeo copy -q --src-tls-verify=false \
   "docker://$IMG" "oci:$WORK/skopeo-out:big"
 "$BIN/berth" -H "unix://$WORK/berth/sock" run --rm "$IMG" ls -l /blob2.bin /blob3.bin | sed 's/^/   check: /'
+# CPU seconds (user+sys) of one more pull each: unlike wall time, barely moved by other load.
+cpu_of() { python3 -c 'import resource,subprocess,sys
+subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL,check=True)
+r=resource.getrusage(resource.RUSAGE_CHILDREN); print(f"{r.ru_utime:.2f} {r.ru_stime:.2f}")' "$@"; }
+fresh_podman
+read -r PU PS < <(cpu_of podman --root "$WORK/podman" --runroot "$WORK/podman-run" pull -q --tls-verify=false "$IMG")
+rm -rf "$WORK/skopeo-out"
+read -r SU SS < <(cpu_of skopeo copy -q --src-tls-verify=false "docker://$IMG" "oci:$WORK/skopeo-out:big")
+printf '   CPU of one pull: berth(d) %.2f s (user %.2f + sys %.2f), podman %.2f s (%.2f + %.2f), skopeo %.2f s (%.2f + %.2f)\n' \
+  "$(echo "($UT+$ST)/$TCK" | bc -l)" "$(echo "$UT/$TCK" | bc -l)" "$(echo "$ST/$TCK" | bc -l)" \
+  "$(echo "$PU+$PS" | bc -l)" "$PU" "$PS" "$(echo "$SU+$SS" | bc -l)" "$SU" "$SS"
 
 echo "== floors (what a pull cannot beat)"
 DIGESTS=$(python3 -c "import json;print(' '.join(l['digest'] for l in json.load(open('$L/blobs/sha256/$MD'))['layers']))")

@@ -263,6 +263,11 @@ impl<R: Read> Read for Tee<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.writer.write_all(&buf[..n])?;
+        // Every 8 MiB, let the kernel start writing the blob out (commit's fsync then waits
+        // only for the tail).
+        if (self.done + n as u64) >> 23 != self.done >> 23 {
+            self.writer.start_writeback();
+        }
         self.done += n as u64;
         if n > 0 && self.throttle.due(self.done, self.total) {
             (self.sink)(Progress::bytes(

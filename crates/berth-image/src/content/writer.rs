@@ -113,6 +113,23 @@ impl ContentWriter {
         self.keep_on_drop = false;
     }
 
+    /// Start writing back what was written so far, without waiting (`sync_file_range`), so
+    /// the fsync in [`commit`](Self::commit) of a large streamed blob has little left to wait
+    /// for. Best effort: errors surface at commit.
+    pub fn start_writeback(&self) {
+        if let Some(f) = &self.file {
+            // SAFETY: a valid open fd; sync_file_range only schedules I/O.
+            unsafe {
+                libc::sync_file_range(
+                    std::os::fd::AsRawFd::as_raw_fd(f),
+                    0,
+                    0,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                )
+            };
+        }
+    }
+
     /// Bytes accepted so far.
     pub fn written(&self) -> u64 {
         self.written
