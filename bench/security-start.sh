@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Start-time cost of confinement, berth vs podman (and crun at the runtime level), alternating in
+# Start-time cost of confinement, berth vs podman (and runc at the runtime level), alternating in
 # one run; prints medians and ratios.
 #   1. Docker's default seccomp filter: `run --rm busybox true` with the default profile vs
 #      `--security-opt seccomp=unconfined` (berth through berthd; podman with its own default).
-#   2. A user namespace vs none: berth-runtime and crun on one bundle with and without a user
+#   2. A user namespace vs none: berth-runtime and runc on one bundle with and without a user
 #      namespace (0 -> 100000, 65536 ids), podman `--uidmap 0:100000:65536` vs none.
-# Usage: bench/security-start.sh [N]   (root; needs busybox-static, podman, crun; release builds)
+# Usage: bench/security-start.sh [N]   (root; needs busybox-static, podman, runc; release builds)
+# crun (podman's default) refuses this host's hybrid cgroups while hugetlb sits on cgroup2, so
+# podman runs with runc here.
 set -euo pipefail
 N=${1:-20}
 cd "$(dirname "$0")/.."
@@ -14,7 +16,7 @@ REL=$PWD/target/release
 W=$(mktemp -d /tmp/berth-secbench.XXXXXX)
 # podman: its own storage under $W; here it needs these ulimits, and no network (its default
 # network would change host sysctls and firewall rules).
-PODMAN=(podman --root "$W/podman-root" --runroot "$W/podman-run" --storage-driver overlay)
+PODMAN=(podman --runtime runc --root "$W/podman-root" --runroot "$W/podman-run" --storage-driver overlay)
 PODMAN_RUN=(--rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 DAEMON=
 cleanup() {
@@ -25,7 +27,7 @@ cleanup() {
   fi
   "${PODMAN[@]}" rm -af >/dev/null 2>&1
   "${PODMAN[@]}" system reset -f >/dev/null 2>&1
-  for rt in berth crun; do rm -rf "$W/root-$rt"; done
+  for rt in berth runc; do rm -rf "$W/root-$rt"; done
   grep -o " $W[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$W"
 }
@@ -37,7 +39,7 @@ cp "$(command -v busybox)" "$R/bin/busybox"
 for a in true sh; do ln -s busybox "$R/bin/$a"; done
 echo 'root:x:0:0:root:/root:/bin/sh' > "$R/etc/passwd"; echo 'root:x:0:' > "$R/etc/group"
 tar -C "$R" -cf "$W/rootfs.tar" .
-for b in plain userns; do mkdir -p "$W/$b"; ln -s "$R" "$W/$b/rootfs"; (cd "$W/$b" && crun spec); done
+for b in plain userns; do mkdir -p "$W/$b"; ln -s "$R" "$W/$b/rootfs"; (cd "$W/$b" && runc spec); done
 python3 - "$W" <<'PY'
 import json, sys
 w = sys.argv[1]
@@ -68,12 +70,12 @@ declare -A CMD=(
   [podman-userns]="${PODMAN[*]} run ${PODMAN_RUN[*]} --uidmap 0:100000:65536 --gidmap 0:100000:65536 localhost/bench true"
 )
 CASES=(berth-default berth-unconfined podman-default podman-unconfined podman-userns
-       runtime-plain runtime-userns crun-plain crun-userns)
+       runtime-plain runtime-userns runc-plain runc-userns)
 for c in "${CASES[@]}"; do : > "$W/t-$c"; done
 run_case() {
   case "$1" in
     runtime-*) "$REL/berth-runtime" --root "$W/root-berth" run --bundle "$W/${1#runtime-}" "b$2" ;;
-    crun-*) crun --root "$W/root-crun" run --bundle "$W/${1#crun-}" "c$2" ;;
+    runc-*) runc --root "$W/root-runc" run --bundle "$W/${1#runc-}" "c$2" ;;
     *) ${CMD[$1]} ;;
   esac
 }
@@ -96,7 +98,7 @@ for c in cases:
 r = lambda a, b: m[a] / m[b]
 print()
 print(f"seccomp filter cost (default / unconfined): berth {r('berth-default','berth-unconfined'):.3f}   podman {r('podman-default','podman-unconfined'):.3f}")
-print(f"user namespace cost (userns / plain):       berth-runtime {r('runtime-userns','runtime-plain'):.3f}   crun {r('crun-userns','crun-plain'):.3f}   podman {r('podman-userns','podman-default'):.3f}")
+print(f"user namespace cost (userns / plain):       berth-runtime {r('runtime-userns','runtime-plain'):.3f}   runc {r('runc-userns','runc-plain'):.3f}   podman {r('podman-userns','podman-default'):.3f}")
 print(f"berth / podman, default confinement: {r('berth-default','podman-default'):.3f}   unconfined: {r('berth-unconfined','podman-unconfined'):.3f}")
-print(f"berth-runtime / crun, plain: {r('runtime-plain','crun-plain'):.3f}   userns: {r('runtime-userns','crun-userns'):.3f}")
+print(f"berth-runtime / runc, plain: {r('runtime-plain','runc-plain'):.3f}   userns: {r('runtime-userns','runc-userns'):.3f}")
 PY

@@ -149,7 +149,8 @@ impl Daemon {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // Generous: the emulated cgroup v2 VM is slow to start a debug berthd.
+        let deadline = Instant::now() + Duration::from_secs(60);
         while UnixStream::connect(&self.sock).is_err() {
             assert!(
                 Instant::now() < deadline,
