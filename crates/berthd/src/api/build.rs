@@ -87,9 +87,11 @@ fn options(q: &[(String, String)]) -> ApiResult<(BuildOptions, bool)> {
                 o.network = match v.as_str() {
                     "host" => "host".into(),
                     "" | "default" | "bridge" | "none" => "none".into(),
-                    other => return Err(ApiError::bad_request(format!(
+                    other => {
+                        return Err(ApiError::bad_request(format!(
                         "network mode {other:?} is not supported for builds (host, none, default)"
-                    ))),
+                    )))
+                    }
                 }
             }
             "remote" if !v.is_empty() => {
