@@ -111,7 +111,7 @@ pub fn ps(
                 "Command": format!("\"{cmd}\""),
                 "CreatedAt": v["Created"].as_i64().unwrap_or(0).to_string(),
                 "RunningFor": ago(v["Created"].as_i64().unwrap_or(0)),
-                "Ports": "",
+                "Ports": super::network::ports_column(&v["Ports"]),
                 "State": s(&v["State"]),
                 "Status": s(&v["Status"]),
                 "Names": names.join(","),

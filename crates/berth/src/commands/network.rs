@@ -404,3 +404,29 @@ pub fn port(c: &Client, container: &str, private: Option<&str>) -> Result<i32, F
     }
     Ok(0)
 }
+
+/// `ps`'s PORTS column from the API's `Ports` list: `127.0.0.1:18080->80/tcp, 53/udp`.
+pub fn ports_column(ports: &Value) -> String {
+    let mut out: Vec<String> = ports
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let private = format!(
+                "{}/{}",
+                p["PrivatePort"].as_u64().unwrap_or(0),
+                p["Type"].as_str().unwrap_or("tcp")
+            );
+            match p["PublicPort"].as_u64() {
+                Some(public) => format!(
+                    "{}:{public}->{private}",
+                    p["IP"].as_str().unwrap_or("0.0.0.0")
+                ),
+                None => private,
+            }
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out.join(", ")
+}
