@@ -268,6 +268,8 @@ fn published_port_answers_on_loopback_and_container_ip() {
         d.ok(&["port", "pub"]).trim(),
         format!("80/tcp -> 127.0.0.1:{port}")
     );
+    let col = d.ok(&["ps", "--format", "{{.Ports}}"]);
+    assert_eq!(col.trim(), format!("127.0.0.1:{port}->80/tcp"));
     let ps = d.ok(&[
         "inspect",
         "--format",
