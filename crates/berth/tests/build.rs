@@ -395,6 +395,23 @@ fn docker_cli_classic_builder_builds_through_berthd() {
     let again = run(&["build", "-q", "-t", "viadocker", ctx.path()]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(stdout(&again).trim().starts_with("sha256:"));
+    // A Dockerfile outside the context (the CLI appends it to the tar under a random name).
+    let outside = d.dir.join("outside.Dockerfile");
+    fs::write(
+        &outside,
+        "FROM busybox\nCOPY msg /again\nCMD [\"cat\", \"/again\"]\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "build",
+        "-f",
+        outside.to_str().unwrap(),
+        "-t",
+        "outside",
+        ctx.path(),
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(run_out(&d, &["outside"]), "via docker cli\n");
     let bad = Ctx::new(&d, &[("Dockerfile", "FROM busybox\nRUN exit 3\n")]);
     let o = run(&["build", bad.path()]);
     assert!(!o.status.success());

@@ -112,6 +112,11 @@ fn context(body: &[u8], dockerfile: &str) -> Result<Context, BuildError> {
     r.read_to_end(&mut plain)
         .map_err(|e| BuildError::Context(format!("reading the build context: {e}")))?;
     let is_tar = plain.len() >= 512 && &plain[257..262] == b"ustar";
+    if is_tar {
+        // The docker CLI's stream for `-f` outside the context ends without the last entry's
+        // padding and the end-of-archive blocks (Go's reader tolerates that): restore them.
+        plain.resize(plain.len().div_ceil(512) * 512 + 1024, 0);
+    }
     if is_tar || plain.iter().take(1024).all(|&b| b == 0) {
         Context::from_tar(&plain[..], dockerfile)
     } else {
