@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 cargo build --release -q -p berth -p berthd -p berth-shim
 REL=$PWD/target/release
 W=$(mktemp -d /tmp/berth-volbench.XXXXXX)
-PODMAN=(podman --root "$W/podman-root" --runroot "$W/podman-run" --storage-driver overlay)
+# podman through runc: crun refuses this hybrid cgroup host.
+PODMAN=(podman --runtime runc --root "$W/podman-root" --runroot "$W/podman-run" --storage-driver overlay)
 PODMAN_RUN=(--network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 DAEMON=
 cleanup() {
