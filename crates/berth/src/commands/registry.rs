@@ -222,6 +222,29 @@ fn read_line(prompt: Option<&str>) -> Result<String, Failure> {
     Ok(s.trim_end_matches(['\r', '\n']).to_owned())
 }
 
+/// Read a password at a terminal prompt without echoing it.
+fn read_secret(prompt: &str) -> Result<String, Failure> {
+    if !is_tty(0) {
+        return read_line(Some(prompt));
+    }
+    // SAFETY: tcgetattr/tcsetattr on fd 0 with a termios we own; restored below.
+    let saved = unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(0, &mut t) != 0 {
+            return read_line(Some(prompt));
+        }
+        let mut quiet = t;
+        quiet.c_lflag &= !libc::ECHO;
+        libc::tcsetattr(0, libc::TCSANOW, &quiet);
+        t
+    };
+    let line = read_line(Some(prompt));
+    // SAFETY: as above, restoring the saved settings.
+    unsafe { libc::tcsetattr(0, libc::TCSANOW, &saved) };
+    eprintln!();
+    line
+}
+
 /// `berth login [-u USER] [-p PASS | --password-stdin] [SERVER]`.
 pub fn login(c: &Client, a: &LoginArgs) -> Result<i32, Failure> {
     let server = a.server.clone().unwrap_or_else(|| "docker.io".to_owned());
@@ -253,7 +276,7 @@ pub fn login(c: &Client, a: &LoginArgs) -> Result<i32, Failure> {
         (None, true) => read_line(None)?,
         (None, false) => match &stored {
             Some(s) if a.username.is_none() && !is_tty(0) => s.password.clone(),
-            _ => read_line(Some("Password: "))?,
+            _ => read_secret("Password: ")?,
         },
     };
     if username.is_empty() {
