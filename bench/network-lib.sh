@@ -9,6 +9,9 @@ BERTHD_PID=
 # podman's bridge runs make netavark create iptables-nft tables; remove the ones that were not
 # there before this benchmark.
 PRE_TABLES=$(nft list tables 2>/dev/null || true)
+# ...and netns/podman0 a failed podman run may leak.
+PRE_NETNS=$(ls /run/netns 2>/dev/null || true)
+PRE_PODMAN0=$(ip link show podman0 >/dev/null 2>&1 && echo yes || true)
 berth() { "$BERTH_BIN/berth" -H "unix://$SOCK" "$@"; }
 net_cleanup() {
   if [ -n "$BERTHD_PID" ]; then
@@ -19,6 +22,12 @@ net_cleanup() {
   if command -v podman >/dev/null; then
     podman rm -af >/dev/null 2>&1 || true
     podman rmi -f localhost/berth-netbench >/dev/null 2>&1 || true
+  fi
+  if command -v podman >/dev/null && [ -z "$(podman ps -aq 2>/dev/null)" ]; then
+    for ns in $(ls /run/netns 2>/dev/null); do
+      grep -qx "$ns" <<<"$PRE_NETNS" || ip netns del "$ns" || true
+    done
+    [ -n "$PRE_PODMAN0" ] || ip link del podman0 2>/dev/null || true
   fi
   for t in nat filter; do
     if ! grep -qx "table ip $t" <<<"$PRE_TABLES" && nft list table ip "$t" >/dev/null 2>&1; then
