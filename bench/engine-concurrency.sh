@@ -13,8 +13,12 @@ wait_running() { # t0 engine-command...
 burst() { # name image engine-command... (extra run flags in RUNFLAGS)
   local name=$1 img=$2; shift 2
   local t0; t0=$(now_ms)
-  for i in $(seq 1 "$N"); do "$@" run -d $RUNFLAGS --network none "$img" sleep 1000 >/dev/null & done
-  wait
+  local pids=()
+  for i in $(seq 1 "$N"); do
+    "$@" run -d $RUNFLAGS --network none "$img" sleep 1000 >/dev/null &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true  # (a bare `wait` would wait for the daemons too)
   local ms; ms=$(wait_running "$t0" "$@")
   printf '  %-8s all %d running after %6d ms\n' "$name" "$N" "$ms"
   "$@" rm -f $("$@" ps -aq) >/dev/null 2>&1 || true

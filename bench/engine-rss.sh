@@ -33,7 +33,7 @@ for i in $(seq 1 "$N"); do
 done
 sleep 1
 # Only this run's monitors (other engines' containers may run on the machine).
-report berth-shim "$N" $(cat "$W"/berth-exec/containers/*/shim.pid)
+report berth-shim "$N" $(awk 1 "$W"/berth-exec/containers/*/shim.pid)
 report conmon "$N" $(pgrep -f "conmon.*$W")
 report containerd-shim-runc-v2 "$N" $(pgrep -f "containerd-shim-runc-v2.*$W")
 report "berthd with $N running" 1 "$(cat "$W/berthd.pid")"
