@@ -100,3 +100,12 @@ fn unknown_flag_is_refused() {
     let out = w.rt(&["create", "--no-such-flag", "x"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn unsupported_oci_version() {
+    let w = World::new();
+    let mut spec = base_spec(&shared_rootfs(), &["true"]);
+    spec["ociVersion"] = json!("invalid");
+    w.write_spec(&spec);
+    create_fails(&w, "ociVersion");
+}

@@ -78,3 +78,27 @@ fn failing_create_hook_fails_create_cleanly() {
     assert!(!w.root.path().join(&id).exists());
     assert!(!cgroup_exists(&id));
 }
+
+#[test]
+fn failing_poststart_and_poststop_hooks_do_not_stop_the_others() {
+    // The spec: a failing poststart/poststop hook is logged, the remaining hooks still run.
+    let w = World::new();
+    let log = tempfile::tempdir().unwrap();
+    let logp = log.path().display().to_string();
+    let ok_hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("touch {logp}/{name}")]});
+    let fail = json!({"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]});
+    let mut spec = base_spec(&shared_rootfs(), &["true"]);
+    spec["hooks"] = json!({
+        "poststart": [fail.clone(), ok_hook("poststart2")],
+        "poststop": [fail, ok_hook("poststop2")],
+    });
+    let _ = w.run(&spec, "hookfail");
+    assert!(
+        log.path().join("poststart2").exists(),
+        "second poststart hook skipped"
+    );
+    assert!(
+        log.path().join("poststop2").exists(),
+        "second poststop hook skipped"
+    );
+}

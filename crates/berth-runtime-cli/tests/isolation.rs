@@ -179,3 +179,25 @@ fn runs_without_a_mount_namespace() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "chrooted");
 }
+
+#[test]
+fn without_mount_namespace_the_container_shares_the_callers() {
+    // No new PID namespace either: the runtime then protects its binary in a private mount
+    // namespace of its own (seal.rs); the container must still get the caller's, not that one.
+    let w = World::new();
+    let mut spec = base_spec(&shared_rootfs(), &["sleep", "1000"]);
+    let nss = spec["linux"]["namespaces"].as_array_mut().unwrap();
+    nss.retain(|n| n["type"] != "mount" && n["type"] != "pid");
+    spec["mounts"] = json!([]);
+    spec["linux"]["maskedPaths"] = json!([]);
+    spec["linux"]["readonlyPaths"] = json!([]);
+    spec["root"]["readonly"] = json!(false);
+    w.write_spec(&spec);
+    let id = w.id("hostmnt");
+    ok(&w.rt(&["run", "-d", "--bundle", w.bundle_str(), &id]));
+    let state: serde_json::Value = serde_json::from_str(&ok(&w.rt(&["state", &id]))).unwrap();
+    let pid = state["pid"].as_i64().unwrap();
+    let mnt = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
+    ok(&w.rt(&["delete", "--force", &id]));
+    assert_eq!(mnt.to_str().unwrap(), host_ns("mnt"));
+}

@@ -218,3 +218,43 @@ fn exec_runs_in_the_container() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
     ok(&w.rt(&["delete", "--force", &id]));
 }
+
+#[test]
+fn exec_ignore_paused_runs_once_resumed() {
+    let w = World::new();
+    let mut spec = base_spec(&shared_rootfs(), &["sleep", "1000"]);
+    spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]
+    }));
+    w.write_spec(&spec);
+    let id = w.id("igpause");
+    ok(&w.rt(&["run", "-d", "--bundle", w.bundle_str(), &id]));
+    wait_status(&w, &id, "running");
+    ok(&w.rt(&["pause", &id]));
+    let refused = w.rt(&["exec", &id, "true"]);
+    assert!(
+        !refused.status.success(),
+        "exec into a paused container must be refused"
+    );
+    // With --ignore-paused the process is created (frozen) and runs after resume.
+    ok(&w.rt(&[
+        "exec",
+        "-d",
+        "--ignore-paused",
+        &id,
+        "sh",
+        "-c",
+        "echo ran > /tmp/ig",
+    ]));
+    ok(&w.rt(&["resume", &id]));
+    let mut seen = String::new();
+    for _ in 0..100 {
+        let out = w.rt(&["exec", &id, "cat", "/tmp/ig"]);
+        seen = String::from_utf8_lossy(&out.stdout).into_owned();
+        if seen.trim() == "ran" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(seen.trim(), "ran");
+}

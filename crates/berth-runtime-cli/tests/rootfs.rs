@@ -154,3 +154,16 @@ fn scheduler_and_io_priority() {
     assert_eq!(lines[0], "5 3");
     assert_eq!(lines[1], "best-effort: prio 6");
 }
+
+#[test]
+fn recursive_atime_options_apply() {
+    // `ratime`-style options clear/set the whole atime field (mount_setattr wants it in attr_clr).
+    let w = World::new();
+    let mut spec = base_spec(&shared_rootfs(), &["true"]);
+    spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["rbind", "rnoatime"]
+    }));
+    let (code, out, err) = run_sh(&w, spec, "grep ' /mnt ' /proc/mounts");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("noatime"), "{out}");
+}

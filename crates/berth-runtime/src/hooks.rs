@@ -54,6 +54,24 @@ pub fn run_all(
     Ok(())
 }
 
+/// Runs every hook even when some fail (poststart, poststop: the spec says warn and go on);
+/// returns the failures.
+pub fn run_all_best_effort(
+    hooks: Option<&Vec<Hook>>,
+    state_json: &[u8],
+    ns: Namespace,
+) -> Vec<HookError> {
+    let (host, inherited): (_, &[String]) = match ns {
+        Namespace::Runtime => (crate::seal::host_mount_ns(), &[]),
+        Namespace::Container(env) => (None, env),
+    };
+    hooks
+        .into_iter()
+        .flatten()
+        .filter_map(|h| run(h, state_json, host, inherited).err())
+        .collect()
+}
+
 fn run(
     h: &Hook,
     state_json: &[u8],

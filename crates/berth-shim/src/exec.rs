@@ -106,6 +106,7 @@ pub fn run(id: &str, runtime_root: &Path, process_json: &Path, opts: &str) -> ! 
         console_socket: None,
         pid_file: None,
         preserve_fds: 0,
+        ignore_paused: false,
     };
     let spawned = exec(&container, &opts);
     // Only the process may hold the pipes' other ends now, so we see EOF when it is done.

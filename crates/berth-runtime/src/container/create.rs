@@ -104,6 +104,14 @@ fn load_bundle(bundle: &Path) -> Result<(PathBuf, Spec, PathBuf), Error> {
     })?;
     let spec: Spec = serde_json::from_slice(&bytes)
         .map_err(|e| Error::Other(format!("JSON specification file config.json: {e}")))?;
+    {
+        let v = spec.version();
+        let core = v.split(['-', '+']).next().unwrap_or("");
+        let parts: Vec<&str> = core.split('.').collect();
+        if parts.len() != 3 || parts.iter().any(|p| p.parse::<u64>().is_err()) || parts[0] != "1" {
+            return Err(Error::Other(format!("unsupported ociVersion {v:?}")));
+        }
+    }
     if spec.process().is_none() {
         return Err(Error::Other("config.json: process is required".into()));
     }

@@ -29,6 +29,8 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: i32,
+    /// runc's `--ignore-paused`: exec into a paused container (the process stays frozen until resume).
+    pub ignore_paused: bool,
 }
 
 /// The started process: its host pid, and the pty master when the caller relays the terminal.
@@ -39,9 +41,12 @@ pub struct Spawned {
 
 /// Starts `opts.process` in container `c`.
 pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Spawned, Error> {
-    match c.status() {
+    let status = c.status();
+    match status {
         Status::Stopped => return Err(Error::Other("cannot exec in a stopped container".into())),
-        Status::Paused => return Err(Error::Other("cannot exec in a paused container".into())),
+        Status::Paused if !opts.ignore_paused => {
+            return Err(Error::Other("cannot exec in a paused container".into()))
+        }
         _ => {}
     }
     let mut spec = c.spec()?;
@@ -89,7 +94,10 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Spawned, Error> {
     // cgroup before it enters any namespace, and the process it forks inherits that: no
     // `cgroup.procs` move and its RCU wait (see `berth_cgroups::Manager::self_join`).
     let cgroup = c.cgroup()?;
-    let plan = SelfJoinPlan::new(&cgroup);
+    // Into a paused container (`--ignore-paused`) the process is moved only once it reported
+    // its pid: it freezes there, and finishes its setup after `resume`.
+    let paused = status == Status::Paused;
+    let plan = SelfJoinPlan::new(&cgroup).filter(|_| !paused);
     let tasks: &[std::ffi::CString] = plan.as_ref().map(|p| p.tasks.as_slice()).unwrap_or(&[]);
     let st = Stage1 {
         join: &join,
@@ -130,7 +138,11 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Spawned, Error> {
         cgroup.add(pid.as_raw()).map_err(|e| fail(e.into()))?;
     }
     parent.send(&Msg::Go, None).map_err(|e| fail(e.into()))?;
-    let pty_master = wait_ready(&parent).map_err(fail)?;
+    let pty_master = if paused {
+        None
+    } else {
+        wait_ready(&parent).map_err(fail)?
+    };
     if let Some(pf) = &opts.pid_file {
         super::create::write_pid_file(pf, pid.as_raw())?;
     }

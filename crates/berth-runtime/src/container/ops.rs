@@ -73,8 +73,12 @@ impl Container {
             }
         }
         if let Ok(spec) = self.spec() {
-            let st = serde_json::to_vec(&self.oci_state()).unwrap_or_default();
-            if let Err(e) = hooks::run_all(
+            // The state as of the start, even if a quick program has already exited.
+            let mut state = self.oci_state();
+            state.pid = self.state.pid;
+            state.status = Status::Running;
+            let st = serde_json::to_vec(&state).unwrap_or_default();
+            for e in hooks::run_all_best_effort(
                 spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()),
                 &st,
                 hooks::Namespace::Runtime,
@@ -133,7 +137,7 @@ impl Container {
             source: e,
         })?;
         if let Some(spec) = spec {
-            if let Err(e) = hooks::run_all(
+            for e in hooks::run_all_best_effort(
                 spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()),
                 &st,
                 hooks::Namespace::Runtime,

@@ -122,6 +122,17 @@ fn setup(a: &InitArgs<'_>) -> Result<Program, InitError> {
     if a.ns.has(nix::sched::CloneFlags::CLONE_NEWNS) {
         rootfs::pivot(&sys, a.rootfs, a.no_pivot)?;
     } else {
+        // No mount namespace: the container shares the *caller's* one, not the private one the
+        // runtime may have entered to protect its binary (see `seal`).
+        if let Some(fd) = crate::seal::host_mount_ns() {
+            // SAFETY: setns on the descriptor `seal` passed across the re-exec.
+            if unsafe { libc::setns(fd, libc::CLONE_NEWNS) } != 0 {
+                return Err(InitError(format!(
+                    "setns host mount namespace: {}",
+                    nix::Error::last()
+                )));
+            }
+        }
         // Without a mount namespace the chroot may hold no /proc: keep the host's for the FIFO.
         // (With one, no host directory may stay reachable from the container.)
         let proc = open(

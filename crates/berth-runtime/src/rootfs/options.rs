@@ -162,6 +162,10 @@ pub(crate) fn parse(options: &[String]) -> Result<MountOptions, RootfsError> {
             if clear {
                 out.rec_clear |= attr;
                 out.rec_set &= !attr;
+                if attr & MOUNT_ATTR_ATIME != 0 {
+                    // The kernel wants the whole atime field in attr_clr whenever one is touched.
+                    out.rec_clear |= MOUNT_ATTR_ATIME;
+                }
             } else {
                 out.rec_set |= attr;
                 out.rec_clear &= !attr;
