@@ -204,6 +204,7 @@ impl Engine {
         }
         let _ = std::fs::remove_file(self.exec_dir(id).join(shim::EXIT_FILE));
         self.unmount_rootfs(id);
+        self.volumes_stopped(id);
         if status.oom_killed {
             self.emit_container(id, "oom", &[]);
         }

@@ -124,6 +124,7 @@ impl Engine {
             Err(e) => {
                 self.net_teardown(&id);
                 self.unmount_rootfs(&id);
+                self.volumes_stopped(&id);
                 let auto_remove = {
                     let mut inner = self.lock();
                     match inner.containers.get_mut(&id) {

@@ -277,9 +277,11 @@ fn tmpfs_mounts_have_the_asked_size() {
         "o=size=8m",
         &vol,
     ]);
+    let user = uniq("tmpvol-user");
     let out = d.ok(&[
         "run",
-        "--rm",
+        "--name",
+        &user,
         "-v",
         &format!("{vol}:/v"),
         "busybox",
@@ -291,6 +293,14 @@ fn tmpfs_mounts_have_the_asked_size() {
         out.starts_with("tmpfs /v tmpfs ") && out.contains("size=8192k"),
         "{out}"
     );
+    // Unmounted on the host once no running container uses it (the stopped container still
+    // references it); the volume stays.
+    let inspect: serde_json::Value =
+        serde_json::from_str(&d.ok(&["volume", "inspect", &vol])).unwrap();
+    let mp = inspect[0]["Mountpoint"].as_str().unwrap().to_owned();
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!mounts.contains(&format!(" {mp} ")), "{mp} still mounted");
+    assert!(names(&d).contains(&vol));
 }
 
 #[test]

@@ -132,6 +132,11 @@ impl Engine {
         }
     }
 
+    /// A container stopped (or failed to start): release the volume mounts it held.
+    pub(crate) fn volumes_stopped(&self, id: &str) {
+        self.volumes.stopped(id);
+    }
+
     /// `docker rm [-v]`: [`Engine::remove`], then with `volumes` the container's anonymous
     /// volumes.
     pub fn remove_with_volumes(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
@@ -195,7 +200,7 @@ impl Engine {
             let mut options: Vec<String> = Vec::new();
             let (kind, source) = match mp.kind.as_str() {
                 "volume" => {
-                    self.volumes.ensure_mounted(&mp.name)?;
+                    self.volumes.ensure_mounted(&mp.name, id)?;
                     let dir = self.volumes.data_dir(&mp.name);
                     if mp.copy_data {
                         super::copyup::copy_up(rootfs, &mp.destination, &dir).map_err(|e| {

@@ -85,6 +85,8 @@ struct State {
     mounts: HashMap<String, Vec<MountPoint>>,
     /// Volumes with driver options whose filesystem is mounted on `_data` now.
     mounted: HashSet<String>,
+    /// Such volume → the running containers that mounted it (unmounted when the last stops).
+    active: HashMap<String, BTreeSet<String>>,
 }
 
 /// The local volume driver's store, with the container → volume references.
@@ -332,21 +334,45 @@ impl VolumeStore {
         self.lock().mounts.get(id).cloned().unwrap_or_default()
     }
 
-    /// Mounts the filesystem a volume's driver options describe on its `_data`, once.
-    pub fn ensure_mounted(&self, name: &str) -> Result<()> {
+    /// Mounts the filesystem a volume's driver options describe on its `_data`, once, for
+    /// container `id` (docker's local driver mounts at start).
+    pub fn ensure_mounted(&self, name: &str, id: &str) -> Result<()> {
         let mut st = self.lock();
         let Some(meta) = st.volumes.get(name) else {
             return Err(EngineError::NoSuchVolume(name.to_owned()));
         };
-        let opts = LocalOptions::parse(&meta.options)?;
-        if opts.is_none() || st.mounted.contains(name) {
+        let Some(opts) = LocalOptions::parse(&meta.options)? else {
             return Ok(());
+        };
+        if !st.mounted.contains(name) {
+            opts.mount(&self.data_dir(name))?;
+            st.mounted.insert(name.to_owned());
         }
-        if let Some(o) = opts {
-            o.mount(&self.data_dir(name))?;
-        }
-        st.mounted.insert(name.to_owned());
+        st.active
+            .entry(name.to_owned())
+            .or_default()
+            .insert(id.to_owned());
         Ok(())
+    }
+
+    /// Container `id` stopped: volumes with driver options that no running container uses any
+    /// more are unmounted (docker's local driver unmounts at stop).
+    pub fn stopped(&self, id: &str) {
+        let mut st = self.lock();
+        let mut idle = Vec::new();
+        for (name, ids) in st.active.iter_mut() {
+            if ids.remove(id) && ids.is_empty() {
+                idle.push(name.clone());
+            }
+        }
+        for name in idle {
+            st.active.remove(&name);
+            if st.mounted.remove(&name) {
+                if let Err(e) = local::unmount(&self.data_dir(&name)) {
+                    tracing::warn!("unmount volume {name}: {e}");
+                }
+            }
+        }
     }
 
     /// Bytes used under a volume's `_data` (hard links counted once).
