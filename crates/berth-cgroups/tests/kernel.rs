@@ -35,13 +35,23 @@ fn unique() -> String {
 struct Guard {
     top: Manager,
     children: Vec<Child>,
+    /// The cgroup2 root's `cgroup.subtree_control` before the test, to restore: enabling a
+    /// controller there (hugetlb on a hybrid host) would change the host for other runtimes
+    /// (crun refuses hybrid hosts whose cgroup2 root has controllers enabled).
+    root_controllers: Option<(PathBuf, String)>,
 }
 
 impl Guard {
     fn new(top: Manager) -> Guard {
+        let root_controllers = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+            .iter()
+            .map(|d| Path::new(d).join("cgroup.subtree_control"))
+            .find(|p| p.exists())
+            .and_then(|p| std::fs::read_to_string(&p).ok().map(|s| (p, s)));
         Guard {
             top,
             children: Vec::new(),
+            root_controllers,
         }
     }
 }
@@ -56,6 +66,14 @@ impl Drop for Guard {
         }
         if let Err(e) = self.top.destroy() {
             eprintln!("cleanup of {:?} failed: {e}", self.top.paths());
+        }
+        if let Some((file, before)) = &self.root_controllers {
+            let now = std::fs::read_to_string(file).unwrap_or_default();
+            let had: Vec<&str> = before.split_whitespace().collect();
+            for c in now.split_whitespace().filter(|c| !had.contains(c)) {
+                // Best effort: another test's cgroup may still need it (EBUSY).
+                let _ = std::fs::write(file, format!("-{c}"));
+            }
         }
     }
 }
