@@ -202,9 +202,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
 
     // The init joins its cgroup itself where that is cheap (no user namespace to map first).
     let self_join = match &undo.cgroup {
-        Some(cg)
-            if ns.single_clone() && !ns.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) =>
-        {
+        Some(cg) if !ns.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) => {
             SelfJoinPlan::new(cg)
         }
         _ => None,
@@ -339,9 +337,66 @@ fn spawn_init(
         undo.child = Some(pid);
         return Ok((pid, joined));
     }
-    let stage1 = clone_fork(nix::sched::CloneFlags::empty(), || {
+    // Two stages: the intermediate joins the cgroup (born in the cgroup2 one, v1 by `tasks`)
+    // before it enters any namespace, and the init it forks inherits that.
+    let init_args = InitArgs {
+        cgroup_tasks: &[],
+        ..*args
+    };
+    let tasks: &[std::ffi::CString] = self_join.map(|p| p.tasks.as_slice()).unwrap_or(&[]);
+    let none = nix::sched::CloneFlags::empty();
+    let (stage1, joined) = match self_join.map(|p| p.unified.as_ref()) {
+        Some(Some(dir)) => match clone_fork_into_cgroup(
+            none,
+            dir.as_raw_fd(),
+            stage1_main(&init_args, ns, parent_fd, tasks),
+        ) {
+            Ok(pid) => (Ok(pid), true),
+            Err(_) => (
+                clone_fork(none, stage1_main(&init_args, ns, parent_fd, &[])),
+                false,
+            ),
+        },
+        Some(None) => (
+            clone_fork(none, stage1_main(&init_args, ns, parent_fd, tasks)),
+            true,
+        ),
+        None => (
+            clone_fork(none, stage1_main(&init_args, ns, parent_fd, &[])),
+            false,
+        ),
+    };
+    let stage1 = stage1.map_err(|e| Error::Other(format!("clone: {e}")))?;
+    undo.child = Some(stage1);
+    let msg = parent.recv()?.0;
+    let _ = waitpid(stage1, None);
+    undo.child = None;
+    match msg {
+        Msg::InitPid(p) => {
+            let pid = Pid::from_raw(p);
+            undo.child = Some(pid);
+            Ok((pid, joined))
+        }
+        Msg::Error(e) => Err(Error::Other(e)),
+        other => Err(Error::Other(format!("unexpected sync message {other:?}"))),
+    }
+}
+
+/// The intermediate's body (two stages): join the cgroup's v1 hierarchies, then the namespaces,
+/// unshare the new ones and fork the init; report its pid.
+fn stage1_main<'a>(
+    args: &'a InitArgs<'a>,
+    ns: &'a Namespaces,
+    parent_fd: RawFd,
+    tasks: &'a [std::ffi::CString],
+) -> impl FnOnce() -> i32 + 'a {
+    move || {
         close_raw(parent_fd);
         let run = || -> Result<Pid, String> {
+            for t in tasks {
+                crate::cgroup::join_v1_self(t)
+                    .map_err(|e| format!("join cgroup {}: {e}", t.to_string_lossy()))?;
+            }
             crate::namespaces::join_all(&ns.join).map_err(|e| e.to_string())?;
             if !ns.new.is_empty() {
                 nix::sched::unshare(ns.new).map_err(|e| format!("unshare: {e}"))?;
@@ -359,20 +414,6 @@ fn spawn_init(
                 1
             }
         }
-    })
-    .map_err(|e| Error::Other(format!("clone: {e}")))?;
-    undo.child = Some(stage1);
-    let msg = parent.recv()?.0;
-    let _ = waitpid(stage1, None);
-    undo.child = None;
-    match msg {
-        Msg::InitPid(p) => {
-            let pid = Pid::from_raw(p);
-            undo.child = Some(pid);
-            Ok((pid, false))
-        }
-        Msg::Error(e) => Err(Error::Other(e)),
-        other => Err(Error::Other(format!("unexpected sync message {other:?}"))),
     }
 }
 
