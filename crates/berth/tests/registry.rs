@@ -532,9 +532,14 @@ fn docker_hub_names_go_to_the_configured_mirror() {
     let work = TempDir::new("mirror");
     let reg = Registry::start();
     skopeo_push_busybox(&reg, &work.0, "library/busybox", "latest", "mirrored");
-    // Only this test's process (and the berthd it starts) sees the variable.
-    std::env::set_var("BERTH_REGISTRY_MIRRORS", format!("http://{}", reg.host()));
-    let d = Daemon::start();
+    // The daemon's config file (dockerd's daemon.json keys) names the mirror.
+    let conf = work.0.join("daemon.json");
+    std::fs::write(
+        &conf,
+        format!(r#"{{"registry-mirrors": ["http://{}"]}}"#, reg.host()),
+    )
+    .unwrap();
+    let d = Daemon::start_with(&["--bridge", "none", "--config-file", conf.to_str().unwrap()]);
     let cfg = work.0.join("cfg");
     let out = ok(&d, &cfg, &["pull", "busybox"]);
     assert!(

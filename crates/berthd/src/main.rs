@@ -3,6 +3,7 @@
 //! killed or upgraded while they keep running.
 
 mod api;
+mod config;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -11,32 +12,85 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 
-/// Command-line flags in dockerd's spirit.
+/// Command-line flags in dockerd's spirit. Unset flags fall back to the config file
+/// (`--config-file`, default /etc/berth/daemon.json), then to the defaults shown.
 #[derive(Parser, Debug)]
 #[command(name = "berthd", version, about = "The Berth container engine daemon")]
 struct Flags {
-    /// Persistent state: containers, images.
-    #[arg(long, default_value = "/var/lib/berth")]
-    data_root: PathBuf,
-    /// Runtime state (container bundles, root mounts, shim files).
-    #[arg(long, default_value = "/run/berth")]
-    exec_root: PathBuf,
+    /// Daemon configuration file (dockerd's daemon.json keys) [default: /etc/berth/daemon.json]
+    #[arg(long)]
+    config_file: Option<PathBuf>,
+    /// Persistent state: containers, images [default: /var/lib/berth]
+    #[arg(long)]
+    data_root: Option<PathBuf>,
+    /// Runtime state (container bundles, root mounts, shim files) [default: /run/berth]
+    #[arg(long)]
+    exec_root: Option<PathBuf>,
     /// Where to listen: unix://PATH (repeatable). Default: unix://<exec-root>/berth.sock.
     #[arg(short = 'H', long = "host")]
     hosts: Vec<String>,
-    /// Log level: error, warn, info, debug, trace.
-    #[arg(long, default_value = "info")]
-    log_level: String,
+    /// Log level: error, warn, info, debug, trace [default: info]
+    #[arg(long)]
+    log_level: Option<String>,
     /// The default bridge's device (dockerd's -b); `none`: no default network, containers
-    /// default to `--network none`.
-    #[arg(short = 'b', long = "bridge", default_value = "berth0")]
-    bridge: String,
+    /// default to `--network none` [default: berth0]
+    #[arg(short = 'b', long = "bridge")]
+    bridge: Option<String>,
     /// The default bridge's address and prefix (default 172.17.0.1/16, or a free pool).
     #[arg(long)]
     bip: Option<String>,
+    /// A Docker Hub mirror (repeatable), tried before registry-1.docker.io.
+    #[arg(long = "registry-mirror")]
+    registry_mirrors: Vec<String>,
+    /// A registry reached over plain HTTP (repeatable); loopback always is.
+    #[arg(long = "insecure-registry")]
+    insecure_registries: Vec<String>,
 }
 
-fn socket_paths(flags: &Flags) -> Result<Vec<PathBuf>> {
+/// The settings in effect: flags over the config file over defaults.
+struct Settings {
+    data_root: PathBuf,
+    exec_root: PathBuf,
+    hosts: Vec<String>,
+    log_level: String,
+    bridge: String,
+    bip: Option<String>,
+    registry: berth_engine::registry::RegistryOptions,
+}
+
+impl Settings {
+    fn resolve(flags: Flags) -> Result<Settings> {
+        let file = config::DaemonConfig::load(flags.config_file.as_deref())?;
+        let or_list =
+            |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
+        Ok(Settings {
+            data_root: flags
+                .data_root
+                .or(file.data_root.map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("/var/lib/berth")),
+            exec_root: flags
+                .exec_root
+                .or(file.exec_root.map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("/run/berth")),
+            hosts: flags.hosts,
+            log_level: flags
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
+            bridge: flags
+                .bridge
+                .or(file.bridge)
+                .unwrap_or_else(|| "berth0".into()),
+            bip: flags.bip.or(file.bip),
+            registry: berth_engine::registry::RegistryOptions {
+                insecure: or_list(flags.insecure_registries, file.insecure_registries),
+                mirrors: or_list(flags.registry_mirrors, file.registry_mirrors),
+            },
+        })
+    }
+}
+
+fn socket_paths(flags: &Settings) -> Result<Vec<PathBuf>> {
     if flags.hosts.is_empty() {
         return Ok(vec![flags.exec_root.join("berth.sock")]);
     }
@@ -81,7 +135,7 @@ async fn shutdown_signal() {
 }
 
 fn main() -> Result<()> {
-    let flags = Flags::parse();
+    let flags = Settings::resolve(Flags::parse())?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&flags.log_level)
@@ -96,6 +150,9 @@ fn main() -> Result<()> {
         bridge: Some(flags.bridge.clone()).filter(|b| b != "none"),
         bip: flags.bip.clone(),
     });
+    if !flags.registry.insecure.is_empty() || !flags.registry.mirrors.is_empty() {
+        berth_engine::registry::set_registry_options(flags.registry.clone());
+    }
     let engine = berth_engine::Engine::open(engine_cfg).context("opening the engine")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
