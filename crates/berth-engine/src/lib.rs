@@ -26,22 +26,22 @@ pub mod build;
 mod containers;
 pub mod error;
 pub mod events;
-mod init;
 mod exec;
 mod exits;
 mod images;
+mod init;
 mod lifecycle;
 pub mod logs;
-pub mod network;
 mod names;
+pub mod network;
 mod pause;
 pub mod record;
 pub mod registry;
 pub mod resources;
 pub mod security;
-pub mod stats;
 mod shim;
 pub mod spec;
+pub mod stats;
 #[cfg(test)]
 mod tests;
 pub mod time;
@@ -55,10 +55,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use berth_image::{ImageStore, StoreConfig};
 
+pub use attach::{AttachConn, AttachTicket};
 pub use containers::{ContainerInspect, ContainerSummary, CreateRequest, EngineInfo, ListFilters};
 pub use error::{EngineError, ErrorKind, Result};
 pub use events::{Event, EventStream};
-pub use attach::{AttachConn, AttachTicket};
 pub use exec::{ExecConfig, ExecInspect};
 pub use exits::{WaitCondition, WaitResult, Waiter};
 pub use images::{

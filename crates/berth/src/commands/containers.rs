@@ -275,8 +275,8 @@ pub fn logs(
     Ok(0)
 }
 
-/// `berth inspect [-f FORMAT]`: a JSON array of the containers found (or the template
-/// rendered for each); exit 1 if any was not found.
+/// `berth inspect [-f FORMAT]`: a JSON array of the containers (or, failing that, images)
+/// found (or the template rendered for each); exit 1 if any was not found.
 pub fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32, Failure> {
     let template = format
         .map(|f| crate::template::Template::parse(&f.replace("\\t", "\t")))
@@ -294,8 +294,13 @@ pub fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32
                 found.push(v);
             }
             Err(crate::client::ClientError::Api { status: 404, .. }) => {
-                eprintln!("Error: No such object: {n}");
-                code = 1;
+                match super::images::fetch_inspect(c, n)? {
+                    Some(v) => found.push(v),
+                    None => {
+                        eprintln!("Error: No such object: {n}");
+                        code = 1;
+                    }
+                }
             }
             Err(e) => return Err(e.into()),
         }

@@ -4,17 +4,17 @@ mod build;
 mod confine;
 mod containers;
 mod cp;
+mod envfile;
 mod images;
 mod limits;
 mod list;
 mod network;
-mod registry;
 mod pause;
+mod registry;
 mod run;
-mod envfile;
-mod stream;
 mod stats;
 mod storage;
+mod stream;
 mod system;
 mod update;
 mod volume;
@@ -179,14 +179,19 @@ pub enum Command {
         command: Vec<String>,
     },
     /// Rename a container.
-    Rename { container: String, new_name: String },
+    Rename {
+        container: String,
+        new_name: String,
+    },
     /// Manage containers (`container prune`).
     Container {
         #[command(subcommand)]
         command: ContainerCommand,
     },
     /// Display the running processes of a container.
-    Top { container: String },
+    Top {
+        container: String,
+    },
     /// Kill one or more running containers.
     Kill {
         /// Signal to send to the container.
@@ -283,7 +288,9 @@ pub enum Command {
     /// Create a new image from a container's changes.
     Commit(images::CommitArgs),
     /// Inspect changes to files or directories on a container's filesystem.
-    Diff { container: String },
+    Diff {
+        container: String,
+    },
     /// Export a container's filesystem as a tar archive.
     Export(images::ExportArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default).

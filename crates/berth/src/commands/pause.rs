@@ -10,7 +10,11 @@ pub fn pause(c: &Client, pause: bool, names: &[String]) -> Result<i32, Failure> 
     let verb = if pause { "pause" } else { "unpause" };
     let mut code = 0;
     for n in names {
-        match c.request("POST", &format!("/containers/{}/{verb}", enc(n)), Body::Empty) {
+        match c.request(
+            "POST",
+            &format!("/containers/{}/{verb}", enc(n)),
+            Body::Empty,
+        ) {
             Ok(_) => println!("{n}"),
             Err(e) => {
                 eprintln!("{e}");

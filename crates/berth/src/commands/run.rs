@@ -43,12 +43,12 @@ pub fn restart_policy(s: &str) -> Result<Value, Failure> {
 fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Value, Failure> {
     let mut env: Vec<String> = super::envfile::read(&f.env_file)?;
     env.extend(f.env.iter().filter_map(|e| {
-            if e.contains('=') {
-                Some(e.clone())
-            } else {
-                std::env::var(e).ok().map(|v| format!("{e}={v}"))
-            }
-        }));
+        if e.contains('=') {
+            Some(e.clone())
+        } else {
+            std::env::var(e).ok().map(|v| format!("{e}={v}"))
+        }
+    }));
     let labels: serde_json::Map<String, Value> = f
         .labels
         .iter()
@@ -107,7 +107,12 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Valu
     if let Some(t) = f.stop_timeout {
         body["StopTimeout"] = json!(t);
     }
-    for (k, v) in f.limits.resources()?.into_iter().chain(f.confine.host_config()?) {
+    for (k, v) in f
+        .limits
+        .resources()?
+        .into_iter()
+        .chain(f.confine.host_config()?)
+    {
         body["HostConfig"][k] = v;
     }
     for (k, v) in f.storage.host_config()? {
@@ -177,7 +182,11 @@ pub fn run(c: &Client, f: &CreateFlags, detach: bool) -> Result<i32, Failure> {
         let started = c.request("POST", &format!("/containers/{id}/start"), Body::Empty);
         if let Err(e) = started {
             if f.rm {
-                let _ = c.request("DELETE", &format!("/containers/{id}?force=1&v=1"), Body::Empty);
+                let _ = c.request(
+                    "DELETE",
+                    &format!("/containers/{id}?force=1&v=1"),
+                    Body::Empty,
+                );
             }
             return Err(start_failure(e));
         }
@@ -195,7 +204,11 @@ pub fn run(c: &Client, f: &CreateFlags, detach: bool) -> Result<i32, Failure> {
     };
     let code = containers::attach_session(c, &id, io, Some(start))?;
     if f.rm {
-        c.request("DELETE", &format!("/containers/{id}?force=1&v=1"), Body::Empty)?;
+        c.request(
+            "DELETE",
+            &format!("/containers/{id}?force=1&v=1"),
+            Body::Empty,
+        )?;
     }
     Ok(code)
 }

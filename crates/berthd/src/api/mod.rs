@@ -10,8 +10,8 @@ mod exec;
 mod images;
 mod logs;
 mod networks;
-mod registry;
 mod pause;
+mod registry;
 mod stats;
 mod system;
 mod volumes;
@@ -211,13 +211,19 @@ pub fn app(engine: AppState) -> axum::routing::IntoMakeService<Service> {
         .route("/networks", get(networks::list))
         .route("/networks/create", post(networks::create))
         .route("/networks/prune", post(networks::prune))
-        .route("/networks/{id}", get(networks::inspect).delete(networks::remove))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
         .route("/networks/{id}/connect", post(networks::connect))
         .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/volumes", get(volumes::list))
         .route("/volumes/create", post(volumes::create))
         .route("/volumes/prune", post(volumes::prune))
-        .route("/volumes/{name}", get(volumes::inspect).delete(volumes::remove))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
+        )
         .route(
             "/containers/{id}/archive",
             get(archive::get).head(archive::head).put(archive::put),
