@@ -141,7 +141,12 @@ impl AttachTicket {
                 if running {
                     break;
                 }
-                if waiter.wait_timeout(START_POLL).is_some() || Instant::now() > deadline {
+                // A quick program may start and exit between two looks at the state: its shim
+                // still holds the output for this attach (hold=N), so connect anyway.
+                if waiter.wait_timeout(START_POLL).is_some() {
+                    break;
+                }
+                if Instant::now() > deadline {
                     return None;
                 }
             }
