@@ -12,6 +12,7 @@
 //! Which layers are in use is not counted here: the image store marks live chain ids and
 //! sweeps the rest (see `store::gc`), so counts can never drift after a crash.
 
+mod idmap;
 mod ingest;
 mod mount;
 mod tree;
@@ -24,6 +25,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+pub use idmap::{idmapped_tree, userns_fd, IdMapping};
 pub use mount::{overlay_supported, unmount, Mount, OVERLAY_FIXED_OPTIONS};
 pub(crate) use tree::{copy_tree, dir_size};
 

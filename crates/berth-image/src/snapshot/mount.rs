@@ -41,12 +41,12 @@ pub enum Mount {
     },
 }
 
-fn cstr(p: &Path) -> io::Result<CString> {
+pub(super) fn cstr(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))
 }
 
-fn cvt(r: libc::c_long) -> io::Result<libc::c_long> {
+pub(super) fn cvt(r: libc::c_long) -> io::Result<libc::c_long> {
     if r < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -144,7 +144,7 @@ pub fn unmount(target: &Path) -> io::Result<()> {
     cvt(unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) }.into()).map(drop)
 }
 
-fn fsconfig_string(fd: &OwnedFd, key: &str, value: Option<&Path>) -> io::Result<()> {
+pub(super) fn fsconfig_string(fd: &OwnedFd, key: &str, value: Option<&Path>) -> io::Result<()> {
     fsconfig(fd, key, value)
         .map_err(|e| io::Error::new(e.kind(), format!("overlay option {key}: {e}")))
 }
@@ -188,9 +188,7 @@ fn mount_overlay_classic(
         upper.display(),
         work.display()
     );
-    for (k, v) in OVERLAY_FIXED_OPTIONS {
-        data.push_str(&format!(",{k}={v}"));
-    }
+    data.push_str(&crate::rootless::overlay_option_string());
     let data = CString::new(data).map_err(|_| io::Error::other("NUL in overlay options"))?;
     let t = cstr(target)?;
     // SAFETY: valid NUL-terminated strings.
@@ -222,8 +220,8 @@ fn mount_overlay_fsconfig(
     }
     fsconfig_string(&fsfd, "upperdir", Some(upper))?;
     fsconfig_string(&fsfd, "workdir", Some(work))?;
-    for (k, v) in OVERLAY_FIXED_OPTIONS {
-        fsconfig_string(&fsfd, k, Some(Path::new(v)))?;
+    for (k, v) in crate::rootless::overlay_options() {
+        fsconfig_string(&fsfd, k, v.map(Path::new))?;
     }
     // SAFETY: valid fd; CMD_CREATE takes no key/value.
     cvt(unsafe {
