@@ -28,6 +28,7 @@ pub mod layer;
 pub mod manifest;
 pub mod platform;
 pub mod reference;
+pub mod rootless;
 pub mod snapshot;
 pub mod store;
 mod tree_tar;

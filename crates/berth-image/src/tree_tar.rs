@@ -16,7 +16,7 @@ use std::path::Path;
 use tar::{EntryType, Header};
 
 use crate::layer::fsops as fo;
-use crate::layer::{OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
+use crate::layer::{WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
 
 /// How to treat overlay whiteout markers found in the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,7 @@ fn base_header(st: &libc::stat, kind: EntryType) -> Header {
 fn pax_xattrs<W: Write>(b: &mut tar::Builder<W>, fd: BorrowedFd<'_>) -> io::Result<()> {
     let xattrs: Vec<(String, Vec<u8>)> = fo::list_xattrs_fd(fd)?
         .into_iter()
-        .filter(|(k, _)| !k.starts_with("trusted.overlay."))
+        .filter(|(k, _)| !crate::rootless::is_overlay_xattr(k))
         .collect();
     if xattrs.is_empty() {
         return Ok(());
@@ -187,7 +187,8 @@ fn entry<W: Write>(
             let mut h = base_header(&st, EntryType::Directory);
             b.append_data(&mut h, format!("{path}/"), io::empty())?;
             if mode == Whiteouts::FromOverlay
-                && fo::get_xattr_fd(sub.as_fd(), OVERLAY_OPAQUE_XATTR)?.as_deref() == Some(b"y")
+                && fo::get_xattr_fd(sub.as_fd(), crate::rootless::opaque_xattr())?.as_deref()
+                    == Some(b"y")
             {
                 let mut h = base_header(&st, EntryType::Regular);
                 h.set_mode(0o644);

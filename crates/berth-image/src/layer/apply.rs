@@ -12,9 +12,7 @@ use tar::EntryType;
 
 use super::fsops::{self as fo, join};
 use super::path::clean;
-use super::{
-    ApplyOptions, LayerError, WhiteoutMode, OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX,
-};
+use super::{ApplyOptions, LayerError, WhiteoutMode, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
 
 pub(super) struct Unpacker<'o> {
     root: OwnedFd,
@@ -151,7 +149,8 @@ impl<'o> Unpacker<'o> {
                 fo::remove_all_at(pfd, name).map_err(wr)?;
                 fo::symlink_at(OsStr::from_bytes(&target), pfd, name).map_err(wr)?;
                 if self.opts.same_owner {
-                    fo::lchown_at(pfd, name, meta.uid, meta.gid).map_err(wr)?;
+                    let r = fo::lchown_at(pfd, name, meta.uid, meta.gid);
+                    crate::rootless::tolerate_chown(r, meta.uid, meta.gid).map_err(wr)?;
                 }
                 for (k, v) in &meta.xattrs {
                     xattr_result(fo::set_xattr_at(pfd, name, k, v)).map_err(wr)?;
@@ -194,9 +193,16 @@ impl<'o> Unpacker<'o> {
                 if whiteout_dev && self.opts.whiteouts == WhiteoutMode::Apply {
                     return Ok(()); // an overlay-format whiteout: the removal above is the whole effect
                 }
-                fo::mknod_at(pfd, name, fmt | (meta.mode & 0o7777), major, minor).map_err(wr)?;
+                match fo::mknod_at(pfd, name, fmt | (meta.mode & 0o7777), major, minor) {
+                    Err(e) if crate::rootless::skip_device(&e) => {
+                        tracing::debug!(entry = %shown, "rootless: device node skipped");
+                        return Ok(());
+                    }
+                    r => r.map_err(wr)?,
+                }
                 if self.opts.same_owner {
-                    fo::lchown_at(pfd, name, meta.uid, meta.gid).map_err(wr)?;
+                    let r = fo::lchown_at(pfd, name, meta.uid, meta.gid);
+                    crate::rootless::tolerate_chown(r, meta.uid, meta.gid).map_err(wr)?;
                 }
                 fo::chmod_at(pfd, name, meta.mode).map_err(wr)?;
                 fo::set_mtime_at(pfd, name, meta.mtime).map_err(wr)?;
@@ -225,7 +231,7 @@ impl<'o> Unpacker<'o> {
         if name == WHITEOUT_OPAQUE.as_bytes() {
             match self.opts.whiteouts {
                 WhiteoutMode::Overlay => {
-                    fo::set_xattr_fd(pdir.as_fd(), OVERLAY_OPAQUE_XATTR, b"y")?
+                    fo::set_xattr_fd(pdir.as_fd(), crate::rootless::opaque_xattr(), b"y")?
                 }
                 WhiteoutMode::Apply => {
                     for child in fo::read_dir_names(pdir.as_fd())? {
@@ -270,7 +276,7 @@ impl<'o> Unpacker<'o> {
                         continue;
                     };
                     // overlayfs interprets these; a layer must never smuggle them in.
-                    if name.starts_with("trusted.overlay.") {
+                    if crate::rootless::is_overlay_xattr(name) {
                         continue;
                     }
                     xattrs.push((name.to_owned(), ext.value_bytes().to_vec()));
@@ -288,7 +294,7 @@ impl<'o> Unpacker<'o> {
 
     fn set_meta_fd(&self, fd: BorrowedFd<'_>, m: &Meta) -> io::Result<()> {
         if self.opts.same_owner {
-            fo::fchown(fd, m.uid, m.gid)?;
+            crate::rootless::tolerate_chown(fo::fchown(fd, m.uid, m.gid), m.uid, m.gid)?;
         }
         fo::fchmod(fd, m.mode)?;
         for (k, v) in &m.xattrs {

@@ -14,7 +14,6 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::{ImageStore, StoreError};
-use crate::layer::OVERLAY_OPAQUE_XATTR;
 use crate::snapshot::SnapshotterKind;
 
 /// Kind of change, printed as docker's A/C/D.
@@ -55,7 +54,7 @@ fn is_whiteout(md: &fs::Metadata) -> bool {
 fn is_opaque(p: &Path) -> bool {
     let (Ok(c), Ok(k)) = (
         CString::new(p.as_os_str().as_bytes()),
-        CString::new(OVERLAY_OPAQUE_XATTR),
+        CString::new(crate::rootless::opaque_xattr()),
     ) else {
         return false;
     };
