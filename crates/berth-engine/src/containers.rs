@@ -257,6 +257,7 @@ impl Engine {
         host_config.log_config.rotation()?;
         crate::resources::validate(&mut host_config.resources, false)?;
         crate::security::validate(&host_config.confinement)?;
+        crate::userns::validate(self.cfg.userns_remap.as_deref(), &host_config)?;
         if host_config.log_config.kind.is_empty() {
             host_config.log_config.kind = "json-file".into();
         }

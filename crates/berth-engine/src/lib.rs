@@ -47,6 +47,7 @@ mod tests;
 pub mod time;
 mod top;
 pub mod user;
+pub mod userns;
 pub mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -81,6 +82,8 @@ pub struct EngineConfig {
     pub shim_binary: PathBuf,
     /// Container networking (`None`: off, every container gets an empty namespace).
     pub network: Option<network::NetworkOptions>,
+    /// `--userns-remap`: containers run in a user namespace mapped to these ids.
+    pub userns_remap: Option<Arc<userns::Remap>>,
 }
 
 impl EngineConfig {
@@ -91,6 +94,7 @@ impl EngineConfig {
             exec_root: exec_root.into(),
             shim_binary: shim::find_binary(),
             network: None,
+            userns_remap: None,
         }
     }
 }

@@ -95,9 +95,7 @@ impl Engine {
         let _ = std::fs::remove_file(exec_dir.join(shim::EXIT_FILE));
         if !is_mount_point(&rootfs) {
             let mount = self.images.container_mount(&id)?;
-            mount
-                .mount(&rootfs)
-                .map_err(io_err("mount rootfs on", &rootfs))?;
+            self.mount_rootfs(host, &mount, &rootfs)?;
         }
         let result = self.start_mounted(&id, cfg, host, rotation, &exec_dir, &rootfs);
         match result {
@@ -165,6 +163,7 @@ impl Engine {
         let mut spec = spec::build(id, cfg, host, &who, rootfs)?;
         self.add_volume_mounts(id, rootfs, &mut spec)?;
         spec = self.net_apply(id, cfg, host, spec)?;
+        spec = self.userns_apply(id, host, spec)?;
         let cfg_path = exec_dir.join("config.json");
         spec.save(&cfg_path)
             .map_err(|e| EngineError::Internal(format!("write {}: {e}", cfg_path.display())))?;

@@ -92,6 +92,9 @@ pub struct HostConfig {
     /// The log driver and its options (`json-file` with `max-size`, `max-file`).
     #[serde(deserialize_with = "nullable")]
     pub log_config: LogConfig,
+    /// `host` opts out of the daemon's `--userns-remap` (`--userns=host`).
+    #[serde(deserialize_with = "nullable")]
+    pub userns_mode: String,
     /// Run docker's init as PID 1 (`--init`; unset: no).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,

@@ -29,6 +29,8 @@ pub struct DaemonConfig {
     pub data_root: Option<String>,
     /// Runtime state directory.
     pub exec_root: Option<String>,
+    /// Remap containers' root to subordinate ids (`default`, `USER[:GROUP]`, `UID:GID`).
+    pub userns_remap: Option<String>,
 }
 
 impl DaemonConfig {
@@ -47,6 +49,23 @@ impl DaemonConfig {
         };
         serde_json::from_str(&text).with_context(|| format!("invalid {}", path.display()))
     }
+}
+
+/// Resolves the `--userns-remap` setting against the host's id files; a user or range that
+/// is missing stops the daemon here, before anything is created.
+pub fn userns_remap(
+    setting: Option<&str>,
+) -> Result<Option<std::sync::Arc<berth_engine::userns::Remap>>> {
+    let Some(setting) = setting.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let files = berth_engine::userns::HostIdFiles::default();
+    let remap = berth_engine::userns::Remap::resolve(setting, &files)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("--userns-remap")?;
+    let (uid, gid) = remap.root();
+    tracing::info!("userns-remap {setting}: container root is {uid}:{gid} on the host");
+    Ok(Some(std::sync::Arc::new(remap)))
 }
 
 #[cfg(test)]

@@ -45,6 +45,10 @@ struct Flags {
     /// A registry reached over plain HTTP (repeatable); loopback always is.
     #[arg(long = "insecure-registry")]
     insecure_registries: Vec<String>,
+    /// Run containers in a user namespace mapped to subordinate ids of /etc/subuid and
+    /// /etc/subgid: `default` (user berthremap), USER, USER:GROUP or UID:GID
+    #[arg(long = "userns-remap")]
+    userns_remap: Option<String>,
 }
 
 /// The settings in effect: flags over the config file over defaults.
@@ -56,6 +60,7 @@ struct Settings {
     bridge: String,
     bip: Option<String>,
     registry: berth_engine::registry::RegistryOptions,
+    userns_remap: Option<String>,
 }
 
 impl Settings {
@@ -82,6 +87,7 @@ impl Settings {
                 .or(file.bridge)
                 .unwrap_or_else(|| "berth0".into()),
             bip: flags.bip.or(file.bip),
+            userns_remap: flags.userns_remap.or(file.userns_remap),
             registry: berth_engine::registry::RegistryOptions {
                 insecure: or_list(flags.insecure_registries, file.insecure_registries),
                 mirrors: or_list(flags.registry_mirrors, file.registry_mirrors),
@@ -153,6 +159,7 @@ fn main() -> Result<()> {
     if !flags.registry.insecure.is_empty() || !flags.registry.mirrors.is_empty() {
         berth_engine::registry::set_registry_options(flags.registry.clone());
     }
+    engine_cfg.userns_remap = config::userns_remap(flags.userns_remap.as_deref())?;
     let engine = berth_engine::Engine::open(engine_cfg).context("opening the engine")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -136,11 +136,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     state::validate_id(&opts.id)?;
     let (bundle, spec, rootfs) = load_bundle(&opts.bundle)?;
     let ns = Namespaces::from_spec(&spec)?;
-    if !ns.single_clone() && ns.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) {
-        return Err(Error::Other(
-            "creating a user namespace while joining other namespaces is not supported".into(),
-        ));
-    }
+    // A new user namespace with joined ones (e.g. an engine's pinned netns): the intermediate
+    // joins them first, then one unshare makes the user namespace and the other new ones,
+    // which the kernel creates owned by it; the maps are written on the init below.
     let process = spec.process().as_ref();
     let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
     let linux = spec.linux().as_ref();

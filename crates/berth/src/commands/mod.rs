@@ -43,6 +43,9 @@ pub struct CreateFlags {
     /// Run an init inside the container that forwards signals and reaps processes.
     #[arg(long)]
     pub init: bool,
+    /// User namespace to use: `host` opts out of the daemon's --userns-remap.
+    #[arg(long)]
+    pub userns: Option<String>,
     /// Working directory inside the container.
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,

@@ -85,6 +85,9 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Valu
     if let Some(u) = &f.user {
         body["User"] = json!(u);
     }
+    if let Some(u) = &f.userns {
+        body["HostConfig"]["UsernsMode"] = json!(u);
+    }
     if let Some(h) = &f.hostname {
         body["Hostname"] = json!(h);
     }
