@@ -79,6 +79,18 @@ pub fn wants_limits(res: Option<&LinuxResources>) -> bool {
         || r.unified().as_ref().is_some_and(|u| !u.is_empty())
 }
 
+/// Whether we run rootless: not root, or root only of a user namespace (rootless berthd,
+/// rootlesskit), where the host's cgroup tree is normally not ours to write. The initial user
+/// namespace's map is exactly `0 0 4294967295`.
+pub fn rootless() -> bool {
+    static ROOTLESS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOTLESS.get_or_init(|| {
+        !nix::unistd::geteuid().is_root()
+            || std::fs::read_to_string("/proc/self/uid_map")
+                .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+    })
+}
+
 /// A container's cgroup, located by the spec's `cgroupsPath` (or the default for its id).
 pub struct Cgroup {
     mgr: Manager,

@@ -164,7 +164,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         Ok(()) => undo.cgroup = Some(cgroup),
         // Rootless without a delegated cgroup: like runc, go on without one if nothing is
         // limited (pause and `kill --all` are then unavailable).
-        Err(e) if !nix::unistd::geteuid().is_root() && !crate::cgroup::wants_limits(spec_res) => {
+        Err(e) if crate::cgroup::rootless() && !crate::cgroup::wants_limits(spec_res) => {
             tracing::warn!("rootless: running without a cgroup: {e}");
             let _ = cgroup.destroy();
         }

@@ -97,7 +97,9 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Spawned, Error> {
     // Into a paused container (`--ignore-paused`) the process is moved only once it reported
     // its pid: it freezes there, and finishes its setup after `resume`.
     let paused = status == Status::Paused;
-    let plan = SelfJoinPlan::new(&cgroup).filter(|_| !paused);
+    // A rootless container without a cgroup has none to join.
+    let cgroupless = crate::cgroup::rootless() && cgroup.pids().is_err();
+    let plan = SelfJoinPlan::new(&cgroup).filter(|_| !paused && !cgroupless);
     let tasks: &[std::ffi::CString] = plan.as_ref().map(|p| p.tasks.as_slice()).unwrap_or(&[]);
     let st = Stage1 {
         join: &join,
@@ -134,7 +136,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Spawned, Error> {
         let _ = waitpid(pid, None);
         e
     };
-    if !joined {
+    if !joined && !cgroupless {
         cgroup.add(pid.as_raw()).map_err(|e| fail(e.into()))?;
     }
     parent.send(&Msg::Go, None).map_err(|e| fail(e.into()))?;

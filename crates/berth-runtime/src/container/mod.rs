@@ -7,6 +7,7 @@
 mod create;
 mod exec;
 mod ops;
+mod rootless;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

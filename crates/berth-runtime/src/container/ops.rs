@@ -103,7 +103,7 @@ impl Container {
         let cg = self.cgroup()?;
         // A frozen process only acts on a signal once thawed.
         let frozen = cg.is_frozen();
-        for pid in cg.pids()? {
+        for pid in self.procs()? {
             let _ = kill(Pid::from_raw(pid), sig);
         }
         if frozen && sig == Signal::SIGKILL {
@@ -151,7 +151,7 @@ impl Container {
     /// SIGKILLs every process of the container and waits (briefly) until they are gone.
     fn kill_everything(&self) -> Result<(), Error> {
         let cg = self.cgroup()?;
-        let before = cg.pids().unwrap_or_default();
+        let before = self.procs().unwrap_or_default();
         // Whether the cgroup holds the init (a rootless container without delegation has none).
         let init_in_cgroup = before.contains(&self.state.pid);
         if self.state.init_alive() {
@@ -193,6 +193,9 @@ impl Container {
     /// Freezes every process of the container.
     pub fn pause(&self) -> Result<(), Error> {
         match self.status() {
+            Status::Running | Status::Created if self.cgroupless() => {
+                Err(self.needs_cgroup("pause"))
+            }
             Status::Running | Status::Created => Ok(self.cgroup()?.set_frozen(true)?),
             Status::Paused => Err(Error::Other("container already paused".into())),
             _ => Err(Error::Other("container not running".into())),
@@ -212,6 +215,6 @@ impl Container {
         if self.status() == Status::Stopped {
             return Err(Error::Other("container not running".into()));
         }
-        Ok(self.cgroup()?.pids()?)
+        self.procs()
     }
 }
