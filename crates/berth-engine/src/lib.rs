@@ -38,6 +38,7 @@ mod pause;
 pub mod record;
 pub mod registry;
 pub mod resources;
+mod rootless;
 pub mod security;
 mod shim;
 pub mod spec;
@@ -82,6 +83,9 @@ pub struct EngineConfig {
     pub shim_binary: PathBuf,
     /// Container networking (`None`: off, every container gets an empty namespace).
     pub network: Option<network::NetworkOptions>,
+    /// Rootless daemon (root of its own user namespace): no cgroup limits without delegation,
+    /// user-mode networking (`rootless` module).
+    pub rootless: bool,
     /// `--userns-remap`: containers run in a user namespace mapped to these ids.
     pub userns_remap: Option<Arc<userns::Remap>>,
 }
@@ -94,6 +98,7 @@ impl EngineConfig {
             exec_root: exec_root.into(),
             shim_binary: shim::find_binary(),
             network: None,
+            rootless: false,
             userns_remap: None,
         }
     }

@@ -164,6 +164,7 @@ impl Engine {
         self.add_volume_mounts(id, rootfs, &mut spec)?;
         spec = self.net_apply(id, cfg, host, spec)?;
         spec = self.userns_apply(id, host, spec)?;
+        spec = self.rootless_apply(spec)?;
         let cfg_path = exec_dir.join("config.json");
         spec.save(&cfg_path)
             .map_err(|e| EngineError::Internal(format!("write {}: {e}", cfg_path.display())))?;

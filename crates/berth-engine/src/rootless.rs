@@ -1,0 +1,143 @@
+//! Rootless daemon (`EngineConfig::rootless`): berthd is root only of its own user namespace.
+//!
+//! Containers share that namespace (no second one is needed), so the spec is adjusted the way
+//! `runc spec --rootless` and podman adjust theirs:
+//! - `devpts` loses `gid=5` when gid 5 is not mapped (single-id mapping), else the mount fails;
+//! - without a network namespace of its own (`--network host`) a container cannot mount
+//!   `sysfs` (the host's network namespace is not owned by our user namespace): `/sys` is a
+//!   read-only recursive bind instead;
+//! - resource limits need a writable (delegated) cgroup, which an unprivileged user does not
+//!   have on a cgroup v1 host: asking for one is a clear error rather than silently ignored.
+//!   Without limits the runtime runs the container without a cgroup (as runc does).
+
+use berth_runtime::oci_spec::runtime::Spec;
+use serde_json::{json, Value};
+
+use crate::error::EngineError;
+use crate::{Engine, Result};
+
+/// Whether `id` falls in a `/proc/self/{uid,gid}_map` text's ranges (inside ids).
+fn mapped(map: &str, id: u32) -> bool {
+    map.lines().any(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        f.len() == 3 && f[0] <= u64::from(id) && u64::from(id) < f[0] + f[2]
+    })
+}
+
+/// Whether a cgroup the daemon may create children in exists: the v1 memory hierarchy or the
+/// v2 root must be writable (neither is for an unprivileged user without delegation).
+fn cgroups_writable() -> bool {
+    let dirs = ["/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/memory"];
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.subtree_control").exists();
+    let candidates: &[&str] = if v2 { &["/sys/fs/cgroup"] } else { &dirs };
+    candidates.iter().any(|d| {
+        std::ffi::CString::new(*d)
+            // SAFETY: valid NUL-terminated path.
+            .map(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0)
+            .unwrap_or(false)
+    })
+}
+
+/// The rootless edits on a spec value (see the module doc).
+pub(crate) fn adjust(v: &mut Value, gid_map: &str, limits_possible: bool) -> Result<()> {
+    let wants = serde_json::from_value(v["linux"]["resources"].clone())
+        .ok()
+        .is_some_and(|r| berth_runtime::cgroup::wants_limits(Some(&r)));
+    if wants && !limits_possible {
+        return Err(EngineError::InvalidParameter(
+            "rootless berthd cannot apply resource limits (memory, cpus, pids, blkio): this \
+             host gives the user no delegated cgroup (needs cgroup v2 with delegation)"
+                .into(),
+        ));
+    }
+    let own_netns = v["linux"]["namespaces"]
+        .as_array()
+        .is_some_and(|ns| ns.iter().any(|n| n["type"] == "network"));
+    if let Some(mounts) = v["mounts"].as_array_mut() {
+        for m in mounts.iter_mut() {
+            if m["type"] == "devpts" && !mapped(gid_map, 5) {
+                if let Some(opts) = m["options"].as_array_mut() {
+                    opts.retain(|o| o != "gid=5");
+                }
+            }
+            if m["type"] == "sysfs" && !own_netns {
+                *m = json!({
+                    "destination": m["destination"].clone(),
+                    "type": "bind",
+                    "source": "/sys",
+                    "options": ["rbind", "nosuid", "noexec", "nodev", "ro"],
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// The rootless spec edits (see the module doc); a rootful daemon's spec passes through.
+    pub(crate) fn rootless_apply(&self, spec: Spec) -> Result<Spec> {
+        if !self.cfg.rootless {
+            return Ok(spec);
+        }
+        let bad = |e: serde_json::Error| EngineError::Internal(format!("container spec: {e}"));
+        let mut v = serde_json::to_value(spec).map_err(bad)?;
+        let gid_map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
+        adjust(&mut v, &gid_map, cgroups_writable())?;
+        serde_json::from_value(v).map_err(bad)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn spec() -> Value {
+        json!({
+            "mounts": [
+                {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                 "options": ["nosuid", "newinstance", "gid=5", "mode=0620"]},
+                {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro"]},
+            ],
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]},
+        })
+    }
+
+    #[test]
+    fn single_mapping_drops_gid5_and_host_network_binds_sys() {
+        let mut v = spec();
+        adjust(&mut v, "         0      40000          1\n", false).unwrap();
+        assert_eq!(v["mounts"][0]["options"].as_array().unwrap().len(), 3);
+        assert_eq!(v["mounts"][1]["type"], "bind");
+        assert_eq!(v["mounts"][1]["source"], "/sys");
+    }
+
+    #[test]
+    fn subordinate_ranges_keep_gid5_and_own_netns_keeps_sysfs() {
+        let mut v = spec();
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "network"}));
+        adjust(&mut v, "0 40000 1\n1 100000 65536\n", false).unwrap();
+        assert!(v["mounts"][0]["options"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("gid=5")));
+        assert_eq!(v["mounts"][1]["type"], "sysfs");
+    }
+
+    #[test]
+    fn limits_without_a_cgroup_are_refused() {
+        let mut v = spec();
+        v["linux"]["resources"] = json!({"memory": {"limit": 1 << 26}});
+        let e = adjust(&mut v, "0 1 1\n", false).unwrap_err().to_string();
+        assert!(e.contains("resource limits"), "{e}");
+        assert!(adjust(&mut v, "0 1 1\n", true).is_ok());
+        v["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+        assert!(adjust(&mut v, "0 1 1\n", false).is_ok());
+    }
+}
