@@ -4,6 +4,7 @@
 
 mod api;
 mod config;
+mod rootless;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -59,35 +60,56 @@ struct Settings {
     log_level: String,
     bridge: String,
     bip: Option<String>,
+    /// Unprivileged: enter a user namespace first (`rootless`).
+    rootless: bool,
     registry: berth_engine::registry::RegistryOptions,
     userns_remap: Option<String>,
 }
 
 impl Settings {
     fn resolve(flags: Flags) -> Result<Settings> {
-        let file = config::DaemonConfig::load(flags.config_file.as_deref())?;
+        // Rootless: the user's own config file and directories (see `rootless`).
+        let user = match rootless::needed() {
+            true => Some(rootless::defaults(flags.exec_root.is_some())?),
+            false => None,
+        };
+        let file = match (&user, &flags.config_file) {
+            (Some(u), None) if !u.config_file.exists() => config::DaemonConfig::default(),
+            (Some(u), None) => config::DaemonConfig::load(Some(&u.config_file))?,
+            (_, given) => config::DaemonConfig::load(given.as_deref())?,
+        };
+        let user_default = |f: fn(&rootless::Defaults) -> &PathBuf, root: &str| {
+            user.as_ref()
+                .map_or_else(|| PathBuf::from(root), |u| f(u).clone())
+        };
         let or_list =
             |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
         Ok(Settings {
             data_root: flags
                 .data_root
                 .or(file.data_root.map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from("/var/lib/berth")),
+                .unwrap_or_else(|| user_default(|u| &u.data_root, "/var/lib/berth")),
             exec_root: flags
                 .exec_root
                 .or(file.exec_root.map(PathBuf::from))
-                .unwrap_or_else(|| PathBuf::from("/run/berth")),
-            hosts: flags.hosts,
+                .unwrap_or_else(|| user_default(|u| &u.exec_root, "/run/berth")),
+            hosts: match (&user, flags.hosts.is_empty()) {
+                (Some(u), true) if !u.socket.as_os_str().is_empty() => {
+                    vec![format!("unix://{}", u.socket.display())]
+                }
+                _ => flags.hosts,
+            },
             log_level: flags
                 .log_level
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".into()),
-            bridge: flags
-                .bridge
-                .or(file.bridge)
-                .unwrap_or_else(|| "berth0".into()),
+            bridge: flags.bridge.or(file.bridge).unwrap_or_else(|| {
+                // Rootless: no bridge on the host (see `rootless`).
+                if user.is_some() { "none" } else { "berth0" }.into()
+            }),
             bip: flags.bip.or(file.bip),
             userns_remap: flags.userns_remap.or(file.userns_remap),
+            rootless: user.is_some(),
             registry: berth_engine::registry::RegistryOptions {
                 insecure: or_list(flags.insecure_registries, file.insecure_registries),
                 mirrors: or_list(flags.registry_mirrors, file.registry_mirrors),
@@ -142,6 +164,14 @@ async fn shutdown_signal() {
 
 fn main() -> Result<()> {
     let flags = Settings::resolve(Flags::parse())?;
+    if flags.rootless && flags.bridge != "none" {
+        bail!("rootless berthd cannot create bridge networks on the host: use --bridge none");
+    }
+    // Before any thread exists (tokio, logging): unshare needs a single-threaded process.
+    let mapping = match flags.rootless {
+        true => Some(rootless::enter()?),
+        false => None,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&flags.log_level)
@@ -150,12 +180,19 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if let Some(m) = &mapping {
+        tracing::info!("rootless mode: user namespace with {m}");
+    }
     let sockets = socket_paths(&flags)?;
     let mut engine_cfg = berth_engine::EngineConfig::new(&flags.data_root, &flags.exec_root);
-    engine_cfg.network = Some(berth_engine::network::NetworkOptions {
-        bridge: Some(flags.bridge.clone()).filter(|b| b != "none"),
-        bip: flags.bip.clone(),
-    });
+    // Rootless: no bridges nor nftables (containers get `none`, `host` or `pasta`).
+    engine_cfg.rootless = flags.rootless;
+    if !flags.rootless {
+        engine_cfg.network = Some(berth_engine::network::NetworkOptions {
+            bridge: Some(flags.bridge.clone()).filter(|b| b != "none"),
+            bip: flags.bip.clone(),
+        });
+    }
     if !flags.registry.insecure.is_empty() || !flags.registry.mirrors.is_empty() {
         berth_engine::registry::set_registry_options(flags.registry.clone());
     }
