@@ -60,9 +60,25 @@ impl From<std::io::Error> for Failure {
     }
 }
 
+/// The socket when no `-H`/`BERTH_HOST` is given: for an unprivileged user, the rootless
+/// daemon's `$XDG_RUNTIME_DIR/berth.sock` when it exists (as docker's rootless socket), else
+/// the system daemon's.
+fn default_socket() -> PathBuf {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+            let user = dir.join("berth.sock");
+            if dir.is_absolute() && user.exists() {
+                return user;
+            }
+        }
+    }
+    PathBuf::from(DEFAULT_SOCKET)
+}
+
 fn socket_of(host: Option<&str>) -> Result<(PathBuf, bool), Failure> {
     match host {
-        None => Ok((PathBuf::from(DEFAULT_SOCKET), true)),
+        None => Ok((default_socket(), true)),
         Some(h) => match h.strip_prefix("unix://") {
             Some(p) if !p.is_empty() => Ok((PathBuf::from(p), false)),
             _ => Err(Failure::daemon(format!(

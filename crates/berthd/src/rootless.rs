@@ -133,8 +133,9 @@ impl Mapping {
         let read = |p| std::fs::read_to_string(p).unwrap_or_default();
         let subuid = sub_range(&read("/etc/subuid"), name.as_deref(), uid);
         let subgid = sub_range(&read("/etc/subgid"), name.as_deref(), uid);
+        // newuidmap/newgidmap refuse a caller without a passwd entry.
         match (
-            subuid,
+            subuid.filter(|_| name.is_some()),
             subgid,
             find_tool("newuidmap"),
             find_tool("newgidmap"),

@@ -1,0 +1,273 @@
+//! End-to-end: rootless berthd. The daemon and the CLI run as an ordinary unprivileged user
+//! (a per-test uid with no capabilities, through `setpriv`) that owns fresh `HOME` and
+//! `XDG_RUNTIME_DIR` directories; the daemon makes its own user namespace and runs containers
+//! whose processes are that user's on the host. A Drop guard stops the daemon, kills whatever
+//! the uid still runs (shims, containers: their mounts live in the daemon's private mount
+//! namespace and vanish with them) and removes the directories as root.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Seek};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{bin_dir, rootfs_tar, stderr, stdout, BERTH};
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A rootless daemon run by `uid`, with its directories under `dir`.
+struct Rootless {
+    uid: u32,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+fn chown_tree(p: &Path, uid: u32) {
+    let st = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{uid}:{uid}"))
+        .arg(p)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+impl Rootless {
+    /// A fresh uid (40000 + pid-derived offset, no passwd entry needed) and its directories.
+    fn new() -> Rootless {
+        let uid = 40_000 + (std::process::id() % 5000) * 4 + SEQ.fetch_add(1, Ordering::SeqCst) % 4;
+        let dir = std::env::temp_dir().join(format!("berth-rootless-{uid}"));
+        let _ = fs::remove_dir_all(&dir);
+        for d in ["home", "run"] {
+            fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        fs::set_permissions(dir.join("run"), fs::Permissions::from_mode(0o700)).unwrap();
+        chown_tree(&dir, uid);
+        Rootless {
+            uid,
+            dir,
+            child: None,
+        }
+    }
+
+    fn sock(&self) -> PathBuf {
+        self.dir.join("run/berth.sock")
+    }
+
+    /// `setpriv` as the user with a minimal session environment, running `prog`.
+    fn as_user(&self, prog: &Path) -> Command {
+        let mut c = Command::new("setpriv");
+        c.arg(format!("--reuid={}", self.uid))
+            .arg(format!("--regid={}", self.uid))
+            .arg("--clear-groups")
+            .arg("--")
+            .arg(prog)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+            .env("HOME", self.dir.join("home"))
+            .env("XDG_RUNTIME_DIR", self.dir.join("run"));
+        c
+    }
+
+    fn start(&mut self) {
+        let log = fs::File::create(self.dir.join("berthd.log")).unwrap();
+        let child = self
+            .as_user(&bin_dir().join("berthd"))
+            .arg("--log-level=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while UnixStream::connect(self.sock()).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "rootless berthd did not come up: {}",
+                self.log()
+            );
+            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("rootless berthd exited ({st}): {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("berthd.log")).unwrap_or_default()
+    }
+
+    /// `berth ARGS…` as the user, with no `-H`: the CLI finds the rootless socket itself.
+    fn berth_with_stdin(&self, args: &[&str], stdin: Option<&Path>) -> Output {
+        let mut out = tempfile::tempfile().unwrap();
+        let mut err = tempfile::tempfile().unwrap();
+        let mut cmd = self.as_user(Path::new(BERTH));
+        cmd.args(args)
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap());
+        match stdin {
+            Some(p) => cmd.stdin(fs::File::open(p).unwrap()),
+            None => cmd.stdin(Stdio::null()),
+        };
+        let status = cmd.status().unwrap();
+        let read = |f: &mut fs::File| {
+            let mut v = Vec::new();
+            f.seek(std::io::SeekFrom::Start(0)).unwrap();
+            f.read_to_end(&mut v).unwrap();
+            v
+        };
+        Output {
+            status,
+            stdout: read(&mut out),
+            stderr: read(&mut err),
+        }
+    }
+
+    fn berth(&self, args: &[&str]) -> Output {
+        self.berth_with_stdin(args, None)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.berth(args);
+        assert!(
+            o.status.success(),
+            "berth {args:?} failed: {}\n{}\ndaemon log:\n{}",
+            o.status,
+            stderr(&o),
+            self.log()
+        );
+        stdout(&o)
+    }
+
+    fn import_busybox(&self) {
+        let o = self.berth_with_stdin(&["import", "-", "busybox:latest"], Some(&rootfs_tar()));
+        assert!(o.status.success(), "import: {}\n{}", stderr(&o), self.log());
+    }
+}
+
+/// Host pids whose real uid is `uid`.
+fn pids_of(uid: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if host_uid(pid) == Some(uid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// The real uid of `pid` on the host (`Uid:` of /proc/PID/status).
+fn host_uid(pid: i32) -> Option<u32> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+impl Drop for Rootless {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // Shims and containers of this uid (unique to this test) outlive the daemon: end them.
+        for _ in 0..50 {
+            let left = pids_of(self.uid);
+            if left.is_empty() {
+                break;
+            }
+            for p in left {
+                // SAFETY: signalling processes of this test's own uid.
+                unsafe { libc::kill(p, libc::SIGKILL) };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn rootless_berthd_runs_a_container_as_an_ordinary_user() {
+    let mut r = Rootless::new();
+    r.start();
+    let log = r.log();
+    assert!(log.contains("rootless mode"), "{log}");
+    // The daemon's state sits in the user's XDG directories, owned by the user.
+    let data = r.dir.join("home/.local/share/berth");
+    assert!(data.is_dir(), "no data root under $HOME: {log}");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&fs::metadata(&data).unwrap()),
+        r.uid
+    );
+    r.import_busybox();
+
+    // Root inside, the ordinary user outside.
+    assert_eq!(
+        r.ok(&["run", "--rm", "busybox:latest", "id", "-u"]).trim(),
+        "0"
+    );
+    let id = r
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "rl-web",
+            "busybox:latest",
+            "sh",
+            "-c",
+            "echo written > /data.txt && cat /data.txt && exec sleep 300",
+        ])
+        .trim()
+        .to_owned();
+    let pid: i32 = r
+        .ok(&["inspect", "-f", "{{.State.Pid}}", &id])
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(host_uid(pid), Some(r.uid), "container process's host uid");
+    assert!(r.ok(&["ps"]).contains("rl-web"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !r.ok(&["logs", "rl-web"]).contains("written") {
+        assert!(Instant::now() < deadline, "no log output");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The write went to the container's overlay upper layer; exec sees it.
+    assert_eq!(
+        r.ok(&["exec", "rl-web", "cat", "/data.txt"]).trim(),
+        "written"
+    );
+    assert!(r.ok(&["top", "rl-web"]).contains("sleep"));
+
+    // What cannot work without cgroup delegation says so.
+    let o = r.berth(&["run", "--rm", "-m", "64m", "busybox:latest", "true"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("resource limits"), "{}", stderr(&o));
+    let o = r.berth(&["pause", "rl-web"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("without a cgroup"), "{}", stderr(&o));
+
+    r.ok(&["stop", "-t", "1", "rl-web"]);
+    assert!(r.ok(&["ps", "-a"]).contains("Exited (137)"));
+    r.ok(&["rm", "rl-web"]);
+    assert!(!r.ok(&["ps", "-a"]).contains("rl-web"));
+    // Host network: the daemon's (= the host's) network namespace, /sys bound read-only.
+    let o = r.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox:latest",
+        "ls",
+        "/sys/class/net",
+    ]);
+    assert!(o.contains("lo"), "{o}");
+}
