@@ -17,7 +17,7 @@ pub mod subid;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use berth_image::snapshot::{IdMapping, Mount};
 use serde_json::{json, Value};
@@ -38,6 +38,9 @@ pub struct Remap {
     pub gid_map: Vec<IdMapping>,
     /// A namespace carrying the maps, for idmapped mounts (made on first use).
     userns: OnceLock<OwnedFd>,
+    /// A namespace carrying the inverse maps (host → container), for reading a writable layer
+    /// back with the container's ids (`commit`).
+    inverse: OnceLock<Arc<OwnedFd>>,
 }
 
 impl Remap {
@@ -55,6 +58,7 @@ impl Remap {
             uid_map,
             gid_map,
             userns: OnceLock::new(),
+            inverse: OnceLock::new(),
         })
     }
 
@@ -72,6 +76,25 @@ impl Remap {
             .map_err(|e| EngineError::Internal(format!("user namespace for idmapping: {e}")))?;
         // A racing start may have set it first: either namespace maps the same.
         Ok(self.userns.get_or_init(|| fd).as_fd())
+    }
+
+    /// The daemon's namespace holding the inverse maps (created once).
+    fn inverse_userns(&self) -> Result<Arc<OwnedFd>> {
+        if let Some(fd) = self.inverse.get() {
+            return Ok(fd.clone());
+        }
+        let swap = |m: &[IdMapping]| -> Vec<IdMapping> {
+            m.iter()
+                .map(|m| IdMapping {
+                    container: m.host,
+                    host: m.container,
+                    size: m.size,
+                })
+                .collect()
+        };
+        let fd = berth_image::snapshot::userns_fd(&swap(&self.uid_map), &swap(&self.gid_map))
+            .map_err(|e| EngineError::Internal(format!("user namespace for idmapping: {e}")))?;
+        Ok(self.inverse.get_or_init(|| Arc::new(fd)).clone())
     }
 
     /// The remap for a container, or `None` when it opted out (`--userns=host`).
@@ -213,6 +236,12 @@ impl crate::Engine {
         }
     }
 
+    /// What `commit` reads a remapped container's writable layer through (see
+    /// `CommitOptions::idmap`); `None` for others.
+    pub(crate) fn commit_idmap(&self, host: &HostConfig) -> Result<Option<Arc<OwnedFd>>> {
+        self.remap_for(host).map(Remap::inverse_userns).transpose()
+    }
+
     /// The spec edits of a remapped container (see [`apply`]); others pass through.
     pub(crate) fn userns_apply(
         &self,
@@ -253,6 +282,7 @@ mod tests {
             uid_map: m.clone(),
             gid_map: m,
             userns: OnceLock::new(),
+            inverse: OnceLock::new(),
         }
     }
 

@@ -221,6 +221,50 @@ fn container_root_is_the_subordinate_id_and_layers_stay_root_owned() {
 }
 
 #[test]
+fn commit_writes_the_container_ids_not_the_host_ones() {
+    let r = start(&[]);
+    let d = &r.d;
+    let id = d
+        .ok(&[
+            "run",
+            "-d",
+            "busybox",
+            "sh",
+            "-c",
+            "echo x > /w && mkdir /d && chown 1000:1000 /d",
+        ])
+        .trim()
+        .to_owned();
+    assert_eq!(d.ok(&["wait", &id]).trim(), "0");
+    d.ok(&["commit", &id, "remapped-commit:1"]);
+    d.ok(&["rm", &id]);
+    let (code, out) = run_logged(
+        d,
+        &[
+            "--userns=host",
+            "remapped-commit:1",
+            "ls",
+            "-lnd",
+            "/w",
+            "/d",
+        ],
+    );
+    assert_eq!(code, "0", "{out}");
+    let owners: Vec<(String, String)> = out
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[2].to_owned(), f[3].to_owned())
+        })
+        .collect();
+    assert_eq!(
+        owners,
+        [("1000".into(), "1000".into()), ("0".into(), "0".into())],
+        "{out}"
+    );
+}
+
+#[test]
 fn userns_host_opts_out_and_privileged_needs_it() {
     let r = start(&[]);
     let d = &r.d;

@@ -161,6 +161,7 @@ impl Engine {
             changes,
             created_by: Some(created_by.join(" ")),
             mount_stubs: MOUNT_STUBS.iter().map(|s| (*s).to_owned()).collect(),
+            idmap: self.commit_idmap(&rec.host_config)?,
         };
         let info = self
             .images

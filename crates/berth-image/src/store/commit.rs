@@ -31,6 +31,10 @@ pub struct CommitOptions {
     /// Bind-mount targets the engine created in the writable layer (`/etc/hosts`, …): left
     /// out of the layer when they are empty files or directories, as docker's init layer does.
     pub mount_stubs: Vec<String>,
+    /// For a user-namespace-remapped container: a namespace whose maps turn the on-disk
+    /// (subordinate) ids of its writable layer back into the container's, so the layer holds
+    /// the ids the container saw (docker translates them the same way).
+    pub idmap: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 /// A gzip layer being written into the content store, hashed before and after compression.
@@ -141,6 +145,21 @@ impl ImageStore {
             .ok_or_else(|| StoreError::NoContainer(container_id.to_owned()))?;
         let (base_manifest, mut cfg) = self.manifest_and_config(&image)?;
         let upper = self.snapshots.upper_dir(container_id)?;
+        // Read through an idmapped clone of the upper dir (its fd's /proc path) if asked to.
+        let _tree = match &opts.idmap {
+            Some(ns) => Some(
+                crate::snapshot::idmapped_tree(&upper, std::os::fd::AsFd::as_fd(&**ns))
+                    .map_err(super::io_at(&upper))?,
+            ),
+            None => None,
+        };
+        let upper = match &_tree {
+            Some(t) => std::path::PathBuf::from(format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(t)
+            )),
+            None => upper,
+        };
         let mut tar = tar::Builder::new(LayerSink::new(self)?);
         let written = match self.snapshots.kind() {
             SnapshotterKind::Overlay => {
