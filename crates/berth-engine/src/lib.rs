@@ -39,6 +39,7 @@ pub mod record;
 pub mod registry;
 pub mod resources;
 mod rootless;
+mod rootless_net;
 pub mod security;
 mod shim;
 pub mod spec;

@@ -4,6 +4,7 @@
 //! when the container exits or is removed. Network objects themselves: `ops`.
 
 mod ops;
+mod step;
 
 use std::path::{Path, PathBuf};
 
@@ -214,6 +215,9 @@ impl Engine {
 
     /// The mode a create request gets when it names none.
     fn default_mode(&self) -> &'static str {
+        if self.cfg.rootless {
+            return self.rootless_default_mode();
+        }
         match self.net.get().map(|n| n.get("bridge").is_ok()) {
             Some(true) => "bridge",
             _ => "none",
@@ -242,6 +246,9 @@ impl Engine {
                 ));
             }
             Self::find_id(inner, other)?;
+        }
+        if mode == crate::rootless_net::PASTA {
+            return self.pasta_register(host);
         }
         if matches!(mode.as_str(), "none" | "host") || mode.starts_with("container:") {
             if mode.starts_with("container:") && !host.net.port_bindings.is_empty() {
@@ -352,6 +359,15 @@ impl Engine {
             berth_network::files::write(&files, &cfg.hostname, None, &dns, None, true)
                 .map_err(net_err)?;
             (NsMode::Host, files)
+        } else if mode == crate::rootless_net::PASTA {
+            let path = self.pasta_setup(id, host)?;
+            let written =
+                berth_network::files::write(&files, &cfg.hostname, None, &dns, None, false);
+            if let Err(e) = written {
+                self.pasta_teardown(id);
+                return Err(net_err(e));
+            }
+            (NsMode::Join(path), files)
         } else if mode == "none" {
             berth_network::files::write(&files, &cfg.hostname, None, &dns, None, false)
                 .map_err(net_err)?;
@@ -394,6 +410,9 @@ impl Engine {
 
     /// Releases the network of a container that stopped.
     pub(crate) fn net_teardown(&self, id: &str) {
+        if self.cfg.rootless {
+            self.pasta_teardown(id);
+        }
         if let Some(n) = self.net.get() {
             let t = std::time::Instant::now();
             n.teardown(id);
