@@ -22,6 +22,7 @@ mod logger;
 mod monitor;
 mod reexec;
 mod relay;
+mod trim;
 
 use std::fs::File;
 use std::io::Write;

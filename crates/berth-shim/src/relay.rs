@@ -24,6 +24,10 @@ const CLIENT_BACKLOG: usize = 8 << 20;
 const STDIN_BACKLOG: usize = 64 << 10;
 /// Size of the read buffer (kept small: the shim's memory is per container).
 const BUF: usize = 16 << 10;
+/// Quiet time (ms) after which the monitor drops its code's page mappings (`trim.rs`)...
+const IDLE_TRIM_MS: u16 = 200;
+/// ...at most this often (output in between maps the logging code again).
+const RETRIM: Duration = Duration::from_secs(30);
 
 /// The container's side of the stdio.
 pub struct Stdio {
@@ -142,6 +146,7 @@ impl Relay {
         let mut code = reap(init);
         let mut exited_at = code.map(|_| Instant::now());
         let mut buf = vec![0u8; BUF];
+        let mut last_trim: Option<Instant> = None;
         loop {
             let holding = self.holding();
             let outputs_open = self.io.out.is_some() || self.io.err.is_some();
@@ -154,12 +159,18 @@ impl Relay {
                 }
                 deadline = Some(t + DRAIN);
             }
+            let idle_trim = deadline.is_none() && last_trim.is_none_or(|t| t.elapsed() >= RETRIM);
             let timeout = match deadline {
                 Some(d) => PollTimeout::try_from(d.saturating_duration_since(Instant::now()))
                     .unwrap_or(PollTimeout::MAX),
+                None if idle_trim => PollTimeout::from(IDLE_TRIM_MS),
                 None => PollTimeout::NONE,
             };
             let ready = self.poll_once(sfd, holding, timeout);
+            if idle_trim && ready.is_empty() {
+                crate::trim::drop_clean_mappings();
+                last_trim = Some(Instant::now());
+            }
             for (tag, ev) in ready {
                 match tag {
                     Tag::Signal => {
