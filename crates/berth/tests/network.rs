@@ -471,3 +471,44 @@ fn daemon_restart_keeps_networks_and_addresses() {
     );
     n.finish(&[]);
 }
+
+#[test]
+fn build_run_steps_use_the_default_bridge_unless_told_otherwise() {
+    let n = NetDaemon::start();
+    let d = n.d();
+    let web = run_d(d, &[], &httpd_args("builder"));
+    let ip = d
+        .ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", &web])
+        .trim()
+        .to_owned();
+    assert!(ip.starts_with(&n.prefix), "{ip}");
+    let ctx = d.dir.join("netctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let fetch = format!(
+        "FROM busybox\nRUN for i in 1 2 3 4 5 6 7 8 9 10; do printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {ip} 80 > /got && grep -q hello /got && break; sleep 0.3; done; ip -4 -o addr show eth0 > /addr || echo no-eth0 > /addr\nCMD [\"cat\", \"/got\", \"/addr\"]\n"
+    );
+    std::fs::write(ctx.join("Dockerfile"), &fetch).unwrap();
+    let o = d.berth(&["build", "-t", "fetched", ctx.to_str().unwrap()]);
+    assert!(o.status.success(), "{}\n{}", stderr(&o), d.log());
+    let out = d.ok(&["run", "--rm", "fetched"]);
+    assert!(out.contains("hello-builder"), "{out}");
+    assert!(out.contains(&format!("inet {}.", n.prefix)), "{out}");
+    // --network none: only loopback, the server cannot be reached.
+    let o = d.berth(&[
+        "build",
+        "--no-cache",
+        "--network",
+        "none",
+        "-t",
+        "isolated",
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = d.ok(&["run", "--rm", "isolated"]);
+    assert!(
+        !out.contains("hello-builder") && out.contains("no-eth0"),
+        "{out}"
+    );
+    d.ok(&["rm", "-f", &web]);
+    n.finish(&[]);
+}

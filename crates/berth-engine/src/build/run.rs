@@ -149,6 +149,9 @@ pub(super) fn run_step(
         ..Default::default()
     };
     let spec = spec::build(&id, &cfg, &host, &who, &rootfs).map_err(other)?;
+    let (spec, _net) = engine
+        .net_apply_step(&id, &req.network, &cfg.hostname, &dir, spec)
+        .map_err(other)?;
     let mut v = serde_json::to_value(&spec).map_err(other)?;
     if req.network == "host" {
         if let Some(ns) = v

@@ -68,7 +68,7 @@ fn json_map(v: &str, what: &str) -> ApiResult<BTreeMap<String, String>> {
 
 fn options(q: &[(String, String)]) -> ApiResult<(BuildOptions, bool)> {
     let mut o = BuildOptions {
-        network: "none".into(),
+        network: "default".into(),
         ..Default::default()
     };
     let mut quiet = false;
@@ -83,15 +83,12 @@ fn options(q: &[(String, String)]) -> ApiResult<(BuildOptions, bool)> {
             "pull" => o.pull = truthy(v),
             "q" => quiet = truthy(v),
             "platform" if !v.is_empty() => o.platform = Some(v.clone()),
+            // Docker's classic builder: RUN steps on the default network unless told otherwise;
+            // the engine resolves `default` and refuses unknown networks.
             "networkmode" => {
                 o.network = match v.as_str() {
-                    "host" => "host".into(),
-                    "" | "default" | "bridge" | "none" => "none".into(),
-                    other => {
-                        return Err(ApiError::bad_request(format!(
-                        "network mode {other:?} is not supported for builds (host, none, default)"
-                    )))
-                    }
+                    "" | "default" => "default".into(),
+                    other => other.to_owned(),
                 }
             }
             "remote" if !v.is_empty() => {
