@@ -193,9 +193,10 @@ fn stop_pasta(pidfile: &Path) {
     let Ok(pid) = text.trim().parse::<i32>() else {
         return;
     };
-    // Only if it still is pasta (the pid may have been reused after it exited by itself).
+    // Only if it still is pasta (`pasta`, or `passt.avx2` as Debian runs it): the pid may have been
+    // reused after it exited by itself.
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    if pid > 1 && comm.trim() == "pasta" {
+    if pid > 1 && (comm.starts_with("pasta") || comm.starts_with("passt")) {
         // SAFETY: signalling a pasta process this daemon started.
         unsafe { libc::kill(pid, libc::SIGTERM) };
     }

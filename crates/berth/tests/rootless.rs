@@ -146,8 +146,21 @@ impl Rootless {
         stdout(&o)
     }
 
+    /// Imports the busybox rootfs plus `/owned.txt` owned by uid/gid 1000 as `busybox:latest`.
     fn import_busybox(&self) {
-        let o = self.berth_with_stdin(&["import", "-", "busybox:latest"], Some(&rootfs_tar()));
+        let tar = self.dir.join("rootfs.tar");
+        fs::copy(rootfs_tar(), &tar).unwrap();
+        fs::write(self.dir.join("owned.txt"), "x").unwrap();
+        let st = Command::new("tar")
+            .args(["--owner=1000", "--group=1000", "-rf"])
+            .arg(&tar)
+            .arg("-C")
+            .arg(&self.dir)
+            .arg("owned.txt")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let o = self.berth_with_stdin(&["import", "-", "busybox:latest"], Some(&tar));
         assert!(o.status.success(), "import: {}\n{}", stderr(&o), self.log());
     }
 }
@@ -215,6 +228,17 @@ fn rootless_berthd_runs_a_container_as_an_ordinary_user() {
         r.ok(&["run", "--rm", "busybox:latest", "id", "-u"]).trim(),
         "0"
     );
+    // Only the user's own id is mapped: a file of uid 1000 in the image became the user's.
+    let ls = r.ok(&[
+        "run",
+        "--rm",
+        "busybox:latest",
+        "stat",
+        "-c",
+        "%u:%g",
+        "/owned.txt",
+    ]);
+    assert_eq!(ls.trim(), "0:0");
     let id = r
         .ok(&[
             "run",
@@ -270,4 +294,95 @@ fn rootless_berthd_runs_a_container_as_an_ordinary_user() {
         "/sys/class/net",
     ]);
     assert!(o.contains("lo"), "{o}");
+}
+
+/// A free port on 127.0.0.1 (bound and released; good enough for one test).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// One HTTP/1.0 GET to 127.0.0.1:`port`, retried until `deadline`; returns the response.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::Write;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+            s.set_read_timeout(Some(Duration::from_secs(3)))?;
+            write!(s, "GET {path} HTTP/1.0\r\n\r\n")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        })();
+        match attempt {
+            Ok(out) if out.contains("200 OK") => return out,
+            other => assert!(Instant::now() < deadline, "GET {path}: {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn pasta_of(uid: u32) -> Vec<i32> {
+    pids_of(uid)
+        .into_iter()
+        .filter(|p| {
+            fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.starts_with("pasta") || c.starts_with("passt"))
+        })
+        .collect()
+}
+
+#[test]
+fn rootless_pasta_network_publishes_ports_on_the_host_loopback() {
+    let mut r = Rootless::new();
+    r.start();
+    r.import_busybox();
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rl-httpd",
+        "-p",
+        &publish,
+        "busybox:latest",
+        "sh",
+        "-c",
+        "echo hello-rootless > /index.html && exec httpd -f -p 80 -h /",
+    ]);
+    // The rootless default network is pasta: its own namespace with an interface and a route.
+    assert_eq!(
+        r.ok(&["inspect", "-f", "{{.HostConfig.NetworkMode}}", "rl-httpd"])
+            .trim(),
+        "pasta"
+    );
+    let routes = r.ok(&["exec", "rl-httpd", "ip", "route"]);
+    assert!(routes.contains("default via"), "{routes}");
+    let page = http_get(port, "/index.html");
+    assert!(page.contains("hello-rootless"), "{page}");
+    assert_eq!(pasta_of(r.uid).len(), 1, "one pasta per container");
+    r.ok(&["rm", "-f", "rl-httpd"]);
+    // Removing the container ends its pasta and frees the port.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pasta_of(r.uid).is_empty() {
+        assert!(Instant::now() < deadline, "pasta left running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    // Ports the user may not bind are refused up front.
+    let o = r.berth(&["run", "--rm", "-p", "80:80", "busybox:latest", "true"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("below"), "{}", stderr(&o));
+    // Bridge networks need root.
+    let o = r.berth(&[
+        "run",
+        "--rm",
+        "--network",
+        "bridge",
+        "busybox:latest",
+        "true",
+    ]);
+    assert!(!o.status.success());
 }
