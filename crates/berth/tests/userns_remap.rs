@@ -295,6 +295,7 @@ fn userns_host_opts_out_and_privileged_needs_it() {
     let id = d.ok(&["create", "--userns=host", "busybox", "true"]);
     let mode = d.ok(&["inspect", "-f", "{{.HostConfig.UsernsMode}}", id.trim()]);
     assert_eq!(mode.trim(), "host");
+    assert!(d.raw("GET", "/info").contains("name=userns"));
     let o = d.berth(&["run", "--rm", "--userns=bogus", "busybox", "true"]);
     assert!(stderr(&o).contains("invalid USER mode"), "{}", stderr(&o));
 }

@@ -59,6 +59,11 @@ pub fn userns_remap(
     let Some(setting) = setting.filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
+    // Idmapped layers need the host's root; a daemon in a user namespace (rootless) has not.
+    let uid_map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+    if uid_map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"] {
+        anyhow::bail!("--userns-remap needs a daemon running as root on the host, not in a user namespace (rootless)");
+    }
     let files = berth_engine::userns::HostIdFiles::default();
     let remap = berth_engine::userns::Remap::resolve(setting, &files)
         .map_err(|e| anyhow::anyhow!("{e}"))

@@ -121,7 +121,10 @@ pub async fn info(State(engine): State<AppState>) -> ApiResult<Json<Value>> {
         "Name": hostname,
         "ServerVersion": VERSION,
         "DefaultRuntime": "berth-runtime",
-        "SecurityOptions": ["name=seccomp,profile=builtin"],
+        // As dockerd: `name=userns` when containers are remapped.
+        "SecurityOptions": std::iter::once("name=seccomp,profile=builtin")
+            .chain(cfg.userns_remap.as_ref().map(|_| "name=userns"))
+            .collect::<Vec<_>>(),
         "Warnings": [],
     })))
 }
