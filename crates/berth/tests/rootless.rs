@@ -335,6 +335,12 @@ fn pasta_of(uid: u32) -> Vec<i32> {
 
 #[test]
 fn rootless_pasta_network_publishes_ports_on_the_host_loopback() {
+    let tun = fs::metadata("/dev/net/tun").map(|m| m.permissions().mode() & 0o006);
+    assert_eq!(
+        tun.ok(),
+        Some(0o006),
+        "pasta needs /dev/net/tun usable by ordinary users (udev's 0666; .ci/run sets it)"
+    );
     let mut r = Rootless::new();
     r.start();
     r.import_busybox();
