@@ -26,6 +26,8 @@ struct Rootless {
     uid: u32,
     dir: PathBuf,
     child: Option<Child>,
+    /// A subordinate uid range whose processes Drop also ends.
+    sub: Option<(u32, u32)>,
 }
 
 fn chown_tree(p: &Path, uid: u32) {
@@ -53,6 +55,7 @@ impl Rootless {
             uid,
             dir,
             child: None,
+            sub: None,
         }
     }
 
@@ -179,6 +182,20 @@ fn pids_of(uid: u32) -> Vec<i32> {
     out
 }
 
+/// Host pids whose real uid is in `start..start+count`.
+fn pids_in(start: u32, count: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if host_uid(pid).is_some_and(|u| u >= start && u - start < count) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
 /// The real uid of `pid` on the host (`Uid:` of /proc/PID/status).
 fn host_uid(pid: i32) -> Option<u32> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -194,7 +211,10 @@ impl Drop for Rootless {
         }
         // Shims and containers of this uid (unique to this test) outlive the daemon: end them.
         for _ in 0..50 {
-            let left = pids_of(self.uid);
+            let mut left = pids_of(self.uid);
+            if let Some((start, count)) = self.sub {
+                left.extend(pids_in(start, count));
+            }
             if left.is_empty() {
                 break;
             }
@@ -391,4 +411,135 @@ fn rootless_pasta_network_publishes_ports_on_the_host_loopback() {
         "true",
     ]);
     assert!(!o.status.success());
+}
+
+/// The lock every test process that edits /etc/passwd, /etc/subuid or /etc/subgid holds
+/// (shared with the userns-remap tests).
+const SUBID_LOCK: &str = "/run/berth-tests-subid.lock";
+
+fn locked<T>(f: impl FnOnce() -> T) -> T {
+    use std::os::fd::AsRawFd;
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(SUBID_LOCK)
+        .unwrap();
+    // SAFETY: flock on an fd we own; released when `lock` is closed.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    f()
+}
+
+/// Replaces `file` by a rename (readers never see it half written), keeping its mode.
+fn replace_file(file: &str, text: &str) {
+    let tmp = format!("{file}.berth-test-{}", std::process::id());
+    fs::write(&tmp, text).unwrap();
+    if let Ok(m) = fs::metadata(file) {
+        let _ = fs::set_permissions(&tmp, m.permissions());
+    }
+    fs::rename(&tmp, file).unwrap();
+}
+
+/// A passwd entry (newuidmap needs the caller's name) and subuid/subgid ranges for a test
+/// uid; Drop removes exactly these lines.
+struct SubIdUser {
+    lines: Vec<(&'static str, String)>,
+}
+
+impl SubIdUser {
+    fn new(uid: u32, start: u32) -> SubIdUser {
+        let sub = format!("{uid}:{start}:65536");
+        let lines = vec![
+            (
+                "/etc/passwd",
+                format!("berthrl{uid}:x:{uid}:{uid}::/nonexistent:/usr/sbin/nologin"),
+            ),
+            ("/etc/subuid", sub.clone()),
+            ("/etc/subgid", sub),
+        ];
+        locked(|| {
+            for (f, line) in &lines {
+                let mut text = fs::read_to_string(f).unwrap_or_default();
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                text.push_str(line);
+                text.push('\n');
+                replace_file(f, &text);
+            }
+        });
+        SubIdUser { lines }
+    }
+}
+
+impl Drop for SubIdUser {
+    fn drop(&mut self) {
+        locked(|| {
+            for (f, line) in &self.lines {
+                let Ok(text) = fs::read_to_string(f) else {
+                    continue;
+                };
+                let mut removed = false;
+                let kept: String = text
+                    .lines()
+                    .filter(|l| {
+                        let ours = !removed && l == line;
+                        removed |= ours;
+                        !ours
+                    })
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                replace_file(f, &kept);
+            }
+        });
+    }
+}
+
+#[test]
+fn rootless_berthd_maps_subordinate_ids_with_newuidmap() {
+    let mut r = Rootless::new();
+    let start = 2_900_000_000 + ((r.uid - 40_000) % 20_000) * 65_536;
+    r.sub = Some((start, 65_536));
+    let _ids = SubIdUser::new(r.uid, start);
+    r.start();
+    let log = r.log();
+    assert!(
+        log.contains(&format!("uid 0→{}, 1-65536→{start}+", r.uid)),
+        "{log}"
+    );
+    r.import_busybox();
+    assert_eq!(
+        r.ok(&["run", "--rm", "busybox:latest", "id", "-u"]).trim(),
+        "0"
+    );
+    // With subordinate ids the image keeps its owners.
+    let ls = r.ok(&[
+        "run",
+        "--rm",
+        "busybox:latest",
+        "stat",
+        "-c",
+        "%u:%g",
+        "/owned.txt",
+    ]);
+    assert_eq!(ls.trim(), "1000:1000");
+    r.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "rl-sub",
+        "--user",
+        "1000",
+        "busybox:latest",
+        "sleep",
+        "300",
+    ]);
+    let pid: i32 = r
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "rl-sub"])
+        .trim()
+        .parse()
+        .unwrap();
+    // Container uid 1000 is subordinate id 999 past the range's start on the host.
+    assert_eq!(host_uid(pid), Some(start + 999));
+    r.ok(&["rm", "-f", "rl-sub"]);
 }
