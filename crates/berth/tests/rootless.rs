@@ -103,6 +103,15 @@ impl Rootless {
         }
     }
 
+    /// `kill -9` the daemon and start another on the same directories.
+    fn restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.start();
+    }
+
     fn log(&self) -> String {
         fs::read_to_string(self.dir.join("berthd.log")).unwrap_or_default()
     }
@@ -290,6 +299,15 @@ fn rootless_berthd_runs_a_container_as_an_ordinary_user() {
         "written"
     );
     assert!(r.ok(&["top", "rl-web"]).contains("sleep"));
+    // A restarted daemon joins the namespaces its predecessor's containers live in.
+    r.restart();
+    assert!(r
+        .log()
+        .contains("joined the previous daemon's user namespace"));
+    assert_eq!(
+        r.ok(&["exec", "rl-web", "cat", "/data.txt"]).trim(),
+        "written"
+    );
 
     // What cannot work without cgroup delegation says so.
     let o = r.berth(&["run", "--rm", "-m", "64m", "busybox:latest", "true"]);

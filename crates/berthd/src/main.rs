@@ -169,7 +169,7 @@ fn main() -> Result<()> {
     }
     // Before any thread exists (tokio, logging): unshare needs a single-threaded process.
     let mapping = match flags.rootless {
-        true => Some(rootless::enter()?),
+        true => Some(rootless::enter(&flags.exec_root)?),
         false => None,
     };
     tracing_subscriber::fmt()
@@ -181,7 +181,7 @@ fn main() -> Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Some(m) = &mapping {
-        tracing::info!("rootless mode: user namespace with {m}");
+        tracing::info!("rootless mode: {m}");
     }
     let sockets = socket_paths(&flags)?;
     let mut engine_cfg = berth_engine::EngineConfig::new(&flags.data_root, &flags.exec_root);

@@ -196,11 +196,11 @@ impl Mapping {
                 subgid,
                 ..
             } => format!(
-                "uid 0→{uid}, 1-{}→{}+; gid 0→{gid}, 1-{}→{}+",
+                "new user namespace, uid 0→{uid}, 1-{}→{}+; gid 0→{gid}, 1-{}→{}+",
                 subuid.count, subuid.start, subgid.count, subgid.start
             ),
             Mapping::Single { uid, gid } => {
-                format!("uid 0→{uid}, gid 0→{gid} only (no /etc/subuid+subgid range)")
+                format!("new user namespace, uid 0→{uid}, gid 0→{gid} only (no /etc/subuid+subgid range)")
             }
         }
     }
@@ -213,9 +213,87 @@ fn cvt(r: libc::c_int, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Enters the user and mount namespaces. Must run before any thread is started (unshare of a
-/// user namespace needs a single-threaded caller). Returns a line describing the mapping.
-pub fn enter() -> Result<String> {
+/// The user and mount namespaces of a previous rootless daemon on `exec_root`, found through
+/// a container it started that still runs: the container's parent is its shim, which lives in
+/// the daemon's namespaces. A restarted daemon joins them, so it can exec into, stop and
+/// unmount those containers as the first one could.
+fn previous_namespaces(exec_root: &Path, uid: u32) -> Option<(std::fs::File, std::fs::File)> {
+    let ours = std::fs::read_link("/proc/self/ns/user").ok()?;
+    for e in std::fs::read_dir(exec_root.join("runtime")).ok()?.flatten() {
+        let Ok(text) = std::fs::read_to_string(e.path().join("state.json")) else {
+            continue;
+        };
+        let Some(pid) = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["pid"].as_i64())
+        else {
+            continue;
+        };
+        let Some(shim) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|st| {
+                let rest = st.rsplit_once(')')?.1.to_owned();
+                rest.split_whitespace().nth(1)?.parse::<i32>().ok()
+            })
+        else {
+            continue;
+        };
+        let proc = PathBuf::from(format!("/proc/{shim}"));
+        let owner = std::fs::read_to_string(proc.join("status"))
+            .ok()
+            .and_then(|st| {
+                let line = st.lines().find(|l| l.starts_with("Uid:"))?.to_owned();
+                line.split_whitespace().nth(1)?.parse::<u32>().ok()
+            });
+        let user_ns = std::fs::read_link(proc.join("ns/user")).ok();
+        if owner != Some(uid) || shim <= 1 || user_ns.is_none() || user_ns.as_ref() == Some(&ours) {
+            continue;
+        }
+        if let (Ok(u), Ok(m)) = (
+            std::fs::File::open(proc.join("ns/user")),
+            std::fs::File::open(proc.join("ns/mnt")),
+        ) {
+            return Some((u, m));
+        }
+    }
+    None
+}
+
+/// Joins a previous daemon's namespaces (see [`previous_namespaces`]).
+fn rejoin(user: &std::fs::File, mnt: &std::fs::File) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: valid namespace fds; single-threaded (see `enter`); as the namespace's owner we
+    // hold every capability in it, so joining needs no privilege on the host.
+    unsafe {
+        cvt(
+            libc::setns(user.as_raw_fd(), libc::CLONE_NEWUSER),
+            "setns(user)",
+        )?;
+        cvt(
+            libc::setns(mnt.as_raw_fd(), libc::CLONE_NEWNS),
+            "setns(mount)",
+        )?;
+        cvt(libc::setresgid(0, 0, 0), "setresgid(0)")?;
+        cvt(libc::setresuid(0, 0, 0), "setresuid(0)")?;
+    }
+    std::env::set_current_dir("/").context("chdir /")?;
+    Ok(())
+}
+
+/// Enters the user and mount namespaces: a previous daemon's whose containers still run
+/// under `exec_root`, else new ones. Must run before any thread is started (unshare of a user
+/// namespace needs a single-threaded caller). Returns a line describing the mapping.
+pub fn enter(exec_root: &Path) -> Result<String> {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    if let Some((user, mnt)) = previous_namespaces(exec_root, uid) {
+        rejoin(&user, &mnt)?;
+        let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+        return Ok(format!(
+            "joined the previous daemon's user namespace (its containers still run; uid map {})",
+            map.split_whitespace().collect::<Vec<_>>().join(" ")
+        ));
+    }
     // SAFETY: getuid/getgid/getpid have no preconditions.
     let (uid, gid, me) = unsafe { (libc::geteuid(), libc::getegid(), libc::getpid()) };
     let mapping = Mapping::detect(uid, gid);
