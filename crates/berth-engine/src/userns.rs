@@ -262,8 +262,33 @@ impl crate::Engine {
             &data.join("volumes"),
             &[data.as_path(), exec.as_path()],
         )?;
+        let joined_netns = v
+            .pointer("/linux/namespaces")
+            .and_then(Value::as_array)
+            .and_then(|l| l.iter().find(|n| n["type"] == "network"))
+            .and_then(|n| n["path"].as_str());
+        if let Some(p) = joined_netns {
+            allow_ping(Path::new(p))?;
+        }
         serde_json::from_value(v).map_err(bad)
     }
+}
+
+/// Docker's `net.ipv4.ping_group_range = 0 2147483647` in a network namespace the engine made:
+/// the remapped root has no `CAP_NET_RAW` there (the namespace belongs to the host's user
+/// namespace), so `ping` needs ICMP datagram sockets; the container cannot set it itself. Set
+/// from a short-lived thread that enters the namespace (`/proc/sys/net` follows the thread).
+fn allow_ping(netns: &Path) -> Result<()> {
+    let netns = netns.to_owned();
+    let set = move || -> std::io::Result<()> {
+        let f = std::fs::File::open(&netns)?;
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)?;
+        std::fs::write("/proc/sys/net/ipv4/ping_group_range", "0 2147483647")
+    };
+    std::thread::spawn(set)
+        .join()
+        .map_err(|_| EngineError::Internal("ping_group_range thread panicked".into()))?
+        .map_err(|e| EngineError::Internal(format!("userns-remap: net.ipv4.ping_group_range: {e}")))
 }
 
 #[cfg(test)]

@@ -339,13 +339,9 @@ fn bridge_network_works_in_a_user_namespace() {
     let r = start(&["--bridge", &bridge, "--bip", &bip]);
     let gw = bip.trim_end_matches("/26").to_owned();
     let guard = BridgeGuard(bridge.clone());
-    let (code, out) = run_logged(
-        &r.d,
-        &[
-            "busybox", "sh", "-c",
-            "ip -4 addr show eth0; cat /proc/self/uid_map; ls /sys/class/net >/dev/null && echo sys",
-        ],
-    );
+    let script =
+        "ip -4 addr show eth0; cat /proc/self/uid_map; ls /sys/class/net >/dev/null && echo sys";
+    let (code, out) = run_logged(&r.d, &["busybox", "sh", "-c", script]);
     assert_eq!(code, "0", "{out}\n{}", r.d.log());
     assert!(
         out.contains(&gw[..gw.len() - 1]),
@@ -353,6 +349,32 @@ fn bridge_network_works_in_a_user_namespace() {
     );
     assert!(out.contains(&r.ids.start.to_string()), "{out}");
     assert!(out.contains("sys"), "{out}");
+    // Docker's ping_group_range, set by the engine in the namespace it made (the remapped
+    // root cannot), read from the host.
+    let id =
+        r.d.ok(&["run", "-d", "busybox", "sleep", "60"])
+            .trim()
+            .to_owned();
+    let pid =
+        r.d.ok(&["inspect", "-f", "{{.State.Pid}}", &id])
+            .trim()
+            .to_owned();
+    let o = Command::new("nsenter")
+        .args([
+            "-t",
+            &pid,
+            "-n",
+            "cat",
+            "/proc/sys/net/ipv4/ping_group_range",
+        ])
+        .output()
+        .unwrap();
+    let range = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        range.split_whitespace().collect::<Vec<_>>(),
+        ["0", "2147483647"]
+    );
+    r.d.ok(&["rm", "-f", &id]);
     let Remapped { mut d, ids, _conf } = r;
     d.terminate();
     drop(d);
