@@ -181,7 +181,7 @@ impl Engine {
             rec.state.exit_code = status.exit_code;
             rec.state.oom_killed = status.oom_killed;
             rec.state.finished_at = status.finished_at.clone();
-            if let Err(e) = self.records.save(rec) {
+            if let Err(e) = self.records.save_state(rec) {
                 tracing::error!("saving container {id}: {e}");
             }
             self.net_teardown(id);

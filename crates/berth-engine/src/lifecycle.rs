@@ -110,8 +110,13 @@ impl Engine {
                         rec.state.error = String::new();
                         rec.state.started_at = now_rfc3339();
                         rec.state.finished_at = crate::time::ZERO_TIME.into();
-                        rec.manually_stopped = false;
-                        self.records.save(rec)?;
+                        // Clearing a stop is the user's intent (restart policies read it after
+                        // a reboot): durable; otherwise only run state changed.
+                        if std::mem::take(&mut rec.manually_stopped) {
+                            self.records.save(rec)?;
+                        } else {
+                            self.records.save_state(rec)?;
+                        }
                     }
                 }
                 self.emit_container(&id, "start", &[]);

@@ -342,12 +342,29 @@ impl RecordStore {
         self.dir.join(id)
     }
 
-    /// Saves a record atomically.
+    /// Saves a record atomically and durably.
     pub fn save(&self, rec: &ContainerRecord) -> Result<()> {
         let dir = self.container_dir(&rec.id);
         fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
         let data = serde_json::to_vec(rec).map_err(|e| EngineError::Internal(e.to_string()))?;
         atomic_write(&dir.join(RECORD_FILE), &data)
+    }
+
+    /// Saves a record whose change is only run state (started, exited): the new file is
+    /// fsynced before the rename, so a crash leaves the old or the new record, never a torn
+    /// one, but the rename itself is not waited for (no directory fsync). Why: after a machine
+    /// crash no container runs and the daemon reconciles the state at start, so the old record
+    /// is as good; this saves one journal commit on `start` and on every exit (~4 ms each on a
+    /// busy disk, on the path of `run`).
+    pub fn save_state(&self, rec: &ContainerRecord) -> Result<()> {
+        let path = self.container_dir(&rec.id).join(RECORD_FILE);
+        let data = serde_json::to_vec(rec).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let tmp = path.with_extension("tmp");
+        let mut f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
+        f.write_all(&data)
+            .and_then(|()| f.sync_data())
+            .map_err(io_err("write", &tmp))?;
+        fs::rename(&tmp, &path).map_err(io_err("rename", &path))
     }
 
     /// Loads every record; unreadable ones are logged and skipped.
