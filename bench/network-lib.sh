@@ -1,11 +1,15 @@
 # Shared by the network benchmarks: a busybox (+ iperf3) rootfs tarball, a private berthd with
-# its own bridge, and cleanup. Source it; needs root, busybox-static, iproute2, nftables.
+# its own bridge, optionally a private dockerd (Debian's docker.io) on its own bridge, and
+# cleanup. Source it; needs root, busybox-static, iproute2, nftables.
 W=$(mktemp -d /tmp/berth-netbench.XXXXXX)
 BERTH_BIN=${BERTH_BIN:-target/release}
 [ -x "$BERTH_BIN/berthd" ] || cargo build --release -q -p berthd -p berth -p berth-shim
 SOCK="$W/berth.sock"
 BRIDGE=bnb$$
 BERTHD_PID=
+DOCKERD_PID=
+DBRIDGE=dnb$$
+DSOCK="$W/docker.sock"
 # podman's bridge runs make netavark create iptables-nft tables; remove the ones that were not
 # there before this benchmark.
 PRE_TABLES=$(nft list tables 2>/dev/null || true)
@@ -13,7 +17,15 @@ PRE_TABLES=$(nft list tables 2>/dev/null || true)
 PRE_NETNS=$(ls /run/netns 2>/dev/null || true)
 PRE_PODMAN0=$(ip link show podman0 >/dev/null 2>&1 && echo yes || true)
 berth() { "$BERTH_BIN/berth" -H "unix://$SOCK" "$@"; }
+dockerc() { /usr/bin/docker -H "unix://$DSOCK" "$@"; }
 net_cleanup() {
+  if [ -n "$DOCKERD_PID" ]; then
+    for id in $(dockerc ps -aq 2>/dev/null); do dockerc rm -f "$id" >/dev/null 2>&1 || true; done
+    kill -TERM "$DOCKERD_PID" 2>/dev/null || true
+    wait "$DOCKERD_PID" 2>/dev/null || true
+    for m in $(awk -v w="$W" '$2 ~ "^"w {print $2}' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
+  fi
+  ip link del "$DBRIDGE" 2>/dev/null || true
   if [ -n "$BERTHD_PID" ]; then
     for id in $(berth ps -aq 2>/dev/null); do berth rm -f "$id" >/dev/null 2>&1 || true; done
     kill -TERM "$BERTHD_PID" 2>/dev/null || true
@@ -60,6 +72,22 @@ start_berthd() {
   BERTHD_PID=$!
   for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
   berth import - busybox:latest < "$W/rootfs.tar" >/dev/null
+}
+
+# A private dockerd on its own socket, roots and bridge ($DBRIDGE, made here, 10.232.9.1/24 or
+# $BENCH_DOCKER_BIP). --iptables=false: it must not rewrite the host's firewall (docker would
+# set the FORWARD policy to DROP), so its per-container cost here is a lower bound of docker's
+# (no iptables rules; none are per container without published ports anyway).
+start_dockerd() {
+  [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || return 1
+  ip link add "$DBRIDGE" type bridge || return 1
+  ip addr add "${BENCH_DOCKER_BIP:-10.232.9.1/24}" dev "$DBRIDGE" && ip link set "$DBRIDGE" up || return 1
+  /usr/sbin/dockerd -H "unix://$DSOCK" --data-root "$W/docker-data" --exec-root "$W/docker-exec" \
+    --pidfile "$W/dockerd.pid" --iptables=false --ip-masq=false --ip-forward=false \
+    --bridge "$DBRIDGE" >"$W/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  for _ in $(seq 120); do dockerc version >/dev/null 2>&1 && break; sleep 0.5; done
+  dockerc import "$W/rootfs.tar" busybox:latest >/dev/null
 }
 
 podman_ok() {

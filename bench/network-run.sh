@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Time added to `run --rm IMAGE true` by bridge networking vs `--network none`, berth vs podman
-# (vs docker when a docker daemon already runs), alternating in one run; medians and ratios.
-# Usage: BENCH_PEERS="berth podman" bench/network-run.sh [N]   (root; release builds; podman's bridge run lets netavark
-# create its own bridge/rules and set ip_forward, as podman always does)
+# vs docker (a private dockerd on its own bridge, see network-lib.sh), alternating in one run;
+# medians and ratios.
+# Usage: BENCH_PEERS="berth podman docker" bench/network-run.sh [N]   (root; release builds;
+# podman's bridge run lets netavark create its own bridge/rules and set ip_forward, as podman
+# always does)
 set -euo pipefail
 N=${1:-30}
 cd "$(dirname "$0")/.."
@@ -19,12 +21,13 @@ if [[ $want == *podman* ]] && podman_ok; then
   RUN[podman-none]="podman run --rm ${PODMAN_FLAGS[*]} --network none localhost/berth-netbench true"
   peers+=(podman)
 fi
-if [[ $want == *docker* ]] && docker info >/dev/null 2>&1 && docker image inspect busybox >/dev/null 2>&1; then
-  RUN[docker-bridge]="docker run --rm busybox true"
-  RUN[docker-none]="docker run --rm --network none busybox true"
+if [[ $want == *docker* ]] && start_dockerd; then
+  RUN[docker-bridge]="dockerc run --rm busybox true"
+  RUN[docker-none]="dockerc run --rm --network none busybox true"
   peers+=(docker)
 fi
 for k in "${!RUN[@]}"; do : > "$W/t-$k"; done
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq 1 $((N + 3))); do
   for p in "${peers[@]}"; do
     for m in bridge none; do
@@ -54,4 +57,4 @@ for p in "${peers[@]}"; do
   [ "$p" = berth ] && continue
   awk -v a="${ADD[berth]}" -v b="${ADD[$p]}" -v p="$p" 'BEGIN {printf "added: berth/%s = %.2f\n", p, (b==0?0:a/b)}'
 done
-echo "target: berth adds <= 20 ms"
+echo "target: berth adds <= 20 ms   (load after: $(cut -d' ' -f1-3 /proc/loadavg))"
