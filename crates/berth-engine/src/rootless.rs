@@ -42,7 +42,22 @@ fn cgroups_writable() -> bool {
 }
 
 /// The rootless edits on a spec value (see the module doc).
-pub(crate) fn adjust(v: &mut Value, gid_map: &str, limits_possible: bool) -> Result<()> {
+pub(crate) fn adjust(v: &mut Value, maps: (&str, &str), limits_possible: bool) -> Result<()> {
+    let (uid_map, gid_map) = maps;
+    let user = &v["process"]["user"];
+    for (id, map, what) in [
+        (&user["uid"], uid_map, "uid"),
+        (&user["gid"], gid_map, "gid"),
+    ] {
+        if let Some(id) = id.as_u64().and_then(|i| u32::try_from(i).ok()) {
+            if !mapped(map, id) {
+                return Err(EngineError::InvalidParameter(format!(
+                    "rootless berthd cannot run a container as {what} {id}: only the user's own \
+                     id is mapped (give the user ranges in /etc/subuid and /etc/subgid)"
+                )));
+            }
+        }
+    }
     let wants = serde_json::from_value(v["linux"]["resources"].clone())
         .ok()
         .is_some_and(|r| berth_runtime::cgroup::wants_limits(Some(&r)));
@@ -77,6 +92,22 @@ pub(crate) fn adjust(v: &mut Value, gid_map: &str, limits_possible: bool) -> Res
 }
 
 impl Engine {
+    /// `update` of limits on a rootless daemon without a delegated cgroup: refused clearly
+    /// (a restart-policy-only update passes).
+    pub(crate) fn rootless_check_update(&self, r: &crate::resources::Resources) -> Result<()> {
+        if !self.cfg.rootless || cgroups_writable() {
+            return Ok(());
+        }
+        if crate::resources::oci_resources(r, false)?.is_empty() {
+            return Ok(());
+        }
+        Err(EngineError::InvalidParameter(
+            "rootless berthd cannot update resource limits: this host gives the user no \
+             delegated cgroup"
+                .into(),
+        ))
+    }
+
     /// The rootless spec edits (see the module doc); a rootful daemon's spec passes through.
     pub(crate) fn rootless_apply(&self, spec: Spec) -> Result<Spec> {
         if !self.cfg.rootless {
@@ -84,8 +115,9 @@ impl Engine {
         }
         let bad = |e: serde_json::Error| EngineError::Internal(format!("container spec: {e}"));
         let mut v = serde_json::to_value(spec).map_err(bad)?;
-        let gid_map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
-        adjust(&mut v, &gid_map, cgroups_writable())?;
+        let read = |f| std::fs::read_to_string(f).unwrap_or_default();
+        let (uid_map, gid_map) = (read("/proc/self/uid_map"), read("/proc/self/gid_map"));
+        adjust(&mut v, (&uid_map, &gid_map), cgroups_writable())?;
         serde_json::from_value(v).map_err(bad)
     }
 }
@@ -103,13 +135,26 @@ mod tests {
                 {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro"]},
             ],
             "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]},
+            "process": {"user": {"uid": 0, "gid": 0}},
         })
+    }
+
+    #[test]
+    fn unmapped_user_is_refused() {
+        let mut v = spec();
+        v["process"]["user"]["uid"] = json!(1000);
+        let m = "0 40000 1\n";
+        let e = adjust(&mut v, (m, m), false).unwrap_err().to_string();
+        assert!(e.contains("as uid 1000"), "{e}");
+        let m = "0 40000 1\n1 100000 65536\n";
+        assert!(adjust(&mut v, (m, m), false).is_ok());
     }
 
     #[test]
     fn single_mapping_drops_gid5_and_host_network_binds_sys() {
         let mut v = spec();
-        adjust(&mut v, "         0      40000          1\n", false).unwrap();
+        let m = "         0      40000          1\n";
+        adjust(&mut v, (m, m), false).unwrap();
         assert_eq!(v["mounts"][0]["options"].as_array().unwrap().len(), 3);
         assert_eq!(v["mounts"][1]["type"], "bind");
         assert_eq!(v["mounts"][1]["source"], "/sys");
@@ -122,7 +167,8 @@ mod tests {
             .as_array_mut()
             .unwrap()
             .push(json!({"type": "network"}));
-        adjust(&mut v, "0 40000 1\n1 100000 65536\n", false).unwrap();
+        let m = "0 40000 1\n1 100000 65536\n";
+        adjust(&mut v, (m, m), false).unwrap();
         assert!(v["mounts"][0]["options"]
             .as_array()
             .unwrap()
@@ -134,10 +180,12 @@ mod tests {
     fn limits_without_a_cgroup_are_refused() {
         let mut v = spec();
         v["linux"]["resources"] = json!({"memory": {"limit": 1 << 26}});
-        let e = adjust(&mut v, "0 1 1\n", false).unwrap_err().to_string();
+        let e = adjust(&mut v, ("0 1 1\n", "0 1 1\n"), false)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("resource limits"), "{e}");
-        assert!(adjust(&mut v, "0 1 1\n", true).is_ok());
+        assert!(adjust(&mut v, ("0 1 1\n", "0 1 1\n"), true).is_ok());
         v["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
-        assert!(adjust(&mut v, "0 1 1\n", false).is_ok());
+        assert!(adjust(&mut v, ("0 1 1\n", "0 1 1\n"), false).is_ok());
     }
 }

@@ -313,6 +313,14 @@ fn rootless_berthd_runs_a_container_as_an_ordinary_user() {
     let o = r.berth(&["run", "--rm", "-m", "64m", "busybox:latest", "true"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("resource limits"), "{}", stderr(&o));
+    let o = r.berth(&["update", "--cpus", "1", "rl-web"]);
+    assert!(
+        stderr(&o).contains("cannot update resource limits"),
+        "{}",
+        stderr(&o)
+    );
+    let o = r.berth(&["run", "--rm", "--user", "1000", "busybox:latest", "true"]);
+    assert!(stderr(&o).contains("as uid 1000"), "{}", stderr(&o));
     let o = r.berth(&["pause", "rl-web"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("without a cgroup"), "{}", stderr(&o));

@@ -167,6 +167,11 @@ fn main() -> Result<()> {
     if flags.rootless && flags.bridge != "none" {
         bail!("rootless berthd cannot create bridge networks on the host: use --bridge none");
     }
+    if flags.rootless && flags.userns_remap.is_some() {
+        bail!(
+            "userns-remap needs a root daemon (rootless berthd already runs in a user namespace)"
+        );
+    }
     // Before any thread exists (tokio, logging): unshare needs a single-threaded process.
     let mapping = match flags.rootless {
         true => Some(rootless::enter(&flags.exec_root)?),

@@ -82,6 +82,7 @@ impl Engine {
                 .containers
                 .get_mut(&id)
                 .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
+            self.rootless_check_update(&upd.resources)?;
             let mut merged = rec.host_config.resources.clone();
             merge(&mut merged, &upd.resources)?;
             let warnings = validate(&mut merged, true)?;
