@@ -59,6 +59,40 @@ impl Rootless {
         }
     }
 
+    /// The workspace binary `name`, or — when the user cannot reach the build directory
+    /// (a checkout under /root) — a copy in the test's directory (berthd finds berth-shim
+    /// beside itself).
+    fn bin(&self, name: &str) -> PathBuf {
+        let built = if name == "berth" {
+            PathBuf::from(BERTH)
+        } else {
+            bin_dir().join(name)
+        };
+        let reachable = Command::new("setpriv")
+            .arg(format!("--reuid={}", self.uid))
+            .arg(format!("--regid={}", self.uid))
+            .args(["--clear-groups", "--", "test", "-x"])
+            .arg(&built)
+            .status()
+            .is_ok_and(|s| s.success());
+        if reachable {
+            return built;
+        }
+        let dir = self.dir.join("bin");
+        fs::create_dir_all(&dir).unwrap();
+        for b in ["berthd", "berth-shim"] {
+            let to = dir.join(b);
+            if !to.exists() {
+                fs::copy(bin_dir().join(b), &to).unwrap();
+            }
+        }
+        let to = dir.join("berth");
+        if !to.exists() {
+            fs::copy(BERTH, &to).unwrap();
+        }
+        dir.join(name)
+    }
+
     fn sock(&self) -> PathBuf {
         self.dir.join("run/berth.sock")
     }
@@ -81,7 +115,7 @@ impl Rootless {
     fn start(&mut self) {
         let log = fs::File::create(self.dir.join("berthd.log")).unwrap();
         let child = self
-            .as_user(&bin_dir().join("berthd"))
+            .as_user(&self.bin("berthd"))
             .arg("--log-level=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -120,7 +154,7 @@ impl Rootless {
     fn berth_with_stdin(&self, args: &[&str], stdin: Option<&Path>) -> Output {
         let mut out = tempfile::tempfile().unwrap();
         let mut err = tempfile::tempfile().unwrap();
-        let mut cmd = self.as_user(Path::new(BERTH));
+        let mut cmd = self.as_user(&self.bin("berth"));
         cmd.args(args)
             .stdout(out.try_clone().unwrap())
             .stderr(err.try_clone().unwrap());
