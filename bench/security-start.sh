@@ -5,6 +5,9 @@
 #      `--security-opt seccomp=unconfined` (berth through berthd; podman with its own default).
 #   2. A user namespace vs none: berth-runtime and runc on one bundle with and without a user
 #      namespace (0 -> 100000, 65536 ids), podman `--uidmap 0:100000:65536` vs none.
+#   3. berthd with `--userns-remap` (a subordinate range this script adds to /etc/subuid and
+#      /etc/subgid and removes again): `run --rm` remapped (idmapped layers, own user namespace)
+#      vs `--userns=host` on the same daemon (both `--bridge none`).
 # Usage: bench/security-start.sh [N]   (root; needs busybox-static, podman, runc; release builds)
 # crun (podman's default) refuses this host's hybrid cgroups while hugetlb sits on cgroup2, so
 # podman runs with runc here.
@@ -20,8 +23,17 @@ W=$(mktemp -d /tmp/berth-secbench.XXXXXX)
 PODMAN=(podman --runtime runc --root "$W/podman-root" --runroot "$W/podman-run" --storage-driver overlay)
 PODMAN_RUN=(--rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 DAEMON=
+REMAP_DAEMON=
+# A numeric id of our own with 65536 subordinate ids (the line is removed on exit).
+REMAP_ID=$((3900000000 + $$ % 100000))
+REMAP_LINE="$REMAP_ID:2000000000:65536"
 cleanup() {
   set +e
+  if [ -n "$REMAP_DAEMON" ]; then
+    for id in $("$REL/berth" -H "unix://$W/remap.sock" ps -aq); do "$REL/berth" -H "unix://$W/remap.sock" rm -f "$id" >/dev/null; done
+    kill "$REMAP_DAEMON"; wait "$REMAP_DAEMON" 2>/dev/null
+  fi
+  for f in /etc/subuid /etc/subgid; do sed -i "/^$REMAP_LINE\$/d" "$f"; done
   if [ -n "$DAEMON" ]; then
     for id in $("$REL/berth" -H "unix://$W/berth.sock" ps -aq); do "$REL/berth" -H "unix://$W/berth.sock" rm -f "$id" >/dev/null; done
     kill "$DAEMON"; wait "$DAEMON" 2>/dev/null
@@ -62,6 +74,13 @@ DAEMON=$!
 for _ in $(seq 100); do [ -S "$W/berth.sock" ] && break; sleep 0.05; done
 B=("$REL/berth" -H "unix://$W/berth.sock")
 "${B[@]}" import - bench:latest < "$W/rootfs.tar" >/dev/null
+for f in /etc/subuid /etc/subgid; do echo "$REMAP_LINE" >> "$f"; done
+"$REL/berthd" --data-root "$W/rdata" --exec-root "$W/rexec" -H "unix://$W/remap.sock" --bridge none \
+  --userns-remap "$REMAP_ID:$REMAP_ID" 2>"$W/remap.log" &
+REMAP_DAEMON=$!
+for _ in $(seq 100); do [ -S "$W/remap.sock" ] && break; sleep 0.05; done
+RB=("$REL/berth" -H "unix://$W/remap.sock")
+"${RB[@]}" import - bench:latest < "$W/rootfs.tar" >/dev/null
 "${PODMAN[@]}" import -q "$W/rootfs.tar" localhost/bench:latest >/dev/null
 
 declare -A CMD=(
@@ -69,10 +88,12 @@ declare -A CMD=(
   [berth-unconfined]="${B[*]} run --rm --security-opt seccomp=unconfined bench true"
   [podman-default]="${PODMAN[*]} run ${PODMAN_RUN[*]} localhost/bench true"
   [podman-unconfined]="${PODMAN[*]} run ${PODMAN_RUN[*]} --security-opt seccomp=unconfined localhost/bench true"
+  [berth-remap]="${RB[*]} run --rm bench true"
+  [berth-remap-host]="${RB[*]} run --rm --userns=host bench true"
   [podman-userns]="${PODMAN[*]} run ${PODMAN_RUN[*]} --uidmap 0:100000:65536 --gidmap 0:100000:65536 localhost/bench true"
 )
 CASES=(berth-default berth-unconfined podman-default podman-unconfined podman-userns
-       runtime-plain runtime-userns runc-plain runc-userns)
+       runtime-plain runtime-userns runc-plain runc-userns berth-remap berth-remap-host)
 for c in "${CASES[@]}"; do : > "$W/t-$c"; done
 run_case() {
   case "$1" in
@@ -102,6 +123,7 @@ r = lambda a, b: m[a] / m[b]
 print()
 print(f"seccomp filter cost (default / unconfined): berth {r('berth-default','berth-unconfined'):.3f}   podman {r('podman-default','podman-unconfined'):.3f}")
 print(f"user namespace cost (userns / plain):       berth-runtime {r('runtime-userns','runtime-plain'):.3f}   runc {r('runc-userns','runc-plain'):.3f}   podman {r('podman-userns','podman-default'):.3f}")
+print(f"userns-remap cost (remapped / --userns=host, one berthd): berth {r('berth-remap','berth-remap-host'):.3f}   vs podman --uidmap / plain {r('podman-userns','podman-default'):.3f}")
 print(f"berth / podman, default confinement: {r('berth-default','podman-default'):.3f}   unconfined: {r('berth-unconfined','podman-unconfined'):.3f}")
 print(f"berth-runtime / runc, plain: {r('runtime-plain','runc-plain'):.3f}   userns: {r('runtime-userns','runc-userns'):.3f}")
 PY
