@@ -284,11 +284,15 @@ impl VolumeStore {
 
     /// Records a container's mount points (persisted in its directory) and its references.
     pub fn attach(&self, id: &str, mounts: Vec<MountPoint>) -> Result<()> {
-        let dir = self.containers_dir.join(id);
-        fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
-        let bytes =
-            serde_json::to_vec(&mounts).map_err(|e| EngineError::Internal(e.to_string()))?;
-        atomic_write(&dir.join(MOUNTS_FILE), &bytes)?;
+        // No file means no mount points (as `load` reads it): a container without mounts
+        // costs no durable write (two fsyncs) on `create`.
+        if !mounts.is_empty() {
+            let dir = self.containers_dir.join(id);
+            fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+            let bytes =
+                serde_json::to_vec(&mounts).map_err(|e| EngineError::Internal(e.to_string()))?;
+            atomic_write(&dir.join(MOUNTS_FILE), &bytes)?;
+        }
         let mut st = self.lock();
         for mp in &mounts {
             if let Some(n) = mp.volume_name() {
