@@ -12,6 +12,7 @@
 //!   get the others-search bit (docker's 0711 on its roots), since the remapped root has no
 //!   privilege over real root's files.
 
+pub mod default_user;
 pub mod subid;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

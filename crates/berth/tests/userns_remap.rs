@@ -434,3 +434,68 @@ fn missing_subuid_range_is_a_clear_start_error() {
     );
     assert!(!dir.path().join("s.sock").exists());
 }
+
+/// Removes `berthremap` and its subordinate ranges if the test created them.
+struct DefaultUser {
+    created: bool,
+}
+
+impl Drop for DefaultUser {
+    fn drop(&mut self) {
+        if !self.created {
+            return;
+        }
+        locked(|| {
+            let _ = Command::new("userdel")
+                .arg("berthremap")
+                .stderr(Stdio::null())
+                .status();
+            for f in SUBID_FILES {
+                if let Ok(text) = fs::read_to_string(f) {
+                    let kept: String = text
+                        .lines()
+                        .filter(|l| !l.starts_with("berthremap:"))
+                        .map(|l| format!("{l}\n"))
+                        .collect();
+                    let _ = fs::write(f, kept);
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn default_creates_berthremap_and_a_free_range() {
+    let has_user = || {
+        fs::read_to_string("/etc/passwd")
+            .unwrap()
+            .lines()
+            .any(|l| l.starts_with("berthremap:"))
+    };
+    // The daemon's useradd/usermod run under the lock the other tests edit the files with.
+    let (d, _user) = locked(|| {
+        let user = DefaultUser {
+            created: !has_user(),
+        };
+        (
+            Daemon::start_with(&["--bridge", "none", "--userns-remap", "default"]),
+            user,
+        )
+    });
+    assert!(has_user(), "{}", d.log());
+    let line = fs::read_to_string("/etc/subuid")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("berthremap:"))
+        .map(str::to_owned)
+        .unwrap();
+    let f: Vec<&str> = line.split(':').collect();
+    d.import_busybox();
+    let (code, out) = run_logged(&d, &["busybox", "cat", "/proc/self/uid_map"]);
+    assert_eq!(code, "0", "{out}");
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", f[1], f[2]]
+    );
+    drop(d);
+}

@@ -64,6 +64,11 @@ pub fn userns_remap(
     if uid_map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"] {
         anyhow::bail!("--userns-remap needs a daemon running as root on the host, not in a user namespace (rootless)");
     }
+    if setting.trim() == "default" {
+        berth_engine::userns::default_user::ensure()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("--userns-remap")?;
+    }
     let files = berth_engine::userns::HostIdFiles::default();
     let remap = berth_engine::userns::Remap::resolve(setting, &files)
         .map_err(|e| anyhow::anyhow!("{e}"))

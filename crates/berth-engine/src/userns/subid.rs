@@ -52,7 +52,7 @@ impl std::fmt::Display for Principal {
 }
 
 /// Looks `key` (a name or a number) up in a passwd or group file's text: (name, id).
-fn lookup(text: &str, key: &str) -> Option<(String, u32)> {
+pub(super) fn lookup(text: &str, key: &str) -> Option<(String, u32)> {
     let entries = text
         .lines()
         .map(|l| l.split(':').collect::<Vec<_>>())
@@ -72,7 +72,7 @@ fn lookup(text: &str, key: &str) -> Option<(String, u32)> {
     by_id
 }
 
-fn read(path: &Path) -> Result<String, String> {
+pub(super) fn read(path: &Path) -> Result<String, String> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(s),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
