@@ -422,6 +422,9 @@ impl Engine {
 
     /// Forgets a removed container's networking.
     pub(crate) fn net_unregister(&self, id: &str) {
+        if self.cfg.rootless {
+            self.pasta_teardown(id);
+        }
         if let Some(n) = self.net.get() {
             n.unregister(id);
         }

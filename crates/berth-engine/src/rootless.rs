@@ -115,10 +115,18 @@ impl Engine {
         }
         let bad = |e: serde_json::Error| EngineError::Internal(format!("container spec: {e}"));
         let mut v = serde_json::to_value(spec).map_err(bad)?;
+        self.rootless_apply_value(&mut v)?;
+        serde_json::from_value(v).map_err(bad)
+    }
+
+    /// [`Engine::rootless_apply`] on a spec already in JSON form (build RUN steps).
+    pub(crate) fn rootless_apply_value(&self, v: &mut Value) -> Result<()> {
+        if !self.cfg.rootless {
+            return Ok(());
+        }
         let read = |f| std::fs::read_to_string(f).unwrap_or_default();
         let (uid_map, gid_map) = (read("/proc/self/uid_map"), read("/proc/self/gid_map"));
-        adjust(&mut v, (&uid_map, &gid_map), cgroups_writable())?;
-        serde_json::from_value(v).map_err(bad)
+        adjust(v, (&uid_map, &gid_map), cgroups_writable())
     }
 }
 

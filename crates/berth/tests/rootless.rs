@@ -457,6 +457,25 @@ fn rootless_pasta_network_publishes_ports_on_the_host_loopback() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    // A build's RUN steps get a pasta network of their own and write through overlay.
+    let ctx = r.dir.join("ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox:latest\nRUN ip route | grep default && echo built > /b.txt\n",
+    )
+    .unwrap();
+    chown_tree(&ctx, r.uid);
+    r.ok(&["build", "-t", "rl-built", ctx.to_str().unwrap()]);
+    assert_eq!(
+        r.ok(&["run", "--rm", "rl-built", "cat", "/b.txt"]).trim(),
+        "built"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pasta_of(r.uid).is_empty() {
+        assert!(Instant::now() < deadline, "a RUN step's pasta left running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Ports the user may not bind are refused up front.
     let o = r.berth(&["run", "--rm", "-p", "80:80", "busybox:latest", "true"]);
     assert!(!o.status.success());

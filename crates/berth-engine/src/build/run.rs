@@ -161,6 +161,7 @@ pub(super) fn run_step(
             ns.retain(|n| n.get("type").and_then(|t| t.as_str()) != Some("network"));
         }
     }
+    engine.rootless_apply_value(&mut v).map_err(other)?;
     for m in &req.mounts {
         let (target, mount) = match m {
             RunMount::Cache { id: cache, target } => {

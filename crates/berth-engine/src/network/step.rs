@@ -40,8 +40,20 @@ impl Engine {
             "" | "default" => self.default_mode(),
             m => m,
         };
-        if matches!(mode, "none" | "host") || mode == crate::rootless_net::PASTA {
+        if matches!(mode, "none" | "host") {
             return Ok((spec, None));
+        }
+        if mode == crate::rootless_net::PASTA {
+            // Rootless: the step gets its own pasta, ended by the guard (`net_unregister`).
+            let path = self.pasta_setup(id, &crate::HostConfig::default())?;
+            let guard = StepNet {
+                engine: self,
+                id: id.to_owned(),
+            };
+            let files = EtcFiles::in_dir(dir);
+            berth_network::files::write(&files, hostname, None, &DnsConfig::default(), None, false)
+                .map_err(net_err)?;
+            return Ok((edit_spec(spec, &NsMode::Join(path), &files)?, Some(guard)));
         }
         let net = self.net()?;
         let request = AttachRequest {
