@@ -369,7 +369,7 @@ impl Engine {
                     image_id: r.image.clone(),
                     command: cmd.join(" "),
                     created,
-                    ports: self.summary_ports(&r.id),
+                    ports: self.summary_ports(r),
                     labels: r.config.labels.clone(),
                     state: r.state.status.clone(),
                     status,

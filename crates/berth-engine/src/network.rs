@@ -442,16 +442,18 @@ impl Engine {
         let exposed: Vec<String> = rec.config.net.exposed_ports.keys().cloned().collect();
         match self.net.get() {
             Some(n) => n.settings(&rec.id, &exposed, &rec.host_config.network_mode),
+            None if self.cfg.rootless => self.pasta_settings(rec),
             None => json!({"Networks": {}}),
         }
     }
 
     /// `ps`'s `Ports`.
-    pub(crate) fn summary_ports(&self, id: &str) -> Vec<Value> {
-        self.net
-            .get()
-            .map(|n| n.summary_ports(id))
-            .unwrap_or_default()
+    pub(crate) fn summary_ports(&self, rec: &ContainerRecord) -> Vec<Value> {
+        match self.net.get() {
+            Some(n) => n.summary_ports(&rec.id),
+            None if self.cfg.rootless => self.pasta_summary_ports(rec),
+            None => Vec::new(),
+        }
     }
 
     /// The three files' host paths for inspect (`ResolvConfPath`, `HostnamePath`, `HostsPath`).

@@ -12,8 +12,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use serde_json::{json, Value};
+
 use crate::error::EngineError;
 use crate::network::PortBinding;
+use crate::record::ContainerRecord;
 use crate::{Engine, HostConfig, Result};
 
 /// The network mode name (podman's).
@@ -182,6 +185,68 @@ impl Engine {
             berth_network::netns::remove(&ns);
         }
         stop_pasta(&pidfile);
+    }
+}
+
+/// The published ports of a running pasta container: (proto, container port, host ip, host
+/// port), as docker's inspect and `ps` show them.
+fn published(rec: &ContainerRecord) -> Vec<(String, u16, String, String)> {
+    if rec.host_config.network_mode != PASTA || !rec.state.running {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (key, list) in &rec.host_config.net.port_bindings {
+        let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let Ok(cport) = port.parse::<u16>() else {
+            continue;
+        };
+        for b in list.iter().flatten() {
+            let ip = if b.host_ip.is_empty() {
+                "0.0.0.0".to_owned()
+            } else {
+                b.host_ip.clone()
+            };
+            out.push((proto.to_owned(), cport, ip, b.host_port.clone()));
+        }
+    }
+    out
+}
+
+impl Engine {
+    /// inspect's `NetworkSettings` of a rootless container: its pasta network and ports.
+    pub(crate) fn pasta_settings(&self, rec: &ContainerRecord) -> Value {
+        let mut ports = serde_json::Map::new();
+        for k in rec.config.net.exposed_ports.keys() {
+            ports.insert(k.clone(), Value::Null);
+        }
+        for (proto, cport, ip, hport) in published(rec) {
+            let entry = ports
+                .entry(format!("{cport}/{proto}"))
+                .or_insert_with(|| json!([]));
+            if !entry.is_array() {
+                *entry = json!([]);
+            }
+            if let Some(list) = entry.as_array_mut() {
+                list.push(json!({"HostIp": ip, "HostPort": hport}));
+            }
+        }
+        let networks = if rec.host_config.network_mode == PASTA {
+            json!({ PASTA: {"NetworkID": PASTA, "IPAddress": "", "Gateway": ""} })
+        } else {
+            json!({})
+        };
+        json!({"Networks": networks, "Ports": ports})
+    }
+
+    /// `ps`'s `Ports` of a rootless container.
+    pub(crate) fn pasta_summary_ports(&self, rec: &ContainerRecord) -> Vec<Value> {
+        published(rec)
+            .into_iter()
+            .filter_map(|(proto, cport, ip, hport)| {
+                let public: u16 = hport.parse().ok()?;
+                Some(json!({"IP": ip, "PrivatePort": cport, "PublicPort": public, "Type": proto}))
+            })
+            .collect()
     }
 }
 

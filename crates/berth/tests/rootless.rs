@@ -446,6 +446,11 @@ fn rootless_pasta_network_publishes_ports_on_the_host_loopback() {
     );
     let routes = r.ok(&["exec", "rl-httpd", "ip", "route"]);
     assert!(routes.contains("default via"), "{routes}");
+    assert_eq!(
+        r.ok(&["port", "rl-httpd"]).trim(),
+        format!("80/tcp -> 127.0.0.1:{port}")
+    );
+    assert!(r.ok(&["ps"]).contains(&format!("127.0.0.1:{port}->80/tcp")));
     let page = http_get(port, "/index.html");
     assert!(page.contains("hello-rootless"), "{page}");
     assert_eq!(pasta_of(r.uid).len(), 1, "one pasta per container");
