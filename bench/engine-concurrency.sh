@@ -24,7 +24,7 @@ burst() { # name image engine-command... (extra run flags in RUNFLAGS)
   "$@" rm -f $("$@" ps -aq) >/dev/null 2>&1 || true
   eval "C_$name=$ms"
 }
-echo "$N x run -d sleep, launched at once:"
+echo "$N x run -d sleep, launched at once (load $(loadavg)):"
 RUNFLAGS="" burst berth busybox $BERTH
 RUNFLAGS="$PU" burst podman localhost/busybox $PODMAN
 RUNFLAGS="" burst docker busybox $DOCKER

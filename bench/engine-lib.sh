@@ -61,4 +61,6 @@ start_podman() {
   $PODMAN import "$W/rootfs.tar" localhost/busybox:latest >/dev/null
 }
 
+# The 1/5/15-minute load average: the machine is shared, print it beside every figure.
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }

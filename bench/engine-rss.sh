@@ -21,7 +21,7 @@ report() { # label count pids...
 }
 start_berthd; start_podman; start_dockerd
 sleep 2
-echo "idle daemons:"
+echo "idle daemons (load $(loadavg)):"
 report berthd 1 "$(cat "$W/berthd.pid")"
 DPID=$(cat "$W/dockerd.pid")
 report "dockerd + containerd" 1 "$DPID" $(pgrep -P "$DPID" -x containerd)

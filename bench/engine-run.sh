@@ -14,6 +14,7 @@ cmds=(
 if $BERTH run --rm busybox true >/dev/null 2>&1; then
   cmds+=("berth-default-net|$BERTH run --rm busybox true")
 fi
+echo "load before: $(loadavg)"
 for round in $(seq -3 "$N"); do
   for c in "${cmds[@]}"; do
     name=${c%%|*}; cmd=${c#*|}
@@ -21,7 +22,7 @@ for round in $(seq -3 "$N"); do
     [ "$round" -gt 0 ] && T[$name]+="$((t1 - t0)) "
   done
 done
-echo "run --rm true, median of $N (ms), alternating:"
+echo "run --rm true, median of $N (ms), alternating (load after: $(loadavg)):"
 for c in "${cmds[@]}"; do
   name=${c%%|*}
   m=$(echo ${T[$name]} | tr ' ' '\n' | median)
