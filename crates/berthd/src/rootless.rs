@@ -223,22 +223,32 @@ fn previous_namespaces(exec_root: &Path, uid: u32) -> Option<(std::fs::File, std
         let Ok(text) = std::fs::read_to_string(e.path().join("state.json")) else {
             continue;
         };
-        let Some(pid) = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v["pid"].as_i64())
+        let Ok(state) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let (Some(pid), Some(started)) = (state["pid"].as_i64(), state["pidStartTime"].as_u64())
         else {
             continue;
         };
+        // The recorded init (same start time, not a reused pid) and its parent.
         let Some(shim) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
             .and_then(|st| {
                 let rest = st.rsplit_once(')')?.1.to_owned();
-                rest.split_whitespace().nth(1)?.parse::<i32>().ok()
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                let start: u64 = f.get(19)?.parse().ok()?;
+                (start == started).then(|| f.get(1)?.parse::<i32>().ok())?
             })
         else {
             continue;
         };
         let proc = PathBuf::from(format!("/proc/{shim}"));
+        let is_shim = std::fs::read(proc.join("cmdline")).is_ok_and(|c| {
+            c.starts_with(b"berth-shim") || c.windows(11).any(|w| w == b"/berth-shim")
+        });
+        if !is_shim {
+            continue;
+        }
         let owner = std::fs::read_to_string(proc.join("status"))
             .ok()
             .and_then(|st| {
