@@ -91,7 +91,60 @@ pub(crate) fn adjust(v: &mut Value, maps: (&str, &str), limits_possible: bool) -
     Ok(())
 }
 
+/// Counters of a container without a cgroup, summed over its processes from `/proc`: CPU
+/// time (own and reaped children's), resident memory, threads. `berth stats` then shows real
+/// CPU %, memory and PIDS for rootless containers (no limits, no block I/O).
+pub(crate) fn proc_stats(pids: &[i32]) -> berth_cgroups::Stats {
+    // SAFETY: sysconf with a valid name has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let tick_ns = 1_000_000_000 / hz;
+    let mut s = berth_cgroups::Stats::default();
+    for pid in pids {
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            let f: Vec<u64> = stat
+                .rsplit_once(')')
+                .map(|(_, rest)| {
+                    rest.split_whitespace()
+                        .map(|x| x.parse().unwrap_or(0))
+                        .collect()
+                })
+                .unwrap_or_default();
+            // After the command: utime, stime, cutime, cstime are fields 11-14.
+            if f.len() > 14 {
+                s.cpu.usage_user_ns += (f[11] + f[13]) * tick_ns;
+                s.cpu.usage_system_ns += (f[12] + f[14]) * tick_ns;
+            }
+        }
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            s.memory.usage += field("VmRSS:") * 1024;
+            s.memory.rss += field("RssAnon:") * 1024;
+            s.pids.current += field("Threads:");
+        }
+    }
+    s.cpu.usage_total_ns = s.cpu.usage_user_ns + s.cpu.usage_system_ns;
+    s
+}
+
 impl Engine {
+    /// A rootless container's counters when it has no cgroup (see [`proc_stats`]); `None`
+    /// when the cgroup is the source (rootful, or a writable cgroup).
+    pub(crate) fn rootless_stats(&self, id: &str) -> Option<berth_cgroups::Stats> {
+        if !self.cfg.rootless || cgroups_writable() {
+            return None;
+        }
+        let pids = berth_runtime::container::Container::load(&self.runtime_root(), id)
+            .and_then(|c| c.pids())
+            .unwrap_or_default();
+        Some(proc_stats(&pids))
+    }
+
     /// `update` of limits on a rootless daemon without a delegated cgroup: refused clearly
     /// (a restart-policy-only update passes).
     pub(crate) fn rootless_check_update(&self, r: &crate::resources::Resources) -> Result<()> {
@@ -145,6 +198,17 @@ mod tests {
             "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]},
             "process": {"user": {"uid": 0, "gid": 0}},
         })
+    }
+
+    #[test]
+    fn proc_stats_count_this_process() {
+        let s = proc_stats(&[std::process::id() as i32]);
+        assert!(s.memory.usage > 0);
+        assert!(s.pids.current >= 1);
+        assert_eq!(
+            s.cpu.usage_total_ns,
+            s.cpu.usage_user_ns + s.cpu.usage_system_ns
+        );
     }
 
     #[test]

@@ -176,11 +176,14 @@ impl Engine {
             doc["pids_stats"] = json!({});
             return Ok(with_previous(doc, prev));
         }
-        let stats = berth_runtime::container::Container::load(&self.runtime_root(), &id)
-            .and_then(|c| c.cgroup())
-            .map_err(|e| EngineError::Internal(format!("stats of {id}: {e}")))?
-            .stats()
-            .map_err(|e| EngineError::Internal(format!("stats of {id}: {e}")))?;
+        let stats = match self.rootless_stats(&id) {
+            Some(s) => s,
+            None => berth_runtime::container::Container::load(&self.runtime_root(), &id)
+                .and_then(|c| c.cgroup())
+                .map_err(|e| EngineError::Internal(format!("stats of {id}: {e}")))?
+                .stats()
+                .map_err(|e| EngineError::Internal(format!("stats of {id}: {e}")))?,
+        };
         let net = std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
             .map(|t| parse_net_dev(&t))
             .unwrap_or_default();

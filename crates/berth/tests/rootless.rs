@@ -333,6 +333,16 @@ fn rootless_berthd_runs_a_container_as_an_ordinary_user() {
         "written"
     );
     assert!(r.ok(&["top", "rl-web"]).contains("sleep"));
+    // Without a cgroup, stats come from the container's processes.
+    let stats = r.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.MemUsage}} {{.PIDs}}",
+        "rl-web",
+    ]);
+    assert!(!stats.starts_with("0B"), "{stats}");
+    assert!(stats.trim().ends_with(" 1"), "{stats}");
     // A restarted daemon joins the namespaces its predecessor's containers live in.
     r.restart();
     assert!(r
