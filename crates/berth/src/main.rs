@@ -88,6 +88,20 @@ fn socket_of(host: Option<&str>) -> Result<(PathBuf, bool), Failure> {
     }
 }
 
+/// For an ordinary user who reached no daemon on the default socket: where a rootless one
+/// would listen.
+fn rootless_hint(mut f: Failure, default_socket: bool) -> Failure {
+    // SAFETY: geteuid has no preconditions.
+    let user = unsafe { libc::geteuid() } != 0;
+    if default_socket && user && f.message.starts_with("Cannot connect to the Berth daemon") {
+        f.message.push_str(
+            "\nAs an ordinary user, start a rootless daemon with `berthd` (it listens on \
+             $XDG_RUNTIME_DIR/berth.sock), or pass -H unix://PATH.",
+        );
+    }
+    f
+}
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -102,7 +116,7 @@ fn main() {
         if default {
             autostart::ensure_daemon(&client)?;
         }
-        commands::dispatch(&client, cli.command)
+        commands::dispatch(&client, cli.command).map_err(|f| rootless_hint(f, default))
     }) {
         Ok(code) => code,
         Err(f) => {
