@@ -201,7 +201,10 @@ impl Snapshotter {
         let mut doc = self.lock();
         let id = doc.next_id;
         doc.next_id += 1;
-        self.save(&doc)?;
+        // Not saved here (a durable write is two fsyncs on every create): the save that
+        // records this snapshot carries the new `next_id`, so every number on disk stays below
+        // it; a number lost in a crash before that save is reused, and its leftover directory
+        // is removed just below.
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
