@@ -69,12 +69,7 @@ impl NetDaemon {
 
     /// The nft table of this daemon (named after its data root).
     fn table(&self) -> String {
-        let root = self.d().dir.join("data");
-        let mut h: u32 = 0x811c_9dc5;
-        for b in root.as_os_str().as_encoded_bytes() {
-            h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
-        }
-        format!("berth_{h:08x}")
+        common::nft_table(&self.d().dir.join("data"))
     }
 
     /// Host-side veths enslaved to `bridge`.

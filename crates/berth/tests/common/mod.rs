@@ -284,8 +284,33 @@ impl Drop for Daemon {
                     .status();
             }
         }
+        // A killed daemon leaves its network behind: pinned namespaces and its nftables table
+        // (named after the data root, as the engine names it). Its bridge is the test's to
+        // remove, as only the test knows its name.
+        if let Ok(entries) = fs::read_dir(self.dir.join("exec/netns")) {
+            for e in entries.flatten() {
+                let _ = Command::new("umount")
+                    .arg("-l")
+                    .arg(e.path())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &nft_table(&self.dir.join("data"))])
+            .stderr(Stdio::null())
+            .status();
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The engine's nftables table for a data root (FNV-1a of the path, as `berth-engine` does).
+pub fn nft_table(data_root: &Path) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in data_root.as_os_str().as_encoded_bytes() {
+        h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
+    }
+    format!("berth_{h:08x}")
 }
 
 /// stdout as text.
