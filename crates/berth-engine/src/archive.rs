@@ -310,6 +310,7 @@ impl Engine {
                 "mounted volume is marked read-only: {path}"
             )));
         }
+        let opts = self.cp_unpack_options(&root.id, opts)?;
         let dir = fsops::resolve(&root.fd, &root.path, OFlag::O_PATH)
             .map_err(io_to_engine(path, &root.id))?;
         let st = nix::sys::stat::fstat(&dir).map_err(|e| EngineError::Internal(e.to_string()))?;

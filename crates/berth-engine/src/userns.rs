@@ -98,6 +98,13 @@ impl Remap {
         Ok(self.inverse.get_or_init(|| Arc::new(fd)).clone())
     }
 
+    /// The host id of container id `id` under `map`, if mapped.
+    fn to_host(map: &[IdMapping], id: u32) -> Option<u32> {
+        map.iter()
+            .find(|m| id >= m.container && id - m.container < m.size)
+            .map(|m| m.host + (id - m.container))
+    }
+
     /// The remap for a container, or `None` when it opted out (`--userns=host`).
     pub fn for_container<'a>(remap: Option<&'a Remap>, host: &HostConfig) -> Option<&'a Remap> {
         remap.filter(|_| host.userns_mode != "host")
@@ -235,6 +242,39 @@ impl crate::Engine {
                 .mount(target)
                 .map_err(crate::error::io_err("mount rootfs on", target)),
         }
+    }
+
+    /// `cp` into a remapped container: the owner docker gives extracted files (its root, or
+    /// with `-a` the archive's ids) is a container id, written as the host id it maps to.
+    pub(crate) fn cp_unpack_options(
+        &self,
+        id: &str,
+        mut opts: crate::archive::UnpackOptions,
+    ) -> Result<crate::archive::UnpackOptions> {
+        let host = self
+            .lock()
+            .containers
+            .get(id)
+            .map(|r| r.host_config.clone());
+        let Some(remap) = host.as_ref().and_then(|h| self.remap_for(h)) else {
+            return Ok(opts);
+        };
+        let Some((uid, gid)) = opts.chown else {
+            return Err(EngineError::InvalidParameter(
+                "copyUIDGID (cp -a) into a user-namespace-remapped container is not supported"
+                    .into(),
+            ));
+        };
+        let unmapped = || {
+            EngineError::InvalidParameter(format!(
+                "owner {uid}:{gid} is not mapped in the container"
+            ))
+        };
+        opts.chown = Some((
+            Remap::to_host(&remap.uid_map, uid).ok_or_else(unmapped)?,
+            Remap::to_host(&remap.gid_map, gid).ok_or_else(unmapped)?,
+        ));
+        Ok(opts)
     }
 
     /// What `commit` reads a remapped container's writable layer through (see

@@ -265,6 +265,32 @@ fn commit_writes_the_container_ids_not_the_host_ones() {
 }
 
 #[test]
+fn cp_into_a_remapped_container_is_owned_by_its_root() {
+    let r = start(&[]);
+    let (d, start) = (&r.d, r.ids.start);
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("copied");
+    fs::write(&file, "c").unwrap();
+    let id = d
+        .ok(&["run", "-d", "busybox", "sleep", "60"])
+        .trim()
+        .to_owned();
+    d.ok(&["cp", file.to_str().unwrap(), &format!("{id}:/")]);
+    let out = d.ok(&["exec", &id, "ls", "-ln", "/copied"]);
+    assert!(
+        out.contains(" 0        0 "),
+        "owned by the container's root: {out}"
+    );
+    let on_disk = in_snapshots(d, "copied");
+    assert_eq!(on_disk.len(), 1);
+    assert_eq!(fs::metadata(&on_disk[0]).unwrap().uid(), start);
+    let o = d.berth(&["cp", "-a", file.to_str().unwrap(), &format!("{id}:/")]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not supported"), "{}", stderr(&o));
+    d.ok(&["rm", "-f", &id]);
+}
+
+#[test]
 fn userns_host_opts_out_and_privileged_needs_it() {
     let r = start(&[]);
     let d = &r.d;
