@@ -292,8 +292,10 @@ impl Engine {
             (parent, name)
         };
         fsops::lstat_at(&parent, name.as_deref()).map_err(io_to_engine(path, &root.id))?;
-        pack::pack(out, &parent, name.as_deref(), &rebase)
-            .map_err(|e| EngineError::Internal(format!("archive {path}: {e}")))
+        self.with_container_ids(&root.id, out, |out| {
+            pack::pack(out, &parent, name.as_deref(), &rebase)
+                .map_err(|e| EngineError::Internal(format!("archive {path}: {e}")))
+        })
     }
 
     /// `PUT /containers/{id}/archive?path=`: extracts a tar stream into the directory `path`.

@@ -14,6 +14,7 @@
 
 pub mod default_user;
 pub mod subid;
+pub mod tar_ids;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -275,6 +276,25 @@ impl crate::Engine {
             Remap::to_host(&remap.gid_map, gid).ok_or_else(unmapped)?,
         ));
         Ok(opts)
+    }
+
+    /// Runs `f` on `w`, or for a remapped container on `w` behind a writer that turns the tar
+    /// stream's host ids into the container's (`export`, `cp` out).
+    pub(crate) fn with_container_ids<T>(
+        &self,
+        id: &str,
+        w: &mut dyn std::io::Write,
+        f: impl FnOnce(&mut dyn std::io::Write) -> Result<T>,
+    ) -> Result<T> {
+        let host = self
+            .lock()
+            .containers
+            .get(id)
+            .map(|r| r.host_config.clone());
+        match host.as_ref().and_then(|h| self.remap_for(h)) {
+            Some(r) => f(&mut tar_ids::ToContainerIds::new(w, &r.uid_map, &r.gid_map)),
+            None => f(w),
+        }
     }
 
     /// What `commit` reads a remapped container's writable layer through (see

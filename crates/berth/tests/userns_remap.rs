@@ -290,6 +290,70 @@ fn cp_into_a_remapped_container_is_owned_by_its_root() {
     d.ok(&["rm", "-f", &id]);
 }
 
+/// (path, uid, gid) of each entry of a tar file.
+fn tar_owners(path: &Path) -> Vec<(String, u64, u64)> {
+    let mut a = tar::Archive::new(fs::File::open(path).unwrap());
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            let p = e.path().unwrap().display().to_string();
+            (p, h.uid().unwrap(), h.gid().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn export_and_cp_out_carry_the_container_ids() {
+    let r = start(&[]);
+    let d = &r.d;
+    let id = d
+        .ok(&[
+            "run",
+            "-d",
+            "busybox",
+            "sh",
+            "-c",
+            "echo x > /w && mkdir /d && chown 1000:1000 /d && echo ready && sleep 60",
+        ])
+        .trim()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !d.ok(&["logs", &id]).contains("ready") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = tempfile::tempdir().unwrap();
+    let check = |tar: &Path| {
+        let owners = tar_owners(tar);
+        let of = |name: &str| {
+            owners
+                .iter()
+                .find(|(p, _, _)| p.trim_start_matches("./").trim_end_matches('/') == name)
+                .map(|(_, u, g)| (*u, *g))
+        };
+        assert_eq!(of("w"), Some((0, 0)), "{owners:?}");
+        assert_eq!(of("d"), Some((1000, 1000)), "{owners:?}");
+        assert_eq!(of("etc/passwd"), Some((0, 0)), "{owners:?}");
+    };
+    // export of the running container (its idmapped root), then stopped (mounted plainly).
+    for (n, state) in ["running", "stopped"].iter().enumerate() {
+        if *state == "stopped" {
+            d.ok(&["kill", &id]);
+            d.ok(&["wait", &id]);
+        }
+        let tar = out.path().join(format!("export{n}.tar"));
+        d.ok(&["export", "-o", tar.to_str().unwrap(), &id]);
+        check(&tar);
+    }
+    // cp out (docker's `cp CONTAINER:/ -` writes a tar to stdout).
+    let o = d.berth(&["cp", &format!("{id}:/."), "-"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tar = out.path().join("cp.tar");
+    fs::write(&tar, &o.stdout).unwrap();
+    check(&tar);
+}
+
 #[test]
 fn userns_host_opts_out_and_privileged_needs_it() {
     let r = start(&[]);

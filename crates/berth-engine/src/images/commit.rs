@@ -208,14 +208,17 @@ impl Engine {
 
     /// `docker export CONTAINER`: the merged root as a tar written to `w`. A running
     /// container's mounted root is read in place; a stopped one is mounted for the duration.
-    pub fn export_container(&self, container: &str, w: impl Write) -> Result<()> {
+    pub fn export_container(&self, container: &str, mut w: impl Write) -> Result<()> {
         let rec = self.container_record(container)?;
         let rootfs = self.rootfs_dir(&rec.id);
-        if rec.state.running && super::is_mount_point(&rootfs) {
-            berth_image::archive::export_dir(&rootfs, w)?;
-        } else {
-            self.images.export_container(&rec.id, w)?;
-        }
+        self.with_container_ids(&rec.id, &mut w, |w| {
+            if rec.state.running && super::is_mount_point(&rootfs) {
+                berth_image::archive::export_dir(&rootfs, w)?;
+            } else {
+                self.images.export_container(&rec.id, w)?;
+            }
+            Ok(())
+        })?;
         self.emit_container(&rec.id, "export", &[]);
         Ok(())
     }
