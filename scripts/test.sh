@@ -5,4 +5,7 @@ cd "$(dirname "$0")/.."
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo build --workspace --bins --quiet
+# The end-to-end tests use these binaries instead of each test process running its own
+# `cargo build -p berthd -p berth-shim` (whose narrower feature set rebuilds rustls/ureq).
+export BERTH_BIN_DIR="$PWD/target/debug"
 cargo nextest run --workspace --no-fail-fast

@@ -34,6 +34,15 @@ fn locked<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// Replaces `path` through a rename, so a daemon reading it meanwhile (another test's) sees the
+/// old or the new text, never a truncated file.
+fn replace_file(path: &str, text: &str) {
+    let tmp = format!("{path}.berth-test-{}", std::process::id());
+    fs::write(&tmp, text).unwrap();
+    fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
 /// A unique numeric id with a 65536-id range in /etc/subuid and /etc/subgid; on drop exactly
 /// that line is removed again.
 struct SubIds {
@@ -57,7 +66,7 @@ impl SubIds {
                 }
                 text.push_str(&line);
                 text.push('\n');
-                fs::write(f, text).unwrap();
+                replace_file(f, &text);
             }
         });
         SubIds { id, start, line }
@@ -89,7 +98,7 @@ impl Drop for SubIds {
                     })
                     .map(|l| format!("{l}\n"))
                     .collect();
-                let _ = fs::write(f, kept);
+                replace_file(f, &kept);
             }
         });
     }
@@ -547,7 +556,7 @@ impl Drop for DefaultUser {
                         .filter(|l| !l.starts_with("berthremap:"))
                         .map(|l| format!("{l}\n"))
                         .collect();
-                    let _ = fs::write(f, kept);
+                    replace_file(f, &kept);
                 }
             }
         });
