@@ -277,32 +277,44 @@ pub fn logs(
 
 /// `berth inspect [-f FORMAT]`: a JSON array of the containers (or, failing that, images)
 /// found (or the template rendered for each); exit 1 if any was not found.
-pub fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32, Failure> {
+pub fn inspect(
+    c: &Client,
+    format: Option<&str>,
+    kind: Option<&str>,
+    names: &[String],
+) -> Result<i32, Failure> {
     let template = format
         .map(|f| crate::template::Template::parse(&f.replace("\\t", "\t")))
         .transpose()
         .map_err(|e| Failure::daemon(format!("template parsing error: {e}")))?;
+    // Without --type, docker looks for a container, then an image, a network, a volume.
+    const KINDS: [&str; 4] = ["container", "image", "network", "volume"];
+    let kinds: Vec<&str> = match kind {
+        None => KINDS.to_vec(),
+        Some(k) if KINDS.contains(&k) => vec![k],
+        Some(other) => {
+            return Err(Failure {
+                code: 1,
+                message: format!("\"{other}\" is not a valid value for --type"),
+            })
+        }
+    };
     let mut found = Vec::new();
     let mut code = 0;
     for n in names {
-        match c.request("GET", &format!("/containers/{}/json", enc(n)), Body::Empty) {
-            Ok(mut r) => {
-                let mut s = String::new();
-                r.read_to_string(&mut s)?;
-                let v: Value =
-                    serde_json::from_str(&s).map_err(|e| Failure::daemon(e.to_string()))?;
-                found.push(v);
+        let mut hit = None;
+        for k in &kinds {
+            hit = fetch_object(c, k, n)?;
+            if hit.is_some() {
+                break;
             }
-            Err(crate::client::ClientError::Api { status: 404, .. }) => {
-                match super::images::fetch_inspect(c, n)? {
-                    Some(v) => found.push(v),
-                    None => {
-                        eprintln!("Error: No such object: {n}");
-                        code = 1;
-                    }
-                }
+        }
+        match hit {
+            Some(v) => found.push(v),
+            None => {
+                eprintln!("Error: No such {}: {n}", kind.unwrap_or("object"));
+                code = 1;
             }
-            Err(e) => return Err(e.into()),
         }
     }
     if let Some(t) = template {
@@ -318,6 +330,26 @@ pub fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32
     let out = serde_json::to_string_pretty(&found).map_err(|e| Failure::daemon(e.to_string()))?;
     println!("{out}");
     Ok(code)
+}
+
+/// One object of `kind` by name or id; `None` when the daemon has none.
+fn fetch_object(c: &Client, kind: &str, name: &str) -> Result<Option<Value>, Failure> {
+    let path = match kind {
+        "image" => return super::images::fetch_inspect(c, name),
+        "container" => format!("/containers/{}/json", enc(name)),
+        "network" => format!("/networks/{}", enc(name)),
+        _ => format!("/volumes/{}", enc(name)),
+    };
+    match c.request("GET", &path, Body::Empty) {
+        Ok(mut r) => {
+            let mut s = String::new();
+            r.read_to_string(&mut s)?;
+            let v = serde_json::from_str(&s).map_err(|e| Failure::daemon(e.to_string()))?;
+            Ok(Some(v))
+        }
+        Err(crate::client::ClientError::Api { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `berth wait`: prints each exit code.

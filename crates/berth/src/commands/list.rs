@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::client::{Body, Client};
-use crate::table::{ago, ellipsis, render};
+use crate::table::{ago, ellipsis, human_size, render};
 use crate::template::Template;
 use crate::Failure;
 
@@ -45,10 +45,18 @@ pub(crate) fn render_format(format: &str, rows: &[Value], headers: &Value) -> Re
 
 /// The query string of `GET /containers/json` for `ps`'s flags (`--filter k=v` → docker's
 /// `filters` JSON).
-pub fn ps_query(all: bool, filters: &[String], limit: Option<i64>) -> Result<String, Failure> {
+pub fn ps_query(
+    all: bool,
+    size: bool,
+    filters: &[String],
+    limit: Option<i64>,
+) -> Result<String, Failure> {
     let mut q = vec![];
     if all {
         q.push("all=1".to_owned());
+    }
+    if size {
+        q.push("size=1".to_owned());
     }
     if let Some(n) = limit {
         q.push(format!("limit={n}"));
@@ -76,12 +84,13 @@ pub fn ps_query(all: bool, filters: &[String], limit: Option<i64>) -> Result<Str
     })
 }
 
-/// `berth ps [-a] [-q] [--no-trunc] [--format T] [--filter F] [-n N] [-l]`.
+/// `berth ps [-a] [-q] [-s] [--no-trunc] [--format T] [--filter F] [-n N] [-l]`.
 pub fn ps(
     c: &Client,
     query: &str,
     quiet: bool,
     no_trunc: bool,
+    size: bool,
     format: Option<&str>,
 ) -> Result<i32, Failure> {
     let list: Vec<Value> = c.json("GET", &format!("/containers/json{query}"), Body::Empty)?;
@@ -116,7 +125,7 @@ pub fn ps(
                 "Status": s(&v["Status"]),
                 "Names": names.join(","),
                 "Labels": labels.join(","),
-                "Size": "",
+                "Size": size_column(v),
                 "Mounts": "",
                 "Networks": "",
             })
@@ -128,9 +137,12 @@ pub fn ps(
         }
         return Ok(0);
     }
-    let format = format.unwrap_or(
-        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
-    );
+    let default = if size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    };
+    let format = format.unwrap_or(default);
     let headers = json!({
         "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
         "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
@@ -139,6 +151,15 @@ pub fn ps(
     });
     render_format(format, &rows, &headers)?;
     Ok(0)
+}
+
+/// docker's SIZE cell: the writable layer, and the whole root as "virtual" (empty when the
+/// daemon was not asked for sizes).
+fn size_column(v: &Value) -> String {
+    match (v["SizeRw"].as_u64(), v["SizeRootFs"].as_u64()) {
+        (Some(rw), Some(root)) => format!("{} (virtual {})", human_size(rw), human_size(root)),
+        _ => String::new(),
+    }
 }
 
 /// `berth top CONTAINER`: the container's processes.

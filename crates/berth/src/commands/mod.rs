@@ -55,6 +55,9 @@ pub struct CreateFlags {
     /// Overwrite the default ENTRYPOINT of the image.
     #[arg(long)]
     pub entrypoint: Option<String>,
+    /// Pull image before running ("always", "missing", "never").
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
     /// Container host name.
     #[arg(short = 'h', long = "hostname")]
     pub hostname: Option<String>,
@@ -237,6 +240,9 @@ pub enum Command {
         /// Show the latest created container (includes all states).
         #[arg(short = 'l', long)]
         latest: bool,
+        /// Display total file sizes.
+        #[arg(short = 's', long)]
+        size: bool,
     },
     /// Fetch the logs of a container.
     Logs {
@@ -262,6 +268,9 @@ pub enum Command {
         /// Format output using a Go template.
         #[arg(short = 'f', long)]
         format: Option<String>,
+        /// Return JSON for the specified type (container, image, network, volume).
+        #[arg(long = "type")]
+        kind: Option<String>,
         #[arg(required = true)]
         names: Vec<String>,
     },
@@ -470,9 +479,11 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             filters,
             last,
             latest,
+            size,
         } => {
-            let query = list::ps_query(all, &filters, if latest { Some(1) } else { last })?;
-            list::ps(c, &query, quiet, no_trunc, format.as_deref())
+            let limit = if latest { Some(1) } else { last };
+            let query = list::ps_query(all, size, &filters, limit)?;
+            list::ps(c, &query, quiet, no_trunc, size, format.as_deref())
         }
         Command::Logs {
             follow,
@@ -494,7 +505,11 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             }
             containers::logs(c, follow, tail.as_deref(), &q, &container)
         }
-        Command::Inspect { format, names } => containers::inspect(c, format.as_deref(), &names),
+        Command::Inspect {
+            format,
+            kind,
+            names,
+        } => containers::inspect(c, format.as_deref(), kind.as_deref(), &names),
         Command::Wait { containers } => containers::wait(c, &containers),
         Command::Images(a) => images::images(c, &a),
         Command::Pull(a) => registry::pull(c, &a),

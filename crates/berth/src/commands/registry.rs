@@ -194,6 +194,11 @@ pub fn pull_for_run(c: &Client, image: &str) -> Result<(), Failure> {
     pull_image(c, image, None, false, false, true)
 }
 
+/// `run/create --pull always`: the registry's current image, progress on stderr.
+pub fn pull_before_run(c: &Client, image: &str) -> Result<(), Failure> {
+    pull_image(c, image, None, false, false, true)
+}
+
 /// `berth push [-q] NAME[:TAG]`.
 pub fn push(c: &Client, a: &PushArgs) -> Result<i32, Failure> {
     let (image, tag) = pull_query(&a.name, false)?;

@@ -134,13 +134,27 @@ fn create(c: &Client, f: &CreateFlags, detach: bool, auto_remove: bool) -> Resul
     if f.rm && !matches!(f.restart.as_str(), "" | "no") {
         return Err(Failure::daemon("Conflicting options: --restart and --rm"));
     }
+    match f.pull.as_str() {
+        "missing" | "never" => {}
+        "always" => {
+            super::registry::pull_before_run(c, &with_default_tag(&f.image)).map_err(|e| {
+                Failure {
+                    code: 125,
+                    message: e.message,
+                }
+            })?
+        }
+        other => return Err(Failure::daemon(format!(
+            "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
+        ))),
+    }
     let body = request_body(f, detach, auto_remove)?;
     match c.json::<Value>("POST", &path, Body::Json(body)) {
         Ok(v) => Ok(v["Id"].as_str().unwrap_or_default().to_owned()),
         Err(ClientError::Api {
             status: 404,
             message,
-        }) if message.starts_with("No such image") => {
+        }) if message.starts_with("No such image") && f.pull == "missing" => {
             super::registry::pull_for_run(c, &with_default_tag(&f.image)).map_err(|e| Failure {
                 code: 125,
                 message: e.message,

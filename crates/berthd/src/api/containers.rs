@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_engine::{CreateRequest, ListFilters, WaitCondition};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
 
@@ -141,7 +141,27 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl In
         None => None,
     };
     let filters = ListFilters::parse(q.get("filters").map(String::as_str), limit)?;
-    let v = blocking(move || Ok(engine.list_filtered(all, &filters))).await?;
+    let size = flag(&q, "size");
+    let v = blocking(move || {
+        let list = engine.list_filtered(all, &filters);
+        let mut rows: Vec<Value> = list
+            .iter()
+            .map(|s| serde_json::to_value(s).unwrap_or_default())
+            .collect();
+        // `size=true` (`ps -s`): the writable layer and the whole root, as `system df` counts.
+        if size {
+            let usage = engine.disk_usage()?.containers;
+            for row in &mut rows {
+                let id = row["Id"].as_str().unwrap_or_default();
+                if let Some(u) = usage.iter().find(|u| u.summary.id == id) {
+                    row["SizeRw"] = json!(u.size_rw);
+                    row["SizeRootFs"] = json!(u.size_root_fs);
+                }
+            }
+        }
+        Ok(rows)
+    })
+    .await?;
     Ok(Json(v))
 }
 
