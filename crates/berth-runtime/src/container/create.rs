@@ -198,13 +198,14 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         _ => None,
     };
 
-    // The init joins its cgroup itself where that is cheap (no user namespace to map first).
-    let self_join = match &undo.cgroup {
-        Some(cg) if !ns.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) => {
-            SelfJoinPlan::new(cg)
-        }
-        _ => None,
-    };
+    // The init joins its cgroup itself, which is cheap (no cgroup.procs move). Born in a new
+    // user namespace it could no longer write the host's v1 `tasks` files, so then an
+    // intermediate joins first and unshares after (two stages); the cgroup2 part is joined at
+    // birth by clone3, checked with the runtime's own credentials.
+    let self_join = undo.cgroup.as_ref().and_then(SelfJoinPlan::new);
+    let new_user = ns.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER);
+    let two_stage =
+        !ns.single_clone() || (new_user && self_join.as_ref().is_some_and(|p| !p.tasks.is_empty()));
     let (parent, child) = channel::pair()?;
     let args = InitArgs {
         spec: &spec,
@@ -216,13 +217,20 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         console_socket: console.as_ref().map(|c| c.as_raw_fd()),
         preserve_fds: opts.preserve_fds,
         sync: &child,
-        parent_is_runtime: ns.single_clone(),
+        parent_is_runtime: !two_stage,
         cgroup_tasks: self_join
             .as_ref()
             .map(|p| p.tasks.as_slice())
             .unwrap_or(&[]),
     };
-    let (init_pid, joined) = spawn_init(&args, &parent, &ns, self_join.as_ref(), &mut undo)?;
+    let (init_pid, joined) = spawn_init(
+        &args,
+        &parent,
+        &ns,
+        two_stage,
+        self_join.as_ref(),
+        &mut undo,
+    )?;
     drop(self_join);
     drop(child);
     drop(console);
@@ -294,18 +302,20 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     })
 }
 
-/// Forks the init: one clone with every new namespace, or (when joining namespaces by path) an
-/// intermediate that joins them, unshares the rest and forks the init as its child. Returns
+/// Forks the init: one clone with every new namespace, or (when joining namespaces by path, or
+/// joining v1 cgroups before a new user namespace) an intermediate that joins them, unshares
+/// the rest and forks the init as its child. Returns
 /// whether the init is already in (or joins by itself) its cgroup.
 fn spawn_init(
     args: &InitArgs<'_>,
     parent: &Channel,
     ns: &Namespaces,
+    two_stage: bool,
     self_join: Option<&SelfJoinPlan>,
     undo: &mut Undo,
 ) -> Result<(Pid, bool), Error> {
     let parent_fd: RawFd = parent.raw();
-    if ns.single_clone() {
+    if !two_stage {
         let run = |a| init_main(a, parent_fd);
         let (pid, joined) = match self_join {
             Some(SelfJoinPlan {
