@@ -6,6 +6,7 @@
 mod ops;
 mod step;
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use berth_network::{AttachRequest, ContainerNet, DnsConfig, EtcFiles, NetConfig, Networks};
@@ -375,13 +376,7 @@ impl Engine {
         } else {
             let net = self.net()?;
             let path = net.setup(id).map_err(net_err)?;
-            let c = net.container(id).unwrap_or_default();
-            let first = c.requests.first().and_then(|r| net.get(&r.network).ok());
-            let own = first
-                .as_ref()
-                .and_then(|n| c.endpoints.get(&n.id))
-                .map(|e| e.ip);
-            let embedded = first.as_ref().filter(|n| !n.default).map(|n| n.gateway);
+            let (own, embedded) = first_addresses(net, id);
             let written =
                 berth_network::files::write(&files, &cfg.hostname, own, &dns, embedded, false);
             if let Err(e) = written {
@@ -514,6 +509,19 @@ fn default_bridge(
         gateway,
         subnet,
     })
+}
+
+/// The container's address on its first network, and the embedded DNS server's (that
+/// network's gateway) when it is a user-defined one: what its `/etc` files name.
+fn first_addresses(net: &Networks, id: &str) -> (Option<Ipv4Addr>, Option<Ipv4Addr>) {
+    let c = net.container(id).unwrap_or_default();
+    let first = c.requests.first().and_then(|r| net.get(&r.network).ok());
+    let own = first
+        .as_ref()
+        .and_then(|n| c.endpoints.get(&n.id))
+        .map(|e| e.ip);
+    let embedded = first.as_ref().filter(|n| !n.default).map(|n| n.gateway);
+    (own, embedded)
 }
 
 /// Points the spec's network namespace at `ns` and bind-mounts the `/etc` files.

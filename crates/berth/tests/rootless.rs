@@ -17,7 +17,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{bin_dir, rootfs_tar, stderr, stdout, BERTH};
+use common::{bin_dir, replace_file, rootfs_tar, stderr, stdout, with_subid_lock as locked, BERTH};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -505,33 +505,6 @@ fn rootless_pasta_network_publishes_ports_on_the_host_loopback() {
         "true",
     ]);
     assert!(!o.status.success());
-}
-
-/// The lock every test process that edits /etc/passwd, /etc/subuid or /etc/subgid holds
-/// (shared with the userns-remap tests).
-const SUBID_LOCK: &str = "/run/berth-tests-subid.lock";
-
-fn locked<T>(f: impl FnOnce() -> T) -> T {
-    use std::os::fd::AsRawFd;
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(SUBID_LOCK)
-        .unwrap();
-    // SAFETY: flock on an fd we own; released when `lock` is closed.
-    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
-    f()
-}
-
-/// Replaces `file` by a rename (readers never see it half written), keeping its mode.
-fn replace_file(file: &str, text: &str) {
-    let tmp = format!("{file}.berth-test-{}", std::process::id());
-    fs::write(&tmp, text).unwrap();
-    if let Ok(m) = fs::metadata(file) {
-        let _ = fs::set_permissions(&tmp, m.permissions());
-    }
-    fs::rename(&tmp, file).unwrap();
 }
 
 /// A passwd entry (newuidmap needs the caller's name) and subuid/subgid ranges for a test

@@ -8,41 +8,16 @@ mod common;
 
 use std::fs;
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{bin_dir, stderr, Daemon};
+use common::{bin_dir, replace_file, stderr, with_subid_lock as locked, Daemon};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 const SUBID_FILES: [&str; 2] = ["/etc/subuid", "/etc/subgid"];
-const LOCK: &str = "/run/berth-tests-subid.lock";
-
-/// Runs `f` holding an exclusive lock shared by every test process that edits the subid files.
-fn locked<T>(f: impl FnOnce() -> T) -> T {
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(LOCK)
-        .unwrap();
-    // SAFETY: flock on an fd we own; released when `lock` is closed.
-    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
-    f()
-}
-
-/// Replaces `path` through a rename, so a daemon reading it meanwhile (another test's) sees the
-/// old or the new text, never a truncated file.
-fn replace_file(path: &str, text: &str) {
-    let tmp = format!("{path}.berth-test-{}", std::process::id());
-    fs::write(&tmp, text).unwrap();
-    fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    fs::rename(&tmp, path).unwrap();
-}
-
 /// A unique numeric id with a 65536-id range in /etc/subuid and /etc/subgid; on drop exactly
 /// that line is removed again.
 struct SubIds {

@@ -8,7 +8,7 @@ use std::path::Path;
 use berth_network::{AttachRequest, ContainerNet, DnsConfig, EtcFiles};
 use berth_runtime::oci_spec::runtime::Spec;
 
-use super::{edit_spec, net_err, NsMode};
+use super::{edit_spec, first_addresses, net_err, NsMode};
 use crate::error::Result;
 use crate::Engine;
 
@@ -73,13 +73,7 @@ impl Engine {
             id: id.to_owned(),
         };
         let path = net.setup(id).map_err(net_err)?;
-        let c = net.container(id).unwrap_or_default();
-        let first = c.requests.first().and_then(|r| net.get(&r.network).ok());
-        let own = first
-            .as_ref()
-            .and_then(|n| c.endpoints.get(&n.id))
-            .map(|e| e.ip);
-        let embedded = first.as_ref().filter(|n| !n.default).map(|n| n.gateway);
+        let (own, embedded) = first_addresses(net, id);
         let files = EtcFiles::in_dir(dir);
         berth_network::files::write(
             &files,

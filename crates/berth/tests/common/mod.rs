@@ -304,6 +304,33 @@ impl Drop for Daemon {
     }
 }
 
+/// Runs `f` holding the lock every test process takes before it edits /etc/passwd,
+/// /etc/subuid or /etc/subgid (the rootless and userns-remap tests, and daemons they start
+/// that run useradd/usermod).
+pub fn with_subid_lock<T>(f: impl FnOnce() -> T) -> T {
+    use std::os::fd::AsRawFd;
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/run/berth-tests-subid.lock")
+        .unwrap();
+    // SAFETY: flock on an fd we own; released when `lock` is closed.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    f()
+}
+
+/// Replaces a host file through a rename, keeping its mode, so a daemon reading it meanwhile
+/// (another test's) sees the old or the new text, never a truncated file.
+pub fn replace_file(file: &str, text: &str) {
+    let tmp = format!("{file}.berth-test-{}", std::process::id());
+    fs::write(&tmp, text).unwrap();
+    if let Ok(m) = fs::metadata(file) {
+        fs::set_permissions(&tmp, m.permissions()).unwrap();
+    }
+    fs::rename(&tmp, file).unwrap();
+}
+
 /// The engine's nftables table for a data root (FNV-1a of the path, as `berth-engine` does).
 pub fn nft_table(data_root: &Path) -> String {
     let mut h: u32 = 0x811c_9dc5;
