@@ -144,9 +144,12 @@ fn create(c: &Client, f: &CreateFlags, detach: bool, auto_remove: bool) -> Resul
                 }
             })?
         }
-        other => return Err(Failure::daemon(format!(
-            "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
-        ))),
+        other => {
+            let allowed = r#"must be one of "always", "missing" or "never""#;
+            return Err(Failure::daemon(format!(
+                "invalid pull option: '{other}': {allowed}"
+            )));
+        }
     }
     let body = request_body(f, detach, auto_remove)?;
     match c.json::<Value>("POST", &path, Body::Json(body)) {
