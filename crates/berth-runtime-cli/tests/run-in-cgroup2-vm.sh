@@ -13,7 +13,8 @@ bin() { grep -o "\"executable\":\"[^\"]*/$1-[^\"]*\"" "$json" | sed 's/"executab
 mkdir -p target/cgroup2-vm
 inner=target/cgroup2-vm/runtime-tests.sh
 # The cgroup-dependent tests: limits and delete (cgroups), the v2 freezer (pause_resume), the
-# cgroup namespace root. Emulation is slow and occasionally loses a process: a failing binary is
+# cgroup namespace root, and new user namespaces (born in their cgroup by clone3, or through
+# an intermediate when namespaces are joined). Emulation is slow and occasionally loses a process: a failing binary is
 # retried once, and the retry is reported.
 {
   echo 'export TMPDIR=/mnt; rc=0'
@@ -21,6 +22,8 @@ inner=target/cgroup2-vm/runtime-tests.sh
   echo "t $(bin cgroups)"
   echo "t $(bin lifecycle) pause_resume"
   echo "t $(bin isolation) cgroup_namespace"
+  echo "t $(bin isolation) user_namespace_maps_ids"
+  echo "t $(bin userns_join)"
   echo 'exit $rc'
 } > "$inner"
 "$vm" --mem 2G -- sh "$inner"
