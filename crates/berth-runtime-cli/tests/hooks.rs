@@ -62,6 +62,14 @@ fn all_hook_stages_run_with_state() {
         let v: serde_json::Value = serde_json::from_str(json).unwrap();
         assert!(v["id"].as_str().unwrap().starts_with("berth-t-hooks"));
         assert!(v["pid"].as_i64().unwrap() > 0 || line.starts_with("poststop"));
+        // The container stages get the state the init was handed at create time.
+        let want = match line.split(' ').next().unwrap() {
+            "createRuntime" | "createContainer" | "startContainer" => "creating",
+            "prestart" => "created",
+            "poststart" => "running",
+            _ => "stopped",
+        };
+        assert_eq!(v["status"], want, "{line}");
     }
 }
 

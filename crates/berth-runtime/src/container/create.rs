@@ -457,15 +457,20 @@ fn sync_until_ready(
             Msg::RunCreateHooks => {
                 let st = hook_state(Status::Creating);
                 let hk = spec.hooks().as_ref();
+                // The deprecated prestart stage sees the container as `created`, which is what
+                // crun passes and runtime-tools' validation expects; createRuntime and
+                // createContainer run while it is still `creating`.
                 #[allow(deprecated)]
                 let prestart = hk.and_then(|h| h.prestart().as_ref());
-                let res = hooks::run_all(prestart, &st, hooks::Namespace::Runtime).and_then(|()| {
-                    hooks::run_all(
-                        hk.and_then(|h| h.create_runtime().as_ref()),
-                        &st,
-                        hooks::Namespace::Runtime,
-                    )
-                });
+                let prestart_state = hook_state(Status::Created);
+                let res = hooks::run_all(prestart, &prestart_state, hooks::Namespace::Runtime)
+                    .and_then(|()| {
+                        hooks::run_all(
+                            hk.and_then(|h| h.create_runtime().as_ref()),
+                            &st,
+                            hooks::Namespace::Runtime,
+                        )
+                    });
                 if let Err(e) = res {
                     let _ = parent.send(&Msg::Error(e.to_string()), None);
                     return Err(e.into());
