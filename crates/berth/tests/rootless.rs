@@ -17,7 +17,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{bin_dir, replace_file, rootfs_tar, stderr, stdout, with_subid_lock as locked, BERTH};
+use common::{
+    append_line, bin_dir, remove_line, rootfs_tar, stderr, stdout, with_subid_lock as locked, BERTH,
+};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -526,13 +528,7 @@ impl SubIdUser {
         ];
         locked(|| {
             for (f, line) in &lines {
-                let mut text = fs::read_to_string(f).unwrap_or_default();
-                if !text.is_empty() && !text.ends_with('\n') {
-                    text.push('\n');
-                }
-                text.push_str(line);
-                text.push('\n');
-                replace_file(f, &text);
+                append_line(f, line);
             }
         });
         SubIdUser { lines }
@@ -543,20 +539,7 @@ impl Drop for SubIdUser {
     fn drop(&mut self) {
         locked(|| {
             for (f, line) in &self.lines {
-                let Ok(text) = fs::read_to_string(f) else {
-                    continue;
-                };
-                let mut removed = false;
-                let kept: String = text
-                    .lines()
-                    .filter(|l| {
-                        let ours = !removed && l == line;
-                        removed |= ours;
-                        !ours
-                    })
-                    .map(|l| format!("{l}\n"))
-                    .collect();
-                replace_file(f, &kept);
+                remove_line(f, line);
             }
         });
     }

@@ -14,7 +14,9 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{bin_dir, replace_file, stderr, with_subid_lock as locked, Daemon};
+use common::{
+    append_line, bin_dir, remove_line, replace_file, stderr, with_subid_lock as locked, Daemon,
+};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 const SUBID_FILES: [&str; 2] = ["/etc/subuid", "/etc/subgid"];
@@ -35,13 +37,7 @@ impl SubIds {
         let line = format!("{id}:{start}:65536");
         locked(|| {
             for f in SUBID_FILES {
-                let mut text = fs::read_to_string(f).unwrap_or_default();
-                if !text.is_empty() && !text.ends_with('\n') {
-                    text.push('\n');
-                }
-                text.push_str(&line);
-                text.push('\n');
-                replace_file(f, &text);
+                append_line(f, &line);
             }
         });
         SubIds { id, start, line }
@@ -60,20 +56,7 @@ impl Drop for SubIds {
     fn drop(&mut self) {
         locked(|| {
             for f in SUBID_FILES {
-                let Ok(text) = fs::read_to_string(f) else {
-                    continue;
-                };
-                let mut removed = false;
-                let kept: String = text
-                    .lines()
-                    .filter(|l| {
-                        let ours = !removed && *l == self.line;
-                        removed |= ours;
-                        !ours
-                    })
-                    .map(|l| format!("{l}\n"))
-                    .collect();
-                replace_file(f, &kept);
+                remove_line(f, &self.line);
             }
         });
     }

@@ -331,6 +331,36 @@ pub fn replace_file(file: &str, text: &str) {
     fs::rename(&tmp, file).unwrap();
 }
 
+/// Appends `line` to a host file (by rename); call under [`with_subid_lock`].
+pub fn append_line(file: &str, line: &str) {
+    let mut text = fs::read_to_string(file).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(line);
+    text.push('\n');
+    replace_file(file, &text);
+}
+
+/// Removes the first line exactly equal to `line` from a host file (by rename), leaving every
+/// other line as it is; call under [`with_subid_lock`].
+pub fn remove_line(file: &str, line: &str) {
+    let Ok(text) = fs::read_to_string(file) else {
+        return;
+    };
+    let mut removed = false;
+    let kept: String = text
+        .lines()
+        .filter(|l| {
+            let ours = !removed && *l == line;
+            removed |= ours;
+            !ours
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    replace_file(file, &kept);
+}
+
 /// The engine's nftables table for a data root (FNV-1a of the path, as `berth-engine` does).
 pub fn nft_table(data_root: &Path) -> String {
     let mut h: u32 = 0x811c_9dc5;
