@@ -253,6 +253,7 @@ impl Engine {
             cfg.hostname = id[..12].to_owned();
         }
         let mut host_config = req.host_config.unwrap_or_default();
+        crate::network::validate_dns(&cfg, &host_config)?;
         host_config.restart_policy.validate()?;
         host_config.log_config.rotation()?;
         crate::resources::validate(&mut host_config.resources, false)?;

@@ -152,6 +152,19 @@ impl EndpointSettings {
     }
 }
 
+/// Checks the hostname, DNS and hosts entries a container will get before anything is
+/// created: they end up in kernel calls and in files bind-mounted into the container.
+pub(crate) fn validate_dns(cfg: &ContainerConfig, host: &HostConfig) -> Result<()> {
+    berth_network::names::dns_config(
+        &cfg.hostname,
+        &host.net.dns,
+        &host.net.dns_search,
+        &host.net.dns_options,
+        &host.net.extra_hosts,
+    )
+    .map_err(net_err)
+}
+
 pub(crate) fn net_err(e: berth_network::NetError) -> EngineError {
     use berth_network::NetError as N;
     match e {
@@ -487,6 +500,7 @@ fn default_bridge(
     bip: Option<&str>,
 ) -> berth_network::Result<berth_network::DefaultBridge> {
     use berth_network::subnet;
+    berth_network::names::interface(name)?;
     let (gateway, subnet) = match bip {
         Some(b) => subnet::parse_cidr_host(b)?,
         None => {

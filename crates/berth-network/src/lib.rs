@@ -17,6 +17,7 @@ pub mod files;
 pub mod inspect;
 pub mod link;
 mod manager;
+pub mod names;
 pub mod netns;
 pub mod nft;
 pub mod ports;

@@ -309,17 +309,7 @@ impl Networks {
         if !matches!(req.driver.as_str(), "" | "bridge") {
             return Err(NetError::NotFound(format!("plugin {}", req.driver)));
         }
-        if req.name.is_empty()
-            || !req
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-        {
-            return Err(NetError::Invalid(format!(
-                "invalid network name: {:?}",
-                req.name
-            )));
-        }
+        crate::names::network(&req.name)?;
         if matches!(req.name.as_str(), "host" | "none" | "bridge") {
             return Err(NetError::Conflict(format!(
                 "{} is a pre-defined network and cannot be created",
@@ -379,11 +369,13 @@ impl Networks {
             None => None,
         };
         let id = random_id();
-        let bridge = req
-            .options
-            .get("com.docker.network.bridge.name")
-            .cloned()
-            .unwrap_or_else(|| format!("br-{}", &id[..12]));
+        let bridge = match req.options.get("com.docker.network.bridge.name") {
+            Some(b) => {
+                crate::names::bridge(b, st.networks.values().map(|n| n.bridge.as_str()))?;
+                b.clone()
+            }
+            None => format!("br-{}", &id[..12]),
+        };
         let rec = NetworkRecord {
             id: id.clone(),
             name: req.name,

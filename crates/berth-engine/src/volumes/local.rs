@@ -15,6 +15,14 @@ pub fn validate_name(name: &str) -> Result<()> {
     let ok = name.len() >= 2
         && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    // The name is a directory of the data root: the filesystem's NAME_MAX is the limit.
+    if ok && name.len() > 255 {
+        return Err(EngineError::InvalidParameter(format!(
+            "create {}...: volume name is too long ({} bytes, at most 255)",
+            &name[..16],
+            name.len()
+        )));
+    }
     if ok {
         Ok(())
     } else {
@@ -181,6 +189,9 @@ mod tests {
         assert!(validate_name("data_1.x-y").is_ok());
         assert!(validate_name("a").is_err());
         assert!(validate_name("_a").is_err());
+        assert!(validate_name(&"v".repeat(255)).is_ok());
+        let long = validate_name(&"v".repeat(300)).unwrap_err().to_string();
+        assert!(long.contains("too long"), "{long}");
         let e = validate_name("rel/path").unwrap_err().to_string();
         assert!(e.contains("includes invalid characters"), "{e}");
     }
