@@ -3,6 +3,7 @@
 # `busybox:latest` (no registry needed), then `berth run` starts a container from it. As root,
 # `berth` starts the daemon (berthd) itself the first time, and says so.
 set -euo pipefail
+. "$(dirname "$0")/as-root.sh"
 BERTH=${BERTH:-berth}
 if ! "$BERTH" images --format '{{.Repository}}:{{.Tag}}' | grep -qx 'busybox:latest'; then
   R=$(mktemp -d /tmp/berth-demo.XXXXXX)

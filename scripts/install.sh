@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs Berth's build dependencies (Debian/Ubuntu) and its binaries into /usr/local/bin.
 set -euo pipefail
+. "$(dirname "$0")/as-root.sh"
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(busybox-static build-essential pkg-config iproute2 nftables)

@@ -4,6 +4,7 @@
 # Called by scripts/test.sh, so the README's test command works on a fresh machine; a no-op
 # (one dpkg query per package) when everything is there.
 set -euo pipefail
+. "$(dirname "$0")/as-root.sh"
 
 export DEBIAN_FRONTEND=noninteractive
 need_pkgs=(busybox-static iproute2 nftables pkg-config podman docker-registry skopeo umoci apache2-utils gcc libc6-dev docker.io python3-docker uidmap passt)

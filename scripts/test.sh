@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: format and lint gates, unit tests, and the end-to-end tests (as root, against the real kernel).
 set -euo pipefail
+. "$(dirname "$0")/as-root.sh"
 cd "$(dirname "$0")/.."
 scripts/test-deps.sh
 cargo fmt --all --check
