@@ -7,7 +7,7 @@
 //! daemon.
 //!
 //! Modules: [`parser`] (syntax: directives, continuations, heredocs, exec/shell forms),
-//! [`shell`] (variable substitution), [`ignore`] (`.dockerignore`), [`context`], [`stages`]
+//! [`shell`] (variable substitution), [`ignore`] (`.dockerignore`, from the `berth-ignore` crate), [`context`], [`stages`]
 //! (stage graph), [`cache`], [`copy`] (COPY/ADD sources and directory semantics).
 
 #![warn(missing_docs)]
@@ -20,7 +20,6 @@ pub mod copy;
 mod driver;
 pub mod error;
 mod fetch;
-pub mod ignore;
 pub mod instructions;
 pub mod parser;
 pub mod shell;
@@ -28,6 +27,8 @@ pub mod stages;
 mod steps;
 
 pub use backend::{Backend, ImageState, NewLayer, RootView, RunMount, RunRequest, TarWriter};
+/// `.dockerignore` matching lives in its own crate (the CLI uses it without the builder).
+pub use berth_ignore as ignore;
 pub use builder::{BuildOptions, BuildResult, Event};
 pub use cache::Cache;
 pub use context::Context;

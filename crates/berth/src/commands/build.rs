@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use berth_build::ignore::{clean, IgnoreRules};
+use berth_ignore::{clean, IgnoreRules};
 use clap::Args;
 use serde_json::Value;
 

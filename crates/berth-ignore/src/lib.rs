@@ -1,6 +1,11 @@
 //! `.dockerignore`: Go `filepath.Match` patterns extended with `**`, `!` exceptions, last match
 //! wins, and a pattern that matches a directory excludes everything below it (moby's
 //! patternmatcher semantics, which differ from gitignore's).
+//!
+//! A crate of its own, with no dependencies, so the CLI can filter a build context without
+//! linking the builder (and with it the image store, TLS and zstd).
+
+#![warn(missing_docs)]
 
 /// A parsed `.dockerignore`.
 #[derive(Debug, Clone, Default)]
