@@ -6,7 +6,6 @@
 //! ones (commit, import), and it round-trips every unknown field through `extra`.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -159,37 +158,17 @@ impl ImageConfig {
 
 /// Current time as RFC 3339 UTC with nanoseconds, like docker writes `created`.
 pub fn now_rfc3339() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    rfc3339(d.as_secs() as i64, d.subsec_nanos())
+    jiff::Timestamp::now().to_string()
 }
 
-/// Format a unix time as RFC 3339 UTC.
+/// Format a unix time as RFC 3339 UTC, the fraction as Go's RFC3339Nano (what docker writes):
+/// only the digits it needs, none when zero.
 pub fn rfc3339(secs: i64, nanos: u32) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    if nanos == 0 {
-        format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
-    } else {
-        // Like Go's RFC3339Nano (what docker writes): trailing zeros of the fraction dropped.
-        let frac = format!("{nanos:09}");
-        format!(
-            "{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{}Z",
-            frac.trim_end_matches('0')
-        )
-    }
+    i32::try_from(nanos)
+        .ok()
+        .and_then(|n| jiff::Timestamp::new(secs, n).ok())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_string()
 }
 
 #[cfg(test)]

@@ -231,20 +231,9 @@ pub fn unix_time(s: &str) -> Result<i64, Failure> {
     parse_rfc3339(s).ok_or_else(bad)
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.frac]Z` to unix seconds.
+/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to unix seconds.
 fn parse_rfc3339(s: &str) -> Option<i64> {
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !s.ends_with('Z') {
-        return None;
-    }
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + se)
+    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 /// `berth logs [-f] [-n N] [-t] [--since T] [--until T]`.
