@@ -143,58 +143,12 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
     let linux = spec.linux().as_ref();
 
-    let dir = state::claim_dir(&opts.root, &opts.id)?;
-    let mut undo = Undo {
-        dir: Some(dir.clone()),
-        cgroup: None,
-        child: None,
-    };
-    spec.save(dir.join(SPEC_FILE))
-        .map_err(|e| Error::Other(format!("save config: {e}")))?;
+    let (dir, mut undo) = claim_state_dir(opts, &spec)?;
 
-    let cgroup_path = linux
-        .and_then(|l| l.cgroups_path().as_ref())
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let cgroup = Cgroup::open(&cgroup_path, &opts.id)?;
-    let spec_res = linux.and_then(|l| l.resources().as_ref());
-    let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
-    let res = crate::cgroup::with_default_devices(spec_res, devices);
-    match cgroup.create(&res) {
-        Ok(()) => undo.cgroup = Some(cgroup),
-        // Rootless without a delegated cgroup: like runc, go on without one if nothing is
-        // limited (pause and `kill --all` are then unavailable).
-        Err(e) if crate::cgroup::rootless() && !crate::cgroup::wants_limits(spec_res) => {
-            tracing::warn!("rootless: running without a cgroup: {e}");
-            let _ = cgroup.destroy();
-        }
-        Err(e) => {
-            let _ = cgroup.destroy();
-            return Err(e.into());
-        }
-    }
-
-    let fifo_path = dir.join(EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
-        .map_err(|e| Error::Other(format!("mkfifo {}: {e}", fifo_path.display())))?;
-    // The umask cut the mode; the container's root (maybe an unprivileged host uid) must write it.
-    std::fs::set_permissions(
-        &fifo_path,
-        std::os::unix::fs::PermissionsExt::from_mode(0o622),
-    )
-    .map_err(|e| Error::Io {
-        op: "chmod",
-        path: fifo_path.clone(),
-        source: e,
-    })?;
-    let fifo = open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::Other(format!("open exec fifo: {e}")))?;
+    let cgroup_path = create_cgroup(linux, &opts.id, &mut undo)?;
+    let fifo = make_exec_fifo(&dir)?;
     let console = match (&opts.console_socket, terminal) {
-        (Some(p), true) => Some(UnixStream::connect(p).map_err(|e| Error::Io {
-            op: "connect console socket",
-            path: p.clone(),
-            source: e,
-        })?),
+        (Some(p), true) => Some(connect_console(p)?),
         _ => None,
     };
 
@@ -235,17 +189,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     drop(child);
     drop(console);
 
-    if ns.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) {
-        let l = linux.cloned().unwrap_or_default();
-        userns::write_maps(
-            init_pid,
-            l.uid_mappings().as_deref().unwrap_or(&[]),
-            l.gid_mappings().as_deref().unwrap_or(&[]),
-        )?;
-    }
-    if let (Some(cg), false) = (&undo.cgroup, joined) {
-        cg.add(init_pid.as_raw())?;
-    }
+    place_init(&ns, linux, undo.cgroup.as_ref(), joined, init_pid)?;
     parent.send(&Msg::Go, None)?;
 
     let owner = owner_name();
@@ -264,42 +208,162 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         .unwrap_or_default()
     };
     let (pty_master, listener) = sync_until_ready(&parent, &spec, &hook_state)?;
-    if let (Some(fd), Some(s)) = (listener, linux.and_then(|l| l.seccomp().as_ref())) {
-        let state = serde_json::json!({
-            "ociVersion": oci_version(),
-            "id": opts.id,
-            "status": "creating",
-            "pid": init_pid.as_raw(),
-            "bundle": bundle,
-            "annotations": spec.annotations().clone().unwrap_or_default(),
-        });
-        crate::seccomp::send_listener(s, &fd, init_pid.as_raw(), state)
-            .map_err(|e| Error::Other(e.to_string()))?;
+    if let Some(fd) = listener {
+        hand_over_seccomp_listener(&spec, &opts.id, init_pid, &bundle, &fd)?;
     }
 
-    let (_, start_time) = state::proc_stat(init_pid.as_raw())
-        .ok_or_else(|| Error::Other("container init exited during create".into()))?;
     let record = State {
         id: opts.id.clone(),
         pid: init_pid.as_raw(),
-        pid_start_time: start_time,
+        pid_start_time: 0,
         bundle,
         rootfs,
-        created: now_rfc3339(),
+        created: String::new(),
         owner,
         cgroup_path,
         systemd_cgroup: opts.systemd_cgroup,
         annotations: spec.annotations().clone().unwrap_or_default(),
     };
-    record.save(&dir)?;
-    if let Some(pf) = &opts.pid_file {
-        write_pid_file(pf, init_pid.as_raw())?;
-    }
+    let record = record_created(record, &dir, opts.pid_file.as_deref())?;
     undo.disarm();
     Ok(Created {
         container: Container { state: record, dir },
         pty_master,
     })
+}
+
+/// Claims the container's state directory (the id is taken from here on; `Undo` gives it
+/// back on failure) and keeps the spec there.
+fn claim_state_dir(opts: &CreateOptions, spec: &Spec) -> Result<(PathBuf, Undo), Error> {
+    let dir = state::claim_dir(&opts.root, &opts.id)?;
+    let undo = Undo {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        child: None,
+    };
+    spec.save(dir.join(SPEC_FILE))
+        .map_err(|e| Error::Other(format!("save config: {e}")))?;
+    Ok((dir, undo))
+}
+
+/// The `--console-socket` the pty master will be sent to.
+fn connect_console(path: &Path) -> Result<UnixStream, Error> {
+    UnixStream::connect(path).map_err(|e| Error::Io {
+        op: "connect console socket",
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+/// Completes the runtime's record of a created container (the init's start time, so a reused
+/// pid is never taken for it, and the creation time), saves it and writes `--pid-file`.
+fn record_created(mut record: State, dir: &Path, pid_file: Option<&Path>) -> Result<State, Error> {
+    let (_, start_time) = state::proc_stat(record.pid)
+        .ok_or_else(|| Error::Other("container init exited during create".into()))?;
+    record.pid_start_time = start_time;
+    record.created = now_rfc3339();
+    record.save(dir)?;
+    if let Some(pf) = pid_file {
+        write_pid_file(pf, record.pid)?;
+    }
+    Ok(record)
+}
+
+/// Writes the init's id maps (a new user namespace) and moves it into its cgroup unless it
+/// joined by itself; the init waits for `Go` until both are done.
+fn place_init(
+    ns: &Namespaces,
+    linux: Option<&oci_spec::runtime::Linux>,
+    cgroup: Option<&Cgroup>,
+    joined: bool,
+    init_pid: Pid,
+) -> Result<(), Error> {
+    if ns.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) {
+        let l = linux.cloned().unwrap_or_default();
+        userns::write_maps(
+            init_pid,
+            l.uid_mappings().as_deref().unwrap_or(&[]),
+            l.gid_mappings().as_deref().unwrap_or(&[]),
+        )?;
+    }
+    if let (Some(cg), false) = (cgroup, joined) {
+        cg.add(init_pid.as_raw())?;
+    }
+    Ok(())
+}
+
+/// Creates the container's cgroup with the spec's limits (and runc's default devices) and
+/// hands it to `undo`; returns the spec's cgroups path.
+fn create_cgroup(
+    linux: Option<&oci_spec::runtime::Linux>,
+    id: &str,
+    undo: &mut Undo,
+) -> Result<String, Error> {
+    let cgroup_path = linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cgroup = Cgroup::open(&cgroup_path, id)?;
+    let spec_res = linux.and_then(|l| l.resources().as_ref());
+    let devices = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
+    let res = crate::cgroup::with_default_devices(spec_res, devices);
+    match cgroup.create(&res) {
+        Ok(()) => undo.cgroup = Some(cgroup),
+        // Rootless without a delegated cgroup: like runc, go on without one if nothing is
+        // limited (pause and `kill --all` are then unavailable).
+        Err(e) if crate::cgroup::rootless() && !crate::cgroup::wants_limits(spec_res) => {
+            tracing::warn!("rootless: running without a cgroup: {e}");
+            let _ = cgroup.destroy();
+        }
+        Err(e) => {
+            let _ = cgroup.destroy();
+            return Err(e.into());
+        }
+    }
+    Ok(cgroup_path)
+}
+
+/// The FIFO that holds the init between create and start, opened `O_PATH` for the init.
+fn make_exec_fifo(dir: &Path) -> Result<OwnedFd, Error> {
+    let fifo_path = dir.join(EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+        .map_err(|e| Error::Other(format!("mkfifo {}: {e}", fifo_path.display())))?;
+    // The umask cut the mode; the container's root (maybe an unprivileged host uid) must write it.
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .map_err(|e| Error::Io {
+        op: "chmod",
+        path: fifo_path.clone(),
+        source: e,
+    })?;
+    open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| Error::Other(format!("open exec fifo: {e}")))
+}
+
+/// Sends the init's seccomp notify listener to the spec's `listenerPath` agent, with the state
+/// the agent is told about (status `creating`, as runc sends it).
+fn hand_over_seccomp_listener(
+    spec: &Spec,
+    id: &str,
+    init_pid: Pid,
+    bundle: &Path,
+    fd: &OwnedFd,
+) -> Result<(), Error> {
+    let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(());
+    };
+    let state = serde_json::json!({
+        "ociVersion": oci_version(),
+        "id": id,
+        "status": "creating",
+        "pid": init_pid.as_raw(),
+        "bundle": bundle,
+        "annotations": spec.annotations().clone().unwrap_or_default(),
+    });
+    crate::seccomp::send_listener(s, fd, init_pid.as_raw(), state)
+        .map_err(|e| Error::Other(e.to_string()))
 }
 
 /// Forks the init: one clone with every new namespace, or (when joining namespaces by path, or
