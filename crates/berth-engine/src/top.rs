@@ -87,13 +87,81 @@ fn row(pid: i32, users: &HashMap<u32, String>, ticks: u64, btime: u64) -> Option
     ])
 }
 
+/// Docker's rule for `ps_args`: the PID column may not be renamed away (`-o pid=PID` is the
+/// only `x=PID…` allowed), or the rows could not be matched to the container's processes.
+fn validate_ps_args(args: &[&str]) -> Result<()> {
+    for word in args.iter().flat_map(|a| a.split(',')) {
+        if let Some((k, v)) = word.split_once('=') {
+            if v.starts_with("PID") && k != "pid" {
+                return Err(EngineError::InvalidParameter(format!(
+                    "specifying \"{k}={v}\" is not allowed"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `ps ARGS` output cut into docker's shape, keeping the rows of `pids`: columns split on
+/// whitespace, the last one (the command) taking the rest of the line.
+fn parse_ps(out: &str, pids: &[i32]) -> Result<TopResult> {
+    let mut lines = out.lines();
+    let titles: Vec<String> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let pid_col = titles.iter().position(|t| t == "PID").ok_or_else(|| {
+        EngineError::InvalidParameter("Couldn't find PID field in ps output".into())
+    })?;
+    let mut processes = Vec::new();
+    for line in lines {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(pid) = fields.get(pid_col).and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        if !pids.contains(&pid) || fields.len() < titles.len() {
+            continue;
+        }
+        let (head, cmd) = fields.split_at(titles.len() - 1);
+        let mut row: Vec<String> = head.iter().map(|f| (*f).to_owned()).collect();
+        row.push(cmd.join(" "));
+        processes.push(row);
+    }
+    Ok(TopResult { titles, processes })
+}
+
+/// `docker top C ARGS`: the host's `ps` with the user's options (as argv, never a shell), its
+/// rows filtered to the container's processes, as dockerd does.
+fn top_with_ps(ps_args: &str, pids: &[i32]) -> Result<TopResult> {
+    let args: Vec<&str> = ps_args.split_whitespace().collect();
+    validate_ps_args(&args)?;
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| EngineError::Internal(format!("running ps: {e}")))?;
+    if !out.status.success() {
+        return Err(EngineError::InvalidParameter(format!(
+            "ps: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    parse_ps(&String::from_utf8_lossy(&out.stdout), pids)
+}
+
 impl Engine {
-    /// `docker top`: the processes of running container `key`.
-    pub fn top(&self, key: &str) -> Result<TopResult> {
+    /// `docker top`: the processes of running container `key`; with `ps_args`, as the host's
+    /// `ps` shows them with those options.
+    pub fn top(&self, key: &str, ps_args: &str) -> Result<TopResult> {
         let id = Self::find_id(&self.lock(), key)?;
         let not_running = || EngineError::Conflict(format!("Container {id} is not running"));
         let c = Container::load(&self.runtime_root(), &id).map_err(|_| not_running())?;
         let pids = c.pids().map_err(|_| not_running())?;
+        if !ps_args.trim().is_empty() {
+            return top_with_ps(ps_args, &pids);
+        }
         let users = host_users();
         // SAFETY: sysconf has no preconditions.
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
@@ -115,6 +183,20 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ps_output_is_filtered_to_the_container() {
+        let out = "  PID USER     COMMAND\n    1 root     sh -c sleep 1\n   42 root     other\n    7 nobody   top -b\n";
+        let t = parse_ps(out, &[1, 7]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.titles, ["PID", "USER", "COMMAND"]);
+        assert_eq!(t.processes[0], ["1", "root", "sh -c sleep 1"]);
+        assert_eq!(t.processes[1], ["7", "nobody", "top -b"]);
+        assert_eq!(t.processes.len(), 2);
+        assert!(parse_ps("USER COMMAND\nroot sh\n", &[1]).is_err());
+        assert!(validate_ps_args(&["-o", "pid,comm"]).is_ok());
+        assert!(validate_ps_args(&["-o", "pid=PID,comm"]).is_ok());
+        assert!(validate_ps_args(&["-o", "ppid=PID"]).is_err());
+    }
 
     #[test]
     fn own_process_row() {

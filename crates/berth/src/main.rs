@@ -1,6 +1,7 @@
 //! `berth`: the command line. Docker's commands, flags, output and exit codes, talking to
 //! berthd's Docker-compatible API over its unix socket.
 
+mod argv;
 mod autostart;
 mod client;
 mod commands;
@@ -10,7 +11,7 @@ mod template;
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use client::{Client, ClientError};
 
@@ -103,7 +104,8 @@ fn rootless_hint(mut f: Failure, default_socket: bool) -> Failure {
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    let args = argv::end_flags_at_command(Cli::command(), std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 125 } else { 0 };

@@ -163,12 +163,12 @@ fn size_column(v: &Value) -> String {
 }
 
 /// `berth top CONTAINER`: the container's processes.
-pub fn top(c: &Client, name: &str) -> Result<i32, Failure> {
-    let v: Value = c.json(
-        "GET",
-        &format!("/containers/{}/top", super::enc(name)),
-        Body::Empty,
-    )?;
+pub fn top(c: &Client, name: &str, ps_args: &str) -> Result<i32, Failure> {
+    let mut path = format!("/containers/{}/top", super::enc(name));
+    if !ps_args.is_empty() {
+        path.push_str(&format!("?ps_args={}", super::enc(ps_args)));
+    }
+    let v: Value = c.json("GET", &path, Body::Empty)?;
     let titles: Vec<String> = v["Titles"]
         .as_array()
         .map(|a| {

@@ -197,6 +197,9 @@ pub enum Command {
     /// Display the running processes of a container.
     Top {
         container: String,
+        /// Options for ps (`-o pid,comm`, `aux`), as docker passes them on.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
     },
     /// Kill one or more running containers.
     Kill {
@@ -429,7 +432,7 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         } => containers::attach(c, &container, no_stdin),
         Command::Stop { time, containers } => containers::stop(c, time, &containers),
         Command::Restart { time, containers } => containers::restart(c, time, &containers),
-        Command::Top { container } => list::top(c, &container),
+        Command::Top { container, ps_args } => list::top(c, &container, &ps_args.join(" ")),
         Command::Exec {
             detach,
             env,

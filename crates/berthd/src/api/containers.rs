@@ -62,12 +62,14 @@ pub async fn restart(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /containers/{id}/top`.
+/// `GET /containers/{id}/top?ps_args=`.
 pub async fn top(
     State(engine): State<AppState>,
     Path(id): Path<String>,
+    q: Query,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(blocking(move || engine.top(&id)).await?))
+    let ps_args = q.get("ps_args").cloned().unwrap_or_default();
+    Ok(Json(blocking(move || engine.top(&id, &ps_args)).await?))
 }
 
 /// The `t` (or `timeout`) query parameter of stop/restart.
