@@ -24,6 +24,7 @@ pub mod ignore;
 pub mod instructions;
 pub mod parser;
 pub mod shell;
+mod stage_fs;
 pub mod stages;
 mod steps;
 

@@ -12,11 +12,14 @@
 //!
 //! Errors are plain `io::Error`s carrying the errno, which is what callers match on.
 
+mod at;
 mod clean;
 mod root;
 mod sys;
 mod walk;
 
+pub use at::{list_dir, lstat_at, open_child_at, read_link_at, FileStat};
 pub use clean::{clean, split};
+pub use nix::fcntl::OFlag;
 pub use root::{Resolved, Resolver, Root};
-pub use sys::openat2_supported;
+pub use sys::{kind, openat2_supported};

@@ -84,7 +84,7 @@ pub(crate) fn stat(fd: impl AsFd) -> io::Result<FileStat> {
 }
 
 /// The file type bits of a stat.
-pub(crate) fn kind(st: &FileStat) -> u32 {
+pub fn kind(st: &FileStat) -> u32 {
     st.st_mode & libc::S_IFMT
 }
 
