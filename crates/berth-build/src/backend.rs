@@ -99,10 +99,8 @@ pub trait Backend: Sync {
     /// Stores a layer whose tar is produced by `write`.
     fn write_layer(&self, write: &mut TarWriter<'_>) -> Result<NewLayer, BackendError>;
 
-    /// Whether `path` (absolute) is a directory in `state`'s filesystem (following no links).
-    fn is_dir(&self, state: &ImageState, path: &str) -> Result<bool, BackendError>;
-
-    /// Mounts `state`'s filesystem read-only for reading (`COPY --from`).
+    /// Mounts `state`'s filesystem read-only for reading (`COPY --from` sources, destinations,
+    /// WORKDIR, `--chown` names). The build resolves every path in it inside that root.
     fn view(&self, state: &ImageState) -> Result<Box<dyn RootView + '_>, BackendError>;
 
     /// Stores a blob (configs) and returns its digest.

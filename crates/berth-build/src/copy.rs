@@ -3,7 +3,7 @@
 //! image, with docker's directory semantics, and writing them as one layer tar.
 
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::context::{Context, EntryKind};
 use crate::ignore::{clean, glob};
@@ -14,8 +14,8 @@ pub enum Data<'a> {
     Bytes(&'a [u8]),
     /// In memory, owned (extracted archive, download).
     Owned(Vec<u8>),
-    /// A file on the host (a mounted stage).
-    Host(PathBuf),
+    /// A file in a mounted stage, opened through its root when the layer is written.
+    InRoot(&'a berth_fs::Root, PathBuf),
 }
 
 /// What an item is.
@@ -115,7 +115,7 @@ pub fn parse_chmod(s: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("invalid --chmod={s}: only octal modes are supported"))
 }
 
-fn has_meta(p: &str) -> bool {
+pub(crate) fn has_meta(p: &str) -> bool {
     p.contains(['*', '?', '['])
 }
 
@@ -138,7 +138,7 @@ pub fn match_context(ctx: &Context, src: &str) -> Vec<String> {
 }
 
 /// The destination of one source: `dest_dir` means "into the directory dest".
-fn target(dest: &str, dest_dir: bool, name: &str) -> String {
+pub(crate) fn target(dest: &str, dest_dir: bool, name: &str) -> String {
     if dest_dir {
         clean(&format!("{dest}/{name}"))
     } else {
@@ -146,7 +146,7 @@ fn target(dest: &str, dest_dir: bool, name: &str) -> String {
     }
 }
 
-fn base_name(p: &str) -> &str {
+pub(crate) fn base_name(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
 
@@ -184,111 +184,6 @@ pub fn context_items<'a>(
             mode: e.mode,
         });
     }
-}
-
-/// Host paths under `root` matching a source of `COPY --from` (links are not followed out of
-/// `root`: matching works on the names only).
-pub fn match_host(root: &Path, src: &str) -> io::Result<Vec<String>> {
-    let p = clean(src);
-    if !has_meta(&p) {
-        return Ok(
-            if p.is_empty() || root.join(&p).symlink_metadata().is_ok() {
-                vec![p]
-            } else {
-                Vec::new()
-            },
-        );
-    }
-    // Walk only as deep as the pattern has components.
-    let depth = p.split('/').count();
-    let pat: Vec<char> = p.chars().collect();
-    let mut found = Vec::new();
-    let mut level = vec![String::new()];
-    for _ in 0..depth {
-        let mut next = Vec::new();
-        for dir in &level {
-            let Ok(rd) = std::fs::read_dir(root.join(dir)) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let rel = if dir.is_empty() {
-                    name
-                } else {
-                    format!("{dir}/{name}")
-                };
-                if glob(&pat, &rel.chars().collect::<Vec<_>>()) {
-                    found.push(rel.clone());
-                }
-                if e.file_type().is_ok_and(|t| t.is_dir()) {
-                    next.push(rel);
-                }
-            }
-        }
-        level = next;
-    }
-    found.sort();
-    Ok(found)
-}
-
-fn host_item(
-    path: String,
-    full: &Path,
-    meta: &std::fs::Metadata,
-) -> io::Result<Option<Item<'static>>> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o7777;
-    let ft = meta.file_type();
-    let kind = if ft.is_dir() {
-        ItemKind::Dir
-    } else if ft.is_symlink() {
-        ItemKind::Symlink(std::fs::read_link(full)?.to_string_lossy().into_owned())
-    } else if ft.is_file() {
-        ItemKind::File(Data::Host(full.to_owned()))
-    } else {
-        return Ok(None);
-    };
-    Ok(Some(Item { path, kind, mode }))
-}
-
-/// Items for a `COPY --from` source under `root`.
-pub fn host_items(
-    root: &Path,
-    src: &str,
-    dest: &str,
-    dest_dir: bool,
-    out: &mut Vec<Item<'static>>,
-) -> io::Result<()> {
-    let full = root.join(src);
-    let meta = full.symlink_metadata()?;
-    if !meta.is_dir() {
-        if let Some(i) = host_item(target(dest, dest_dir, base_name(src)), &full, &meta)? {
-            out.push(i);
-        }
-        return Ok(());
-    }
-    let droot = clean(dest);
-    let mut stack = vec![(full, String::new())];
-    while let Some((dir, rel)) = stack.pop() {
-        let mut names: Vec<_> = std::fs::read_dir(&dir)?.flatten().collect();
-        names.sort_by_key(|e| e.file_name());
-        for e in names {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let r = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
-            let m = e.path().symlink_metadata()?;
-            if let Some(i) = host_item(clean(&format!("{droot}/{r}")), &e.path(), &m)? {
-                out.push(i);
-            }
-            if m.is_dir() {
-                stack.push((e.path(), r));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// If `data` is a tar archive (plain, gzip or zstd), its entries as items under `dest`.
@@ -370,8 +265,9 @@ pub fn write_tar(
                         h.set_size(bytes.len() as u64);
                         b.append_data(&mut h, &it.path, &bytes[..])?;
                     }
-                    Data::Host(p) => {
-                        let f = std::fs::File::open(p)?;
+                    Data::InRoot(root, p) => {
+                        let fd = root.open_at(p, berth_fs::OFlag::O_RDONLY, 0)?;
+                        let f = std::fs::File::from(fd);
                         h.set_size(f.metadata()?.len());
                         b.append_data(&mut h, &it.path, f)?;
                     }

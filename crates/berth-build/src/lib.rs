@@ -23,6 +23,7 @@ mod fetch;
 pub mod instructions;
 pub mod parser;
 pub mod shell;
+mod stage_fs;
 pub mod stages;
 mod steps;
 

@@ -12,6 +12,7 @@ use crate::ignore::clean;
 use crate::instructions::{default_shell, Scope};
 use crate::parser::{heredoc_markers, Args, Instruction};
 use crate::shell;
+use crate::stage_fs::StageFs;
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
@@ -190,16 +191,24 @@ impl Builder<'_> {
         if self.try_cache(st, &key)? {
             return Ok(());
         }
-        let exists = rel.is_empty()
-            || self
-                .backend
-                .is_dir(&st.state, &abs)
-                .map_err(|e| backend_err(ins.line, e))?;
-        let layer = if exists {
+        // Created where the path leads inside the image (a symlink in it is followed there),
+        // as docker's MkdirAll on the container's scoped path does.
+        let fs = StageFs::open(self.backend, &st.state).map_err(|e| backend_err(ins.line, e))?;
+        let found = fs
+            .resolve(&abs)
+            .map_err(BuildError::io(format!("WORKDIR {abs}")))?;
+        drop(fs);
+        if found.exists && !found.is_dir {
+            return Err(BuildError::step(
+                ins.line,
+                format!("WORKDIR {abs}: mkdir /{}: not a directory", found.path),
+            ));
+        }
+        let layer = if found.is_dir {
             None
         } else {
             let items = [Item {
-                path: rel,
+                path: found.path,
                 kind: ItemKind::Dir,
                 mode: 0o755,
             }];
@@ -296,41 +305,40 @@ impl Builder<'_> {
                 return Ok(());
             }
             owner.chown = self.resolve_chown(st, chown.as_deref(), line)?;
-            let view = self
-                .backend
-                .view(&src_state)
-                .map_err(|e| backend_err(line, e))?;
-            let root = view.path().to_owned();
+            let src_fs =
+                StageFs::open(self.backend, &src_state).map_err(|e| backend_err(line, e))?;
             let mut matches = Vec::new();
             for s in srcs {
-                let m =
-                    copy::match_host(&root, s).map_err(BuildError::io(format!("reading {s}")))?;
+                let m = src_fs
+                    .matches(s)
+                    .map_err(BuildError::io(format!("reading {s}")))?;
                 if m.is_empty() {
                     return Err(missing(s));
                 }
                 matches.extend(m);
             }
-            let dest_dir = self.dest_is_dir(st, &dest, hint_dir, matches.len() > 1, line)?;
+            let (dest, dest_dir) =
+                self.resolve_dest(st, &dest, hint_dir, matches.len() > 1, line)?;
             if matches.len() > 1 && !dest_dir {
                 return Err(multi_err());
             }
             let mut items = Vec::new();
             for m in &matches {
-                copy::host_items(
-                    &root,
-                    m,
-                    &dest,
-                    dest_dir || root.join(m).is_dir(),
-                    &mut items,
-                )
-                .map_err(BuildError::io(format!("reading {m} from stage {from}")))?;
+                let src_dir = src_fs
+                    .resolve(m)
+                    .map_err(BuildError::io(format!("reading {m} from stage {from}")))?
+                    .is_dir;
+                src_fs
+                    .items(m, &dest, dest_dir || src_dir, &mut items)
+                    .map_err(BuildError::io(format!("reading {m} from stage {from}")))?;
             }
             let t = now_secs();
             let layer = self
                 .backend
                 .write_layer(&mut |w| copy::write_tar(&items, owner, t, w))
                 .map_err(|e| backend_err(line, e))?;
-            drop(view);
+            drop(items);
+            drop(src_fs);
             return self.commit(st, key, Some(layer), created_by, false);
         }
 
@@ -392,7 +400,8 @@ impl Builder<'_> {
         owner.chown = self.resolve_chown(st, chown.as_deref(), line)?;
         let count = matches.len() + heredocs.len() + urls.len();
         let single_dir = count == 1 && matches.first().is_some_and(|m| ctx.is_dir(m));
-        let dest_dir = single_dir || self.dest_is_dir(st, &dest, hint_dir, count > 1, line)?;
+        let (dest, dest_dir) = self.resolve_dest(st, &dest, hint_dir, count > 1, line)?;
+        let dest_dir = single_dir || dest_dir;
         if count > 1 && !dest_dir {
             return Err(multi_err());
         }
@@ -454,41 +463,36 @@ impl Builder<'_> {
         if let Ok(ids) = copy::parse_chown(spec) {
             return Ok(Some(ids));
         }
-        let view = self
-            .backend
-            .view(&st.state)
-            .map_err(|e| backend_err(line, e))?;
+        // Read inside the image's root: a symlinked /etc/passwd is followed there, as docker's
+        // lookup does, and never onto the host that mounted it.
+        let fs = StageFs::open(self.backend, &st.state).map_err(|e| backend_err(line, e))?;
         let read = |f: &str| {
-            let p = view.path().join(f);
-            match p.symlink_metadata() {
-                Ok(m) if m.is_file() => std::fs::read_to_string(&p).unwrap_or_default(),
-                _ => String::new(),
-            }
+            fs.read_text(f)
+                .map_err(BuildError::io(format!("reading {f} in the image")))
         };
-        let (passwd, group) = (read("etc/passwd"), read("etc/group"));
+        let (passwd, group) = (read("/etc/passwd")?, read("/etc/group")?);
         copy::parse_chown_db(spec, &passwd, &group)
             .map(Some)
             .map_err(|e| BuildError::step(line, e))
     }
 
-    /// Docker's rule: a destination ending in `/` (or several sources) is a directory; a
-    /// single file goes into `dest` if that already is a directory in the image.
-    fn dest_is_dir(
+    /// The destination resolved inside the image's root (a symlink in it followed there, as
+    /// docker's builder does), and whether it is a directory. Docker's rule: a destination
+    /// ending in `/` (or several sources) is a directory; a single file goes into `dest` if
+    /// that already is a directory in the image.
+    fn resolve_dest(
         &self,
         st: &StageRun,
         dest: &str,
         hint: bool,
         multi: bool,
         line: usize,
-    ) -> Result<bool, BuildError> {
-        if hint {
-            return Ok(true);
-        }
-        if multi {
-            return Ok(false);
-        }
-        self.backend
-            .is_dir(&st.state, &format!("/{}", clean(dest)))
-            .map_err(|e| backend_err(line, e))
+    ) -> Result<(String, bool), BuildError> {
+        let fs = StageFs::open(self.backend, &st.state).map_err(|e| backend_err(line, e))?;
+        let found = fs
+            .resolve(dest)
+            .map_err(BuildError::io(format!("resolving {dest} in the image")))?;
+        let dir = hint || (!multi && found.is_dir);
+        Ok((format!("/{}", found.path), dir))
     }
 }

@@ -1,12 +1,11 @@
 //! Resolving `--user` against the container's own `/etc/passwd` and `/etc/group`, read as data
-//! through `openat2(RESOLVE_IN_ROOT)` so a symlink in the image cannot point us at host files
+//! through berth-fs (`RESOLVE_IN_ROOT`) so a symlink in the image cannot point us at host files
 //! (and no libc name service runs against a container root, CVE-2019-14271).
 
-use std::ffi::CString;
-use std::fs::File;
-use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 
 use crate::error::{EngineError, Result};
 
@@ -23,64 +22,26 @@ pub struct ResolvedUser {
     pub home: String,
 }
 
-/// The kernel's `struct open_how` (libc's is non-exhaustive).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
+/// `/etc/passwd` and `/etc/group` larger than this are refused rather than read into memory.
+const DB_LIMIT: u64 = 16 << 20;
 
-/// Reads `rel` (e.g. `etc/passwd`) inside `root`, resolving symlinks as if `root` were `/`.
-/// A missing file reads as empty.
+/// Reads `rel` (e.g. `etc/passwd`) inside `root`, resolving symlinks as if `root` were `/`
+/// (berth-fs). A missing file reads as empty.
 pub fn read_in_root(root: &Path, rel: &str) -> Result<String> {
-    let to_c = |s: &[u8]| CString::new(s).map_err(|_| EngineError::Internal("NUL in path".into()));
-    let root_c = to_c(root.as_os_str().as_encoded_bytes())?;
-    // SAFETY: open(2) with a valid C string.
-    let dfd = unsafe {
-        libc::open(
-            root_c.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
-    if dfd < 0 {
-        return Err(EngineError::Internal(format!(
-            "open rootfs {}: {}",
-            root.display(),
-            std::io::Error::last_os_error()
-        )));
-    }
-    // SAFETY: fresh descriptor we own.
-    let dir = unsafe { OwnedFd::from_raw_fd(dfd) };
-    let rel_c = to_c(rel.as_bytes())?;
-    let how = OpenHow {
-        flags: (libc::O_RDONLY | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
-    };
-    // SAFETY: openat2 with a valid dirfd, C string and a correctly sized open_how.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            std::os::fd::AsRawFd::as_raw_fd(&dir),
-            rel_c.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.kind() == std::io::ErrorKind::NotFound {
-            return Ok(String::new());
-        }
-        return Err(EngineError::Internal(format!("open {rel} in rootfs: {e}")));
-    }
-    // SAFETY: fresh descriptor we own.
-    let mut f = File::from(unsafe { OwnedFd::from_raw_fd(fd as i32) });
-    let mut s = String::new();
-    f.read_to_string(&mut s)
-        .map_err(|e| EngineError::Internal(format!("read {rel} in rootfs: {e}")))?;
-    Ok(s)
+    let internal = |what: &str, e: std::io::Error| EngineError::Internal(format!("{what}: {e}"));
+    // The root itself may be reached through a link (`/proc/<pid>/root`): that one is ours.
+    let dir = nix::fcntl::open(
+        root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| internal(&format!("open rootfs {}", root.display()), e.into()))?;
+    let root = berth_fs::Root::from_fd(dir).map_err(|e| internal("open rootfs", e))?;
+    let bytes = root
+        .read(rel, DB_LIMIT)
+        .map_err(|e| internal(&format!("read {rel} in rootfs"), e))?;
+    String::from_utf8(bytes.unwrap_or_default())
+        .map_err(|e| internal(&format!("read {rel} in rootfs"), std::io::Error::other(e)))
 }
 
 /// Resolves docker's `--user` (`name|uid[:group|gid]`, empty = root) with the container's

@@ -68,6 +68,8 @@ fn documented_graph(text: &str) -> Graph {
         if !line.starts_with('|') {
             break;
         }
+        // `\|` is a pipe inside a cell (markdown's escape), not a cell border.
+        let line = line.replace("\\|", "/");
         let cells: Vec<&str> = line.split('|').collect();
         let name = backticked(cells[1]).pop().unwrap();
         let deps = backticked(cells[3])

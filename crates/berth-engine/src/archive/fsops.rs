@@ -1,7 +1,7 @@
 //! Path resolution and file operations that can never leave a container's root.
 //!
-//! Every path a user names is resolved with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`
-//! against a directory fd of the container's root: absolute symlinks and `..` stay inside it,
+//! Every path a user names is resolved by berth-fs (`openat2(RESOLVE_IN_ROOT |
+//! RESOLVE_NO_MAGICLINKS)`, or its userspace walk) against a directory fd of the container's root: absolute symlinks and `..` stay inside it,
 //! whatever the container swaps in meanwhile (the CVE-2018-15664 class). Below that, every
 //! step is relative to an fd already held (`openat(…, O_NOFOLLOW)`, `fstatat(AT_SYMLINK_NOFOLLOW)`,
 //! `fchown`/`fchmod` on the opened file), so no later lookup re-walks a path the container
@@ -10,12 +10,11 @@
 use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
-use nix::fcntl::AtFlags;
-use nix::fcntl::{openat, openat2, OFlag, OpenHow, ResolveFlag};
-use nix::sys::stat::{fstatat, FileStat, Mode};
+use nix::fcntl::OFlag;
+use nix::sys::stat::{FileStat, Mode};
 
 /// nix errors as `io::Error`.
 pub fn ioe(e: nix::Error) -> io::Error {
@@ -32,20 +31,12 @@ pub fn open_root(path: &Path) -> io::Result<OwnedFd> {
     .map_err(ioe)
 }
 
-/// Resolves `path` inside `root` (symlinks followed but scoped to `root`).
+/// Resolves `path` inside `root` (symlinks followed but scoped to `root`), through berth-fs
+/// (openat2 `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`, or its userspace walk on kernels
+/// without it).
 pub fn resolve(root: impl AsFd, path: &str, flags: OFlag) -> io::Result<OwnedFd> {
-    let rel = path.trim_start_matches('/');
-    let rel = if rel.is_empty() { "." } else { rel };
-    let how = OpenHow::new()
-        .flags(flags | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    loop {
-        match openat2(root.as_fd(), rel, how) {
-            // The kernel asks for a retry when a rename raced the walk.
-            Err(nix::Error::EAGAIN) => continue,
-            r => return r.map_err(ioe),
-        }
-    }
+    let root = berth_fs::Root::from_fd(root.as_fd().try_clone_to_owned()?)?;
+    root.open_at(path, flags, 0)
 }
 
 /// A cleaned absolute container path split into its parent directory and last name
@@ -67,41 +58,25 @@ pub fn resolve_parent(root: impl AsFd, clean: &str) -> io::Result<(OwnedFd, Opti
 
 /// `lstat` of `name` in `dir` (or of `dir` itself).
 pub fn lstat_at(dir: impl AsFd, name: Option<&str>) -> io::Result<FileStat> {
-    let name = name.unwrap_or(".");
-    fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(ioe)
+    berth_fs::lstat_at(dir, name.map(OsStr::new))
 }
 
 /// Opens `name` in `dir` without following a symlink there (`None`: `dir` itself again).
 pub fn open_at(dir: impl AsFd, name: Option<&str>, flags: OFlag) -> io::Result<OwnedFd> {
-    let name = name.unwrap_or(".");
-    openat(
-        dir,
-        name,
-        flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(ioe)
+    berth_fs::open_child_at(dir, name.map(OsStr::new), flags)
 }
 
 /// The file type bits of a stat.
 pub fn kind(st: &FileStat) -> u32 {
-    st.st_mode & libc::S_IFMT
+    berth_fs::kind(st)
 }
 
-/// Lists a directory's entry names (without `.` and `..`) through an fd of it.
+/// Lists a directory's entry names (without `.` and `..`, sorted) through an fd of it.
 pub fn list_dir(dir: impl AsFd) -> io::Result<Vec<Vec<u8>>> {
-    let fd = open_at(dir, None, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
-    let mut d = nix::dir::Dir::from_fd(fd).map_err(ioe)?;
-    let mut names = Vec::new();
-    for e in d.iter() {
-        let e = e.map_err(ioe)?;
-        let n = e.file_name().to_bytes();
-        if n != b"." && n != b".." {
-            names.push(n.to_vec());
-        }
-    }
-    names.sort();
-    Ok(names)
+    Ok(berth_fs::list_dir(dir)?
+        .into_iter()
+        .map(std::ffi::OsString::into_vec)
+        .collect())
 }
 
 /// Bytes as an `OsStr` name.

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use berth_build::{Backend, BackendError, ImageState, NewLayer, RootView, RunRequest, TarWriter};
 use berth_image::manifest::Descriptor;
-use berth_image::snapshot::chain_ids;
 use berth_image::{Digest, Reference};
 
 pub use berth_build::context::decompress;
@@ -156,27 +155,6 @@ impl Backend for EngineBackend<'_> {
             descriptor,
             diff_id,
         })
-    }
-
-    fn is_dir(&self, state: &ImageState, path: &str) -> Result<bool, BackendError> {
-        let rel = path.trim_start_matches('/');
-        if rel.is_empty() {
-            return Ok(true);
-        }
-        self.engine.state_top(state)?;
-        let snaps = self.engine.images.snapshots();
-        // Top layer first: the first layer that has the path (or a whiteout of it) decides.
-        for chain in chain_ids(&state.config.rootfs.diff_ids).iter().rev() {
-            let Some(dir) = snaps.layer_dir(chain) else {
-                continue;
-            };
-            match dir.join(rel).symlink_metadata() {
-                Ok(m) => return Ok(m.is_dir()),
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(_) => return Ok(false),
-            }
-        }
-        Ok(false)
     }
 
     fn view(&self, state: &ImageState) -> Result<Box<dyn RootView + '_>, BackendError> {

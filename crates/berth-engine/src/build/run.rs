@@ -63,23 +63,12 @@ impl Drop for Guard<'_> {
     }
 }
 
-/// Creates `workdir` inside `rootfs` without following symlinks (a link in the image must not
-/// make the host create directories elsewhere); stops at the first link.
+/// Creates `workdir` inside `rootfs` where it leads there: a symlink in the image is followed
+/// inside the rootfs (as docker does), never on the host.
 fn make_workdir(rootfs: &Path, workdir: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    let mut p = rootfs.to_path_buf();
-    for c in workdir.split('/').filter(|c| !c.is_empty() && *c != ".") {
-        if c == ".." {
-            return Ok(());
-        }
-        p.push(c);
-        match p.symlink_metadata() {
-            Ok(m) if m.is_dir() => continue,
-            Ok(_) => return Ok(()),
-            Err(_) => std::fs::DirBuilder::new().mode(0o755).create(&p)?,
-        }
-    }
-    Ok(())
+    berth_fs::Root::open(rootfs)?
+        .mkdir_all(workdir, 0o755)
+        .map(drop)
 }
 
 /// Sends new complete lines of the json-file log to `output`.
