@@ -162,6 +162,25 @@ async fn shutdown_signal() {
     }
 }
 
+/// Blocking threads for engine calls at once; more requests wait for one.
+const MAX_BLOCKING_THREADS: usize = 128;
+
+/// Raises the soft open-files limit to the hard one, as dockerd does: each client connection,
+/// stream and container (log files, attach sockets) is a descriptor, and the usual soft limit
+/// of 1024 would refuse clients long before anything else runs out.
+fn raise_nofile() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!("raising the open files limit from {soft} to {hard}: {e}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("reading the open files limit: {e}"),
+    }
+}
+
 fn main() -> Result<()> {
     let flags = Settings::resolve(Flags::parse())?;
     if flags.rootless && flags.bridge != "none" {
@@ -203,8 +222,12 @@ fn main() -> Result<()> {
     }
     engine_cfg.userns_remap = config::userns_remap(flags.userns_remap.as_deref())?;
     let engine = berth_engine::Engine::open(engine_cfg).context("opening the engine")?;
+    raise_nofile();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Streams hold no blocking thread (see api::streams); this bounds the threads that
+        // ordinary requests can add in a burst (tokio's default is 512).
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()
         .build()
         .context("tokio runtime")?;
