@@ -6,6 +6,7 @@ mod api;
 mod config;
 mod rootless;
 
+use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,6 +47,10 @@ struct Flags {
     /// A registry reached over plain HTTP (repeatable); loopback always is.
     #[arg(long = "insecure-registry")]
     insecure_registries: Vec<String>,
+    /// A DNS server (repeatable) that the embedded DNS of user-defined networks forwards
+    /// other names to [default: the host's resolvers]
+    #[arg(long = "dns")]
+    dns: Vec<Ipv4Addr>,
     /// Run containers in a user namespace mapped to subordinate ids of /etc/subuid and
     /// /etc/subgid: `default` (user berthremap), USER, USER:GROUP or UID:GID
     #[arg(long = "userns-remap")]
@@ -64,6 +69,7 @@ struct Settings {
     rootless: bool,
     registry: berth_engine::registry::RegistryOptions,
     userns_remap: Option<String>,
+    dns: Vec<Ipv4Addr>,
 }
 
 impl Settings {
@@ -84,7 +90,19 @@ impl Settings {
         };
         let or_list =
             |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
+        let dns = match flags.dns.is_empty() {
+            false => flags.dns,
+            true => file
+                .dns
+                .iter()
+                .map(|s| {
+                    s.parse()
+                        .with_context(|| format!("dns: {s} is not an IPv4 address"))
+                })
+                .collect::<Result<_>>()?,
+        };
         Ok(Settings {
+            dns,
             data_root: flags
                 .data_root
                 .or(file.data_root.map(PathBuf::from))
@@ -215,6 +233,7 @@ fn main() -> Result<()> {
         engine_cfg.network = Some(berth_engine::network::NetworkOptions {
             bridge: Some(flags.bridge.clone()).filter(|b| b != "none"),
             bip: flags.bip.clone(),
+            dns: flags.dns.clone(),
         });
     }
     if !flags.registry.insecure.is_empty() || !flags.registry.mirrors.is_empty() {
