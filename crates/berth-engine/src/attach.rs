@@ -3,12 +3,12 @@
 //! `berth-shim`'s `frames.rs`). Because the shim owns the pty or pipes, an attach works the
 //! same before and after a daemon restart.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{EngineError, Result};
 use crate::exits::{WaitCondition, Waiter};
@@ -36,8 +36,8 @@ pub mod kind {
 
 /// How long an attach made before `start` waits for it.
 const START_WAIT: Duration = Duration::from_secs(300);
-/// How often a pending attach looks whether the container started.
-const START_POLL: Duration = Duration::from_millis(5);
+/// How often a pending attach looks whether the container started if it has no event feed.
+const START_POLL: Duration = Duration::from_millis(250);
 
 /// Encodes one frame (docker's multiplexed-stream header).
 pub fn encode(kind: u8, data: &[u8]) -> Vec<u8> {
@@ -86,24 +86,6 @@ impl AttachConn {
     pub fn take_on_exit(&mut self) -> Option<Box<dyn FnOnce(i32) + Send>> {
         self.on_exit.take()
     }
-
-    /// Reads and drops everything until the shim closes (a detached exec).
-    pub fn drain(mut self) {
-        let mut head = [0u8; 8];
-        let mut buf = Vec::new();
-        while self.stream.read_exact(&mut head).is_ok() {
-            let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
-            buf.resize(len, 0);
-            if self.stream.read_exact(&mut buf).is_err() {
-                return;
-            }
-            if head[0] == kind::EXIT {
-                if let (Some(f), Ok(b)) = (self.on_exit.take(), <[u8; 4]>::try_from(&buf[..])) {
-                    f(i32::from_be_bytes(b));
-                }
-            }
-        }
-    }
 }
 
 /// Connects to `dir/attach.sock` through `/proc/self/fd` (the full path may be longer than a
@@ -126,31 +108,58 @@ pub struct AttachTicket {
 }
 
 impl AttachTicket {
-    /// Connects to the shim (waiting for the container's start if it was not running) and
-    /// subscribes to the output. `None` when the container ended without starting again.
-    pub fn connect(self) -> Option<AttachConn> {
-        if let Some(waiter) = &self.waiter {
-            let deadline = Instant::now() + START_WAIT;
-            loop {
-                let running = self
-                    .engine
-                    .lock()
-                    .containers
-                    .get(&self.id)
-                    .map(|r| r.state.running)?;
-                if running {
-                    break;
+    /// Whether the attach can connect now: `Some(true)` when the container runs (or ran and
+    /// exited since: its shim still holds the output for this attach), `Some(false)` while it
+    /// has not started, `None` when it is gone.
+    fn ready(&self) -> Option<bool> {
+        let Some(waiter) = &self.waiter else {
+            return Some(true);
+        };
+        let running = self
+            .engine
+            .lock()
+            .containers
+            .get(&self.id)
+            .map(|r| r.state.running)?;
+        match (running, waiter.try_result()) {
+            (true, _) | (_, Ok(Some(_))) => Some(true),
+            (false, Ok(None)) => Some(false),
+            (false, Err(())) => None,
+        }
+    }
+
+    /// Awaits the container's start (at most five minutes) without holding a thread: it looks
+    /// again at each engine event (the start emits one) and at the exit of a quick program.
+    /// `false` when it will not start.
+    pub async fn wait_start(&mut self) -> bool {
+        // Subscribed before the first look, so a start in between still wakes us.
+        let mut events = self.engine.events(None, None);
+        let deadline = tokio::time::Instant::now() + START_WAIT;
+        loop {
+            match self.ready() {
+                Some(true) => return true,
+                None => return false,
+                Some(false) => {}
+            }
+            let Some(changed) = self.waiter.as_ref().map(Waiter::changed) else {
+                return true;
+            };
+            tokio::select! {
+                e = events.next() => {
+                    if e.is_none() {
+                        // No feed (cannot happen while we hold the engine): look now and then.
+                        tokio::time::sleep(START_POLL).await;
+                    }
                 }
-                // A quick program may start and exit between two looks at the state: its shim
-                // still holds the output for this attach (hold=N), so connect anyway.
-                if waiter.wait_timeout(START_POLL).is_some() {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    return None;
-                }
+                () = changed => {}
+                () = tokio::time::sleep_until(deadline) => return false,
             }
         }
+    }
+
+    /// Connects to the shim and subscribes to the output (after [`AttachTicket::wait_start`]
+    /// for a container that was not running). `None` when it exited meanwhile.
+    pub fn connect(self) -> Option<AttachConn> {
         // Fails when it exited meanwhile (the shim removes its socket first).
         let mut stream = connect(&self.engine.exec_dir(&self.id)).ok()?;
         stream.write_all(&encode(kind::SUBSCRIBE, &[])).ok()?;

@@ -2,10 +2,10 @@
 //! images, kept in a bounded in-memory history and pushed to live subscribers.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+use tokio::sync::broadcast;
 
 use crate::Engine;
 
@@ -45,52 +45,57 @@ pub struct Actor {
     pub attributes: BTreeMap<String, String>,
 }
 
-/// History and subscribers.
-#[derive(Default)]
+/// How many live events a slow subscriber may fall behind before it misses some (docker's
+/// publisher drops events for a subscriber whose buffer of 1024 is full, too).
+const LIVE_BUFFER: usize = 1024;
+
+/// History and the live feed. The feed is a broadcast channel so that a subscriber is an
+/// awaitable receiver (no thread parked per `GET /events`) and a client that stops reading
+/// costs a bounded ring, not an ever-growing queue.
 pub(crate) struct EventBus {
     history: VecDeque<Event>,
-    subscribers: Vec<mpsc::Sender<Event>>,
+    live: broadcast::Sender<Event>,
+}
+
+impl Default for EventBus {
+    fn default() -> EventBus {
+        EventBus {
+            history: VecDeque::new(),
+            live: broadcast::channel(LIVE_BUFFER).0,
+        }
+    }
 }
 
 /// A subscription: past events from `since`, then live ones until `until` (if given).
 pub struct EventStream {
     backlog: VecDeque<Event>,
-    rx: mpsc::Receiver<Event>,
+    rx: broadcast::Receiver<Event>,
     until: Option<i64>,
-    cancelled: Option<Box<dyn Fn() -> bool + Send>>,
 }
 
 impl EventStream {
-    /// Ends the stream when `cancelled` says so (the client went away).
-    pub fn cancel_when(mut self, cancelled: impl Fn() -> bool + Send + 'static) -> EventStream {
-        self.cancelled = Some(Box::new(cancelled));
-        self
-    }
-}
-
-impl Iterator for EventStream {
-    type Item = Event;
-
-    fn next(&mut self) -> Option<Event> {
+    /// The next event; `None` once `until` has passed or the engine is gone. Waits without
+    /// holding a thread.
+    pub async fn next(&mut self) -> Option<Event> {
         if let Some(e) = self.backlog.pop_front() {
             return Some(e);
         }
         loop {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
-            if self.until.is_some_and(|u| now >= u) {
-                return None;
-            }
-            if self.cancelled.as_ref().is_some_and(|c| c()) {
-                return None;
-            }
-            match self.rx.recv_timeout(Duration::from_millis(200)) {
+            let got = match self.until {
+                None => self.rx.recv().await,
+                Some(u) => {
+                    let end = UNIX_EPOCH + Duration::from_secs(u64::try_from(u).unwrap_or(0));
+                    let left = end.duration_since(SystemTime::now()).ok()?;
+                    tokio::time::timeout(left, self.rx.recv()).await.ok()?
+                }
+            };
+            match got {
                 Ok(e) if self.until.is_some_and(|u| e.time >= u) => return None,
                 Ok(e) => return Some(e),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("events subscriber fell behind: {n} events dropped");
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
     }
@@ -121,7 +126,8 @@ impl Engine {
             bus.history.pop_front();
         }
         bus.history.push_back(e.clone());
-        bus.subscribers.retain(|s| s.send(e.clone()).is_ok());
+        // No subscriber is not an error.
+        let _ = bus.live.send(e);
     }
 
     /// Emits a container event with docker's `image` and `name` attributes plus `extra`.
@@ -140,8 +146,9 @@ impl Engine {
     /// `GET /events`: past events at or after `since` (none if not given), then live ones;
     /// ends at `until` if given.
     pub fn events(&self, since: Option<i64>, until: Option<i64>) -> EventStream {
-        let (tx, rx) = mpsc::channel();
-        let mut bus = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        // Subscribed under the lock that `emit` takes: no event falls between backlog and feed.
+        let bus = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let rx = bus.live.subscribe();
         let backlog = match since {
             Some(s) => bus
                 .history
@@ -151,12 +158,6 @@ impl Engine {
                 .collect(),
             None => VecDeque::new(),
         };
-        bus.subscribers.push(tx);
-        EventStream {
-            backlog,
-            rx,
-            until,
-            cancelled: None,
-        }
+        EventStream { backlog, rx, until }
     }
 }

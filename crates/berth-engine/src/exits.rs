@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use tokio::sync::Notify;
 
 use crate::error::{EngineError, Result};
 use crate::shim::{self, ExitStatus};
@@ -51,9 +52,11 @@ pub struct WaitResult {
     pub status_code: i32,
 }
 
-/// A registered wait; [`Waiter::wait`] blocks until the condition is met.
+/// A registered wait; [`Waiter::wait`] blocks until the condition is met,
+/// [`Waiter::wait_async`] awaits it without holding a thread.
 pub struct Waiter {
     rx: mpsc::Receiver<WaitResult>,
+    wake: Arc<Notify>,
 }
 
 impl Waiter {
@@ -66,11 +69,56 @@ impl Waiter {
     pub fn wait_timeout(&self, d: Duration) -> Option<WaitResult> {
         self.rx.recv_timeout(d).ok()
     }
+
+    /// The result if the condition already holds; `Err(())` if it never will (the engine
+    /// dropped the registration).
+    pub(crate) fn try_result(&self) -> std::result::Result<Option<WaitResult>, ()> {
+        match self.rx.try_recv() {
+            Ok(r) => Ok(Some(r)),
+            Err(mpsc::TryRecvError::Empty) => Ok(None),
+            Err(mpsc::TryRecvError::Disconnected) => Err(()),
+        }
+    }
+
+    /// Resolves when the registration was answered or dropped (then [`Waiter::try_result`]
+    /// tells which); may also resolve early, so callers look again.
+    /// (A future of its own, not borrowing the waiter, whose receiver is not `Sync`.)
+    pub fn changed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let wake = self.wake.clone();
+        async move { wake.notified().await }
+    }
+
+    /// Awaits the condition. `None` if the engine went away.
+    pub async fn wait_async(self) -> Option<WaitResult> {
+        loop {
+            match self.try_result() {
+                Ok(Some(r)) => return Some(r),
+                Ok(None) => self.changed().await,
+                Err(()) => return None,
+            }
+        }
+    }
 }
 
+/// A wait in the engine's table. The `Notify` wakes an async waiter both when the result is
+/// sent and when the registration is dropped unanswered (its `Drop`), so none sleeps forever.
 pub(crate) struct Registered {
     condition: WaitCondition,
     tx: mpsc::Sender<WaitResult>,
+    wake: Arc<Notify>,
+}
+
+impl Registered {
+    fn send(&self, r: WaitResult) {
+        let _ = self.tx.send(r);
+        self.wake.notify_one();
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.wake.notify_one();
+    }
 }
 
 /// The inotify instance watching exec dirs.
@@ -217,7 +265,7 @@ impl Engine {
             if w.condition == WaitCondition::Removed && auto_remove {
                 keep.push(w);
             } else if w.condition != WaitCondition::Removed {
-                let _ = w.tx.send(result);
+                w.send(result);
             } else {
                 keep.push(w);
             }
@@ -275,6 +323,12 @@ impl Engine {
     /// Registers a wait on container `key` under `condition`.
     pub fn wait(&self, key: &str, condition: WaitCondition) -> Result<Waiter> {
         let (tx, rx) = mpsc::channel();
+        let wake = Arc::new(Notify::new());
+        let reg = Registered {
+            condition,
+            tx,
+            wake: wake.clone(),
+        };
         let mut inner = self.lock();
         let id = Self::find_id(&inner, key)?;
         let rec = inner
@@ -282,17 +336,13 @@ impl Engine {
             .get(&id)
             .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
         if condition == WaitCondition::NotRunning && !rec.state.running {
-            let _ = tx.send(WaitResult {
+            reg.send(WaitResult {
                 status_code: rec.state.exit_code,
             });
         } else {
-            inner
-                .waiters
-                .entry(id)
-                .or_default()
-                .push(Registered { condition, tx });
+            inner.waiters.entry(id).or_default().push(reg);
         }
-        Ok(Waiter { rx })
+        Ok(Waiter { rx, wake })
     }
 
     /// Wakes the exit waiters (not `Removed` ones) of container `id` with `exit_code`.
@@ -309,7 +359,7 @@ impl Engine {
         }
         drop(inner);
         for w in woken {
-            let _ = w.tx.send(WaitResult {
+            w.send(WaitResult {
                 status_code: exit_code,
             });
         }
@@ -319,7 +369,7 @@ impl Engine {
     pub(crate) fn notify_removed(&self, id: &str, exit_code: i32) {
         let waiters = self.lock().waiters.remove(id).unwrap_or_default();
         for w in waiters {
-            let _ = w.tx.send(WaitResult {
+            w.send(WaitResult {
                 status_code: exit_code,
             });
         }

@@ -68,7 +68,7 @@ pub use images::{
     ChangeItem, CommitRequest, ContainerUsage, DiskUsageReport, HistoryItem, ImageDeleteItem,
     ImageFilters, ImageInspect, ImagePruneReport, ImageSummary,
 };
-pub use logs::{LogEntry, LogOptions, LogReader, LogStream};
+pub use logs::{LogEntry, LogOptions, LogPoll, LogReader, LogStream};
 pub use record::{ContainerConfig, ContainerRecord, ContainerState, HostConfig, RestartPolicy};
 pub use shim::ExitStatus;
 pub use top::TopResult;

@@ -85,7 +85,6 @@ pub struct LogReader {
     backlog: VecDeque<LogEntry>,
     partial: String,
     running: Box<dyn Fn() -> bool + Send>,
-    cancelled: Option<Box<dyn Fn() -> bool + Send>>,
     finished: bool,
 }
 
@@ -130,16 +129,8 @@ impl LogReader {
             backlog: VecDeque::new(),
             partial: String::new(),
             running,
-            cancelled: None,
             finished: false,
         }
-    }
-
-    /// Ends a follow early when `cancelled` says so (e.g. the client went away), so an idle
-    /// follow does not outlive its reader.
-    pub fn cancel_when(mut self, cancelled: impl Fn() -> bool + Send + 'static) -> LogReader {
-        self.cancelled = Some(Box::new(cancelled));
-        self
     }
 
     fn open(&mut self, path: &Path) {
@@ -201,37 +192,59 @@ impl LogReader {
     }
 }
 
+/// What [`LogReader::poll_entry`] found.
+#[derive(Debug)]
+pub enum LogPoll {
+    /// The next entry.
+    Entry(LogEntry),
+    /// Nothing new yet; the container still runs (follow): look again later.
+    Pending,
+    /// The end: everything read and not following (or the container stopped).
+    End,
+}
+
+impl LogReader {
+    /// The next entry without waiting, so a follower can sleep on a timer between looks
+    /// instead of parking a thread.
+    pub fn poll_entry(&mut self) -> LogPoll {
+        if let Some(e) = self.backlog.pop_front() {
+            return LogPoll::Entry(e);
+        }
+        if self.finished {
+            return LogPoll::End;
+        }
+        while let Some(line) = self.read_line() {
+            if let Some(e) = self.parse(&line) {
+                return LogPoll::Entry(e);
+            }
+        }
+        if self.opts.follow && (self.running)() {
+            return LogPoll::Pending;
+        }
+        // One last pass: the shim writes everything before the exit is recorded.
+        self.finished = true;
+        while let Some(line) = self.read_line() {
+            if let Some(e) = self.parse(&line) {
+                self.backlog.push_back(e);
+            }
+        }
+        self.backlog
+            .pop_front()
+            .map_or(LogPoll::End, LogPoll::Entry)
+    }
+}
+
 impl Iterator for LogReader {
     type Item = LogEntry;
 
+    /// Blocks (polling) for new entries while following.
     fn next(&mut self) -> Option<LogEntry> {
-        if let Some(e) = self.backlog.pop_front() {
-            return Some(e);
-        }
         loop {
-            if self.finished {
-                return None;
+            match self.poll_entry() {
+                LogPoll::Entry(e) => return Some(e),
+                LogPoll::End => return None,
+                LogPoll::Pending => std::thread::sleep(FOLLOW_POLL),
             }
-            while let Some(line) = self.read_line() {
-                if let Some(e) = self.parse(&line) {
-                    return Some(e);
-                }
-            }
-            if self.cancelled.as_ref().is_some_and(|c| c()) {
-                self.finished = true;
-                return None;
-            }
-            if !self.opts.follow || !(self.running)() {
-                // One last pass: the shim writes everything before the exit is recorded.
-                self.finished = true;
-                while let Some(line) = self.read_line() {
-                    if let Some(e) = self.parse(&line) {
-                        self.backlog.push_back(e);
-                    }
-                }
-                return self.backlog.pop_front();
-            }
-            std::thread::sleep(FOLLOW_POLL);
         }
     }
 }

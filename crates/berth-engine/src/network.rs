@@ -30,6 +30,8 @@ pub struct NetworkOptions {
     /// The default bridge's address and prefix (`172.17.0.1/16`); default: docker's, or the
     /// first free pool if the host already routes it.
     pub bip: Option<String>,
+    /// Upstream resolvers of the embedded DNS servers (`--dns`); empty: the host's.
+    pub dns: Vec<std::net::Ipv4Addr>,
 }
 
 /// The networking part of docker's `HostConfig` (flattened into it).
@@ -211,6 +213,7 @@ impl Engine {
             netns_dir: self.cfg.exec_root.join("netns"),
             table: table_name(&self.cfg.data_root),
             default_bridge,
+            dns_upstream: opts.dns.clone(),
         };
         let alive = |id: &str| self.lock().containers.get(id).map(|r| r.state.running);
         match Networks::open(cfg, &alive) {

@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 /// Names on one network (lower case, no trailing dot) → addresses.
 pub type NameTable = Arc<RwLock<HashMap<String, Vec<Ipv4Addr>>>>;
@@ -34,17 +35,46 @@ impl Drop for DnsServer {
     }
 }
 
+/// Threads per network that forward queries upstream (each waits for one answer at a time).
+const FORWARDERS: usize = 4;
+/// Forwards waiting for a free forwarder; past this, a query gets REFUSED at once.
+const QUEUE: usize = 128;
+/// A query queued longer than this is answered SERVFAIL without asking upstream: its client
+/// is about to retry or give up, and a dead upstream must not make the queue a backlog of
+/// minutes.
+const STALE: Duration = Duration::from_secs(1);
+/// DNS-over-TCP connections served at once; more are closed.
+const TCP_CONNS: usize = 16;
+
+/// A query to forward and who asked.
+struct Forward {
+    query: Vec<u8>,
+    from: SocketAddr,
+    queued: Instant,
+}
+
 impl DnsServer {
     /// Listens on `ip:53` and serves `names`; queries for other names go to `upstream`.
+    /// Its threads are bounded whatever the containers send: one UDP and one TCP listener,
+    /// [`FORWARDERS`] forwarders behind a queue of [`QUEUE`], at most [`TCP_CONNS`]
+    /// connections.
     pub fn start(ip: Ipv4Addr, names: NameTable, upstream: Vec<Ipv4Addr>) -> std::io::Result<Self> {
         let sock = UdpSocket::bind((ip, 53))?;
         sock.set_read_timeout(Some(Duration::from_millis(300)))?;
         let stop = Arc::new(AtomicBool::new(false));
         let tcp = TcpListener::bind((ip, 53))?;
-        let (s2, n2, u2) = (stop.clone(), names.clone(), upstream.clone());
+        let (queue, jobs) = mpsc::sync_channel::<Forward>(QUEUE);
+        let jobs = Arc::new(Mutex::new(jobs));
+        for n in 0..FORWARDERS {
+            let (reply, jobs, up) = (sock.try_clone()?, jobs.clone(), upstream.clone());
+            std::thread::Builder::new()
+                .name(format!("dns-fwd{n}-{ip}"))
+                .spawn(move || forwarder(&reply, &jobs, &up))?;
+        }
+        let (s2, n2) = (stop.clone(), names.clone());
         std::thread::Builder::new()
             .name(format!("dns-{ip}"))
-            .spawn(move || serve(sock, n2, u2, s2))?;
+            .spawn(move || serve(sock, n2, queue, s2))?;
         let (s3, n3) = (stop.clone(), names.clone());
         std::thread::Builder::new()
             .name(format!("dns-tcp-{ip}"))
@@ -53,7 +83,32 @@ impl DnsServer {
     }
 }
 
-fn serve(sock: UdpSocket, names: NameTable, upstream: Vec<Ipv4Addr>, stop: Arc<AtomicBool>) {
+/// Takes queued queries until the server stops (its sender is dropped).
+fn forwarder(reply: &UdpSocket, jobs: &Mutex<mpsc::Receiver<Forward>>, upstream: &[Ipv4Addr]) {
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        if job.queued.elapsed() > STALE {
+            if let Some(q) = parse_question(&job.query) {
+                let _ = reply.send_to(&failure(&job.query, &q, 2), job.from);
+            }
+            continue;
+        }
+        forward(reply, &job.query, job.from, upstream);
+    }
+}
+
+/// `query` answered with no records and `rcode` (2 SERVFAIL, 5 REFUSED).
+fn failure(query: &[u8], q: &Question, rcode: u8) -> Vec<u8> {
+    let mut r = answer(query, q, &[]);
+    r[3] = (r[3] & 0xf0) | rcode;
+    r
+}
+
+fn serve(sock: UdpSocket, names: NameTable, queue: SyncSender<Forward>, stop: Arc<AtomicBool>) {
     let mut buf = [0u8; 1500];
     while !stop.load(Ordering::Relaxed) {
         let Ok((n, from)) = sock.recv_from(&mut buf) else {
@@ -67,47 +122,65 @@ fn serve(sock: UdpSocket, names: NameTable, upstream: Vec<Ipv4Addr>, stop: Arc<A
             .read()
             .ok()
             .and_then(|t| t.get(&q.name.to_ascii_lowercase()).cloned());
-        match hit {
-            Some(ips) => {
-                let ips = if q.qtype == TYPE_A { ips } else { Vec::new() };
-                let _ = sock.send_to(&answer(query, &q, &ips), from);
-            }
-            None => {
-                if let Ok(reply_sock) = sock.try_clone() {
-                    let (query, up) = (query.to_vec(), upstream.clone());
-                    std::thread::spawn(move || forward(&reply_sock, &query, from, &up));
-                }
-            }
+        if let Some(ips) = hit {
+            let ips = if q.qtype == TYPE_A { ips } else { Vec::new() };
+            let _ = sock.send_to(&answer(query, &q, &ips), from);
+            continue;
+        }
+        let job = Forward {
+            query: query.to_vec(),
+            from,
+            queued: Instant::now(),
+        };
+        if let Err(TrySendError::Full(_)) = queue.try_send(job) {
+            // Flooded: say so at once rather than queue without end (the client may retry).
+            let _ = sock.send_to(&failure(query, &q, 5), from);
         }
     }
 }
 
 /// DNS over TCP (clients retry there after a truncated answer): one query per connection
-/// turn, each connection on its own thread.
+/// turn, each connection on its own thread, at most [`TCP_CONNS`] at once.
 fn serve_tcp(l: TcpListener, names: NameTable, upstream: Vec<Ipv4Addr>, stop: Arc<AtomicBool>) {
+    let open = Arc::new(AtomicUsize::new(0));
     for conn in l.incoming() {
         if stop.load(Ordering::Relaxed) {
             return;
         }
         let Ok(mut c) = conn else { continue };
-        let (names, upstream) = (names.clone(), upstream.clone());
-        std::thread::spawn(move || {
-            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut len = [0u8; 2];
-            while c.read_exact(&mut len).is_ok() {
-                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                if c.read_exact(&mut q).is_err() {
-                    return;
-                }
-                let Some(reply) = resolve(&q, &names, &upstream) else {
-                    return;
-                };
-                let n = (reply.len() as u16).to_be_bytes();
-                if c.write_all(&n).and_then(|()| c.write_all(&reply)).is_err() {
-                    return;
-                }
-            }
-        });
+        if open.fetch_add(1, Ordering::SeqCst) >= TCP_CONNS {
+            open.fetch_sub(1, Ordering::SeqCst);
+            continue; // dropped: closed
+        }
+        let (names, upstream, done) = (names.clone(), upstream.clone(), open.clone());
+        let spawned = std::thread::Builder::new()
+            .name("dns-tcp-conn".into())
+            .spawn(move || {
+                serve_conn(&mut c, &names, &upstream);
+                done.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            open.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Answers the queries of one TCP connection until it closes or idles for 5 s.
+fn serve_conn(c: &mut TcpStream, names: &NameTable, upstream: &[Ipv4Addr]) {
+    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut len = [0u8; 2];
+    while c.read_exact(&mut len).is_ok() {
+        let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if c.read_exact(&mut q).is_err() {
+            return;
+        }
+        let Some(reply) = resolve(&q, names, upstream) else {
+            return;
+        };
+        let n = (reply.len() as u16).to_be_bytes();
+        if c.write_all(&n).and_then(|()| c.write_all(&reply)).is_err() {
+            return;
+        }
     }
 }
 
@@ -133,9 +206,7 @@ fn resolve(query: &[u8], names: &NameTable, upstream: &[Ipv4Addr]) -> Option<Vec
             }
         }
     }
-    let mut r = answer(query, &q, &[]);
-    r[3] = (r[3] & 0xf0) | 2;
-    Some(r)
+    Some(failure(query, &q, 2))
 }
 
 /// Asks the upstream resolvers in turn; relays the first answer.
@@ -156,9 +227,7 @@ fn forward(reply: &UdpSocket, query: &[u8], client: SocketAddr, upstream: &[Ipv4
     }
     // No resolver answered: SERVFAIL, so the client does not wait for its own timeout.
     if let Some(q) = parse_question(query) {
-        let mut r = answer(query, &q, &[]);
-        r[3] = (r[3] & 0xf0) | 2;
-        let _ = reply.send_to(&r, client);
+        let _ = reply.send_to(&failure(query, &q, 2), client);
     }
 }
 

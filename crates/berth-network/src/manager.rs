@@ -35,6 +35,9 @@ pub struct NetConfig {
     pub table: String,
     /// The default `bridge` network, or none (`--bridge none`).
     pub default_bridge: Option<DefaultBridge>,
+    /// Where the embedded DNS servers forward names they do not know (`--dns`); empty: the
+    /// host's resolvers.
+    pub dns_upstream: Vec<Ipv4Addr>,
 }
 
 /// `docker network create`'s options.
@@ -204,7 +207,10 @@ impl Networks {
                     }
                     None => {
                         let names: NameTable = std::sync::Arc::new(std::sync::RwLock::new(table));
-                        let up = crate::files::host_nameservers();
+                        let up = match self.cfg.dns_upstream.is_empty() {
+                            true => crate::files::host_nameservers(),
+                            false => self.cfg.dns_upstream.clone(),
+                        };
                         match DnsServer::start(n.gateway, names, up) {
                             Ok(s) => {
                                 servers.insert(n.id.clone(), s);

@@ -29,6 +29,9 @@ pub struct DaemonConfig {
     pub data_root: Option<String>,
     /// Runtime state directory.
     pub exec_root: Option<String>,
+    /// Upstream resolvers of the embedded DNS servers.
+    #[serde(default)]
+    pub dns: Vec<String>,
     /// Remap containers' root to subordinate ids (`default`, `USER[:GROUP]`, `UID:GID`).
     pub userns_remap: Option<String>,
 }

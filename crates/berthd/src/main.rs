@@ -6,6 +6,7 @@ mod api;
 mod config;
 mod rootless;
 
+use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,6 +47,10 @@ struct Flags {
     /// A registry reached over plain HTTP (repeatable); loopback always is.
     #[arg(long = "insecure-registry")]
     insecure_registries: Vec<String>,
+    /// A DNS server (repeatable) that the embedded DNS of user-defined networks forwards
+    /// other names to [default: the host's resolvers]
+    #[arg(long = "dns")]
+    dns: Vec<Ipv4Addr>,
     /// Run containers in a user namespace mapped to subordinate ids of /etc/subuid and
     /// /etc/subgid: `default` (user berthremap), USER, USER:GROUP or UID:GID
     #[arg(long = "userns-remap")]
@@ -64,6 +69,7 @@ struct Settings {
     rootless: bool,
     registry: berth_engine::registry::RegistryOptions,
     userns_remap: Option<String>,
+    dns: Vec<Ipv4Addr>,
 }
 
 impl Settings {
@@ -84,7 +90,19 @@ impl Settings {
         };
         let or_list =
             |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
+        let dns = match flags.dns.is_empty() {
+            false => flags.dns,
+            true => file
+                .dns
+                .iter()
+                .map(|s| {
+                    s.parse()
+                        .with_context(|| format!("dns: {s} is not an IPv4 address"))
+                })
+                .collect::<Result<_>>()?,
+        };
         Ok(Settings {
+            dns,
             data_root: flags
                 .data_root
                 .or(file.data_root.map(PathBuf::from))
@@ -162,6 +180,25 @@ async fn shutdown_signal() {
     }
 }
 
+/// Blocking threads for engine calls at once; more requests wait for one.
+const MAX_BLOCKING_THREADS: usize = 128;
+
+/// Raises the soft open-files limit to the hard one, as dockerd does: each client connection,
+/// stream and container (log files, attach sockets) is a descriptor, and the usual soft limit
+/// of 1024 would refuse clients long before anything else runs out.
+fn raise_nofile() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!("raising the open files limit from {soft} to {hard}: {e}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("reading the open files limit: {e}"),
+    }
+}
+
 fn main() -> Result<()> {
     let flags = Settings::resolve(Flags::parse())?;
     if flags.rootless && flags.bridge != "none" {
@@ -196,6 +233,7 @@ fn main() -> Result<()> {
         engine_cfg.network = Some(berth_engine::network::NetworkOptions {
             bridge: Some(flags.bridge.clone()).filter(|b| b != "none"),
             bip: flags.bip.clone(),
+            dns: flags.dns.clone(),
         });
     }
     if !flags.registry.insecure.is_empty() || !flags.registry.mirrors.is_empty() {
@@ -203,8 +241,12 @@ fn main() -> Result<()> {
     }
     engine_cfg.userns_remap = config::userns_remap(flags.userns_remap.as_deref())?;
     let engine = berth_engine::Engine::open(engine_cfg).context("opening the engine")?;
+    raise_nofile();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Streams hold no blocking thread (see api::streams); this bounds the threads that
+        // ordinary requests can add in a burst (tokio's default is 512).
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()
         .build()
         .context("tokio runtime")?;

@@ -161,6 +161,11 @@ impl Daemon {
         }
     }
 
+    /// The daemon's process id (while it runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The daemon's log so far (for assertion messages).
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.join("berthd.log")).unwrap_or_default()

@@ -5,6 +5,7 @@
 //! streamed body.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
@@ -14,7 +15,7 @@ use berth_engine::attach::{encode, kind};
 use berth_engine::AttachConn;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
+use super::{blocking, flag, streams, ApiError, ApiResult, AppState, Query};
 
 const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
 const RAW: &str = "application/vnd.docker.raw-stream";
@@ -89,9 +90,14 @@ pub async fn attach(
     // Errors (no such container) are answered now, and an attach before the start is counted
     // before the 101 goes out (clients start right after it); the wait for the start happens
     // after the 101.
-    let ticket = blocking(move || engine.attach(&id)).await?;
+    let mut ticket = streams::setup(move || engine.attach(&id)).await?;
     let tty = ticket.tty;
-    let connect = move || ticket.connect();
+    let connect = async move {
+        if !ticket.wait_start().await {
+            return None;
+        }
+        streams::run(move || ticket.connect()).await.flatten()
+    };
     Ok(serve(&mut req, tty, connect, streams))
 }
 
@@ -117,13 +123,13 @@ pub fn size(q: &HashMap<String, String>) -> Result<(u16, u16), ApiError> {
 }
 
 /// Serves an attach: on the hijacked connection when the client asked for `Upgrade: tcp`
-/// (101), else the output as the response body. `connect` (run on a blocking thread once the
-/// response is on its way) gives the shim connection; `None`: the stream is empty (the
-/// container ended before it started again).
+/// (101), else the output as the response body. `connect` (awaited once the response is on
+/// its way) gives the shim connection; `None`: the stream is empty (the container ended
+/// before it started again).
 pub fn serve(
     req: &mut Request,
     tty: bool,
-    connect: impl FnOnce() -> Option<AttachConn> + Send + 'static,
+    connect: impl Future<Output = Option<AttachConn>> + Send + 'static,
     streams: Streams,
 ) -> Response {
     let ctype = if tty { RAW } else { MULTIPLEXED };
@@ -134,7 +140,7 @@ pub fn serve(
     if !wants_upgrade {
         let (mut out, body_r) = tokio::io::duplex(64 << 10);
         tokio::spawn(async move {
-            if let Ok(Some(mut conn)) = tokio::task::spawn_blocking(connect).await {
+            if let Some(mut conn) = connect.await {
                 if let Some(shim) = shim_stream(&conn) {
                     let on_exit = conn.take_on_exit();
                     let _ = copy_output(shim, &mut out, on_exit, &streams, tty).await;
@@ -163,9 +169,9 @@ pub fn serve(
             }
         };
         let mut io = hyper_util::rt::TokioIo::new(upgraded);
-        match tokio::task::spawn_blocking(connect).await {
-            Ok(Some(conn)) => relay(io, conn, streams).await,
-            _ => {
+        match connect.await {
+            Some(conn) => relay(io, conn, streams).await,
+            None => {
                 let _ = io.shutdown().await;
             }
         }
@@ -252,6 +258,21 @@ where
         () = output => {}
         () = input => {}
     }
+}
+
+/// Reads and drops a detached exec's output until the shim closes, recording its exit code.
+pub async fn drain(mut conn: AttachConn) {
+    let Some(shim) = shim_stream(&conn) else {
+        return;
+    };
+    let on_exit = conn.take_on_exit();
+    let all = Streams {
+        stdin: false,
+        stdout: true,
+        stderr: true,
+        detach_keys: Vec::new(),
+    };
+    let _ = copy_output(shim, &mut tokio::io::sink(), on_exit, &all, conn.tty).await;
 }
 
 /// Copies the shim's output frames to `out`: unchanged for a multiplexed stream, payload only

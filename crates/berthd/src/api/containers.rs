@@ -106,9 +106,9 @@ pub async fn wait(
         .map_err(ApiError::from)?;
     let waiter = blocking(move || engine.wait(&id, condition)).await?;
     let body = futures_util::stream::once(async move {
-        let r = tokio::task::spawn_blocking(move || waiter.wait()).await;
-        let v = match r {
-            Ok(Some(r)) => json!({"StatusCode": r.status_code, "Error": null}),
+        // Awaited, not parked on a thread: many `docker wait` clients cost no threads.
+        let v = match waiter.wait_async().await {
+            Some(r) => json!({"StatusCode": r.status_code, "Error": null}),
             _ => json!({"StatusCode": -1, "Error": {"Message": "wait interrupted"}}),
         };
         Ok::<_, std::convert::Infallible>(Bytes::from(format!("{v}\n")))

@@ -4,7 +4,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::{blocking, ApiError, ApiResult, AppState, Query};
+use super::{streams, ApiError, ApiResult, AppState, Query};
 
 fn unix(q: &Query, k: &str) -> ApiResult<Option<i64>> {
     match q.get(k).map(String::as_str) {
@@ -24,22 +24,13 @@ pub async fn events(State(engine): State<AppState>, q: Query) -> ApiResult<Respo
         return Err(ApiError::bad_request("event filters are not supported yet"));
     }
     let (since, until) = (unix(&q, "since")?, unix(&q, "until")?);
-    let stream = blocking(move || Ok(engine.events(since, until))).await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-    let closed = tx.clone();
-    let stream = stream.cancel_when(move || closed.is_closed());
-    tokio::task::spawn_blocking(move || {
-        for e in stream {
-            let line = serde_json::to_string(&e).unwrap_or_default() + "\n";
-            if tx.blocking_send(Bytes::from(line)).is_err() {
-                return;
-            }
-        }
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    let stream = streams::setup(move || Ok(engine.events(since, until))).await?;
+    // Each line is produced when the client's connection asks for more: an idle subscriber is
+    // an awaiting future, not a thread, and a client that goes away drops it.
+    let body = futures_util::stream::unfold(stream, |mut stream| async move {
+        let e = stream.next().await?;
+        let line = serde_json::to_string(&e).unwrap_or_default() + "\n";
+        Some((Ok::<_, std::convert::Infallible>(Bytes::from(line)), stream))
     });
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],

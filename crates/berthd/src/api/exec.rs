@@ -9,7 +9,7 @@ use axum::Json;
 use berth_engine::ExecConfig;
 use serde_json::json;
 
-use super::attach::{serve, size, Streams};
+use super::attach::{drain, serve, size, Streams};
 use super::{blocking, ApiError, ApiResult, AppState, Query};
 
 /// `POST /containers/{id}/exec`.
@@ -54,7 +54,7 @@ pub async fn start(
     })
     .await?;
     if body.detach {
-        tokio::task::spawn_blocking(move || conn.drain());
+        tokio::spawn(drain(conn));
         return Ok(StatusCode::OK.into_response());
     }
     let streams = Streams {
@@ -64,7 +64,7 @@ pub async fn start(
         detach_keys: Vec::new(),
     };
     let tty = conn.tty;
-    Ok(serve(&mut req, tty, move || Some(conn), streams))
+    Ok(serve(&mut req, tty, async move { Some(conn) }, streams))
 }
 
 /// `POST /exec/{id}/resize?h=ROWS&w=COLS`.

@@ -4,9 +4,11 @@
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use berth_engine::{LogOptions, LogStream};
+use std::time::Duration;
 
-use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
+use berth_engine::{LogEntry, LogOptions, LogPoll, LogReader, LogStream};
+
+use super::{flag, streams, ApiError, ApiResult, AppState, Query};
 
 /// Prefixes `data` with docker's multiplexing header for `stream`.
 pub fn frame(stream: LogStream, data: &[u8]) -> Vec<u8> {
@@ -19,6 +21,77 @@ pub fn frame(stream: LogStream, data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&(data.len() as u32).to_be_bytes());
     out.extend_from_slice(data);
     out
+}
+
+/// First wait between two looks at a followed log that had nothing new.
+const FOLLOW_MIN: Duration = Duration::from_millis(50);
+/// Longest wait: an idle follower looks a few times a second, on a timer, not a thread.
+const FOLLOW_MAX: Duration = Duration::from_millis(400);
+/// Most bytes read in one go before the client gets them.
+const CHUNK: usize = 256 << 10;
+
+/// How entries are written out.
+#[derive(Clone, Copy)]
+struct Format {
+    timestamps: bool,
+    tty: bool,
+}
+
+impl Format {
+    fn write(self, entry: LogEntry, out: &mut Vec<u8>) {
+        let mut data = entry.data;
+        if self.timestamps {
+            let mut d = format!("{} ", entry.time).into_bytes();
+            d.append(&mut data);
+            data = d;
+        }
+        if self.tty {
+            out.append(&mut data);
+        } else {
+            out.append(&mut frame(entry.stream, &data));
+        }
+    }
+}
+
+/// Reads what the log has now on one of the streams' blocking slots: the bytes, and whether
+/// there may be more (`None`: the end).
+fn read_some(reader: &mut LogReader, fmt: Format) -> (Vec<u8>, Option<bool>) {
+    let mut out = Vec::new();
+    while out.len() < CHUNK {
+        match reader.poll_entry() {
+            LogPoll::Entry(e) => fmt.write(e, &mut out),
+            LogPoll::Pending => return (out, Some(false)),
+            LogPoll::End => return (out, None),
+        }
+    }
+    (out, Some(true))
+}
+
+/// The next bytes for the client, waiting on a timer (backing off while the log is quiet) when
+/// a followed log has nothing new; `None` at the end. The state that comes back is `None`
+/// once the last bytes are out.
+async fn next_chunk(
+    mut reader: LogReader,
+    mut idle: Duration,
+    fmt: Format,
+) -> Option<(Bytes, Option<(LogReader, Duration)>)> {
+    loop {
+        let (r, out, more) = streams::run(move || {
+            let (out, more) = read_some(&mut reader, fmt);
+            (reader, out, more)
+        })
+        .await?;
+        reader = r;
+        match (out.is_empty(), more) {
+            (true, None) => return None,
+            (false, None) => return Some((Bytes::from(out), None)),
+            (false, Some(_)) => return Some((Bytes::from(out), Some((reader, FOLLOW_MIN)))),
+            (true, Some(_)) => {
+                tokio::time::sleep(idle).await;
+                idle = (idle * 2).min(FOLLOW_MAX);
+            }
+        }
+    }
 }
 
 /// The logs handler.
@@ -56,38 +129,17 @@ pub async fn logs(
     };
     let eng = engine.clone();
     let key = id.clone();
-    let (reader, tty) = blocking(move || {
+    let (reader, tty) = streams::setup(move || {
         let r = eng.logs(&key, opts)?;
         let tty = eng.inspect(&key)?.record.config.tty;
         Ok((r, tty))
     })
     .await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-    let closed = tx.clone();
-    let reader = reader.cancel_when(move || closed.is_closed());
-    tokio::task::spawn_blocking(move || {
-        for entry in reader {
-            let data = if timestamps {
-                let mut d = format!("{} ", entry.time).into_bytes();
-                d.extend_from_slice(&entry.data);
-                d
-            } else {
-                entry.data
-            };
-            let chunk = if tty {
-                data
-            } else {
-                frame(entry.stream, &data)
-            };
-            if tx.blocking_send(Bytes::from(chunk)).is_err() {
-                return; // the client went away
-            }
-        }
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    let fmt = Format { timestamps, tty };
+    let body = futures_util::stream::unfold(Some((reader, FOLLOW_MIN)), move |state| async move {
+        let (reader, idle) = state?;
+        let (chunk, next) = next_chunk(reader, idle, fmt).await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), next))
     });
     let ctype = if tty {
         "application/vnd.docker.raw-stream"

@@ -13,6 +13,7 @@ mod networks;
 mod pause;
 mod registry;
 mod stats;
+mod streams;
 mod system;
 mod volumes;
 
