@@ -66,7 +66,7 @@ impl Drop for Guard<'_> {
 /// Creates `workdir` inside `rootfs` without following symlinks (a link in the image must not
 /// make the host create directories elsewhere); stops at the first link.
 fn make_workdir(rootfs: &Path, workdir: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let mut p = rootfs.to_path_buf();
     for c in workdir.split('/').filter(|c| !c.is_empty() && *c != ".") {
         if c == ".." {
@@ -76,7 +76,11 @@ fn make_workdir(rootfs: &Path, workdir: &str) -> std::io::Result<()> {
         match p.symlink_metadata() {
             Ok(m) if m.is_dir() => continue,
             Ok(_) => return Ok(()),
-            Err(_) => std::fs::DirBuilder::new().mode(0o755).create(&p)?,
+            Err(_) => {
+                std::fs::DirBuilder::new().mode(0o755).create(&p)?;
+                // The daemon's umask would make it root's only; the step may run as a user.
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))?;
+            }
         }
     }
     Ok(())
@@ -170,7 +174,8 @@ pub(super) fn run_step(
                     .data_root
                     .join("build/cache-mounts")
                     .join(berth_build::cache::key(&[cache]));
-                std::fs::create_dir_all(&src).map_err(other)?;
+                // Used by the step's (maybe non-root) user; `build/` above stays root's.
+                crate::perms::create_dir_all(&src, crate::perms::SHARED).map_err(other)?;
                 let src = src.to_string_lossy().into_owned();
                 (
                     target,
