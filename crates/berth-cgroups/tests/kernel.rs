@@ -1,6 +1,6 @@
 //! Real-kernel tests: they create cgroups named `berth-test-<pid>-<n>` at the top of every
 //! hierarchy, put processes in them, and remove everything in a Drop guard. They need root
-//! and skip (with a note) without it. Run them on a v1/hybrid host and, through
+//! and skip (with a note) without it, or fail under `BERTH_REQUIRE_ALL=1` (CI). Run them on a v1/hybrid host and, through
 //! `tests/run-in-cgroup2-vm.sh`, on a pure cgroup v2 kernel.
 
 use std::io::{Read, Write};
@@ -17,6 +17,12 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
+    // CI sets BERTH_REQUIRE_ALL=1: there a test that cannot run fails instead of passing.
+    let required = std::env::var_os("BERTH_REQUIRE_ALL").is_some_and(|v| v == "1");
+    assert!(
+        root || !required,
+        "needs root, and BERTH_REQUIRE_ALL=1: this test must run here"
+    );
     if !root {
         eprintln!("skipped: needs root");
     }

@@ -35,6 +35,7 @@ pub mod logs;
 mod names;
 pub mod network;
 mod pause;
+pub mod perms;
 pub mod record;
 pub mod registry;
 pub mod resources;
@@ -138,9 +139,7 @@ impl Engine {
     /// Opens the stores under the configured roots, reloads every container and reconciles it
     /// with what its shim left (exit files, live shims), and starts the exit watcher.
     pub fn open(cfg: EngineConfig) -> Result<Arc<Engine>> {
-        for d in [&cfg.data_root, &cfg.exec_root] {
-            std::fs::create_dir_all(d).map_err(error::io_err("create", d))?;
-        }
+        perms::secure_layout(&cfg.data_root, &cfg.exec_root)?;
         let images = ImageStore::open(StoreConfig::new(cfg.data_root.join("image")))?;
         let records = record::RecordStore::open(cfg.data_root.join("containers"))?;
         let mut inner = Inner::default();

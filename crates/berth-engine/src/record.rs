@@ -333,7 +333,7 @@ const RECORD_FILE: &str = "config.v2.json";
 impl RecordStore {
     /// Opens (creating) the directory.
     pub fn open(dir: PathBuf) -> Result<RecordStore> {
-        fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+        crate::perms::create_dir_all(&dir, crate::perms::PRIVATE_DIR)?;
         Ok(RecordStore { dir })
     }
 
@@ -345,7 +345,7 @@ impl RecordStore {
     /// Saves a record atomically and durably.
     pub fn save(&self, rec: &ContainerRecord) -> Result<()> {
         let dir = self.container_dir(&rec.id);
-        fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+        crate::perms::create_dir_all(&dir, crate::perms::PRIVATE_DIR)?;
         let data = serde_json::to_vec(rec).map_err(|e| EngineError::Internal(e.to_string()))?;
         atomic_write(&dir.join(RECORD_FILE), &data)
     }
@@ -360,7 +360,7 @@ impl RecordStore {
         let path = self.container_dir(&rec.id).join(RECORD_FILE);
         let data = serde_json::to_vec(rec).map_err(|e| EngineError::Internal(e.to_string()))?;
         let tmp = path.with_extension("tmp");
-        let mut f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
+        let mut f = create_record_file(&tmp)?;
         f.write_all(&data)
             .and_then(|()| f.sync_data())
             .map_err(io_err("write", &tmp))?;
@@ -392,10 +392,26 @@ impl RecordStore {
     }
 }
 
+/// Creates (truncating) a record file readable by root only: records hold the containers'
+/// environment, secrets included. A file left by a crash keeps no wider mode.
+fn create_record_file(path: &Path) -> Result<fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(crate::perms::RECORD)
+        .open(path)
+        .map_err(io_err("create", path))?;
+    f.set_permissions(fs::Permissions::from_mode(crate::perms::RECORD))
+        .map_err(io_err("chmod", path))?;
+    Ok(f)
+}
+
 /// Write temp, fsync, rename, fsync the directory.
 pub(crate) fn atomic_write(path: &Path, data: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
+    let mut f = create_record_file(&tmp)?;
     f.write_all(data)
         .and_then(|()| f.sync_all())
         .map_err(io_err("write", &tmp))?;

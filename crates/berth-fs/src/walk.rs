@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{readlinkat, OFlag};
-use nix::sys::stat::{mkdirat, Mode};
+use nix::sys::stat::{fchmod, mkdirat, Mode};
 
 use crate::sys::{ioe, is_procfs, kind, open_child, stat, RETRIES};
 
@@ -167,9 +167,12 @@ pub(crate) fn walk(
     Ok(Walked { stack })
 }
 
-/// Creates `name` in `dir`: an empty file (`file` mode) or a directory. `EEXIST` is fine
-/// (someone created it meanwhile): the walk looks the name up again either way.
+/// Creates `name` in `dir`: an empty file (`file` mode) or a directory, with exactly that mode
+/// whatever the process's umask (a daemon runs with a strict one, while what it creates in a
+/// container's root must be usable by the container's users). `EEXIST` is fine (someone
+/// created it meanwhile): the walk looks the name up again either way.
 fn make(dir: BorrowedFd<'_>, name: &OsStr, dmode: u32, file: Option<u32>) -> io::Result<()> {
+    let exact = |fd: OwnedFd, mode: u32| fchmod(&fd, Mode::from_bits_truncate(mode)).map_err(ioe);
     let res = match file {
         Some(fmode) => open_child(
             dir,
@@ -177,8 +180,14 @@ fn make(dir: BorrowedFd<'_>, name: &OsStr, dmode: u32, file: Option<u32>) -> io:
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDONLY,
             Mode::from_bits_truncate(fmode),
         )
-        .map(drop),
-        None => mkdirat(dir, name, Mode::from_bits_truncate(dmode)).map_err(ioe),
+        .and_then(|fd| exact(fd, fmode)),
+        None => mkdirat(dir, name, Mode::from_bits_truncate(dmode))
+            .map_err(ioe)
+            .and_then(|()| {
+                let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW;
+                open_child(dir, Path::new(name), flags, Mode::empty())
+            })
+            .and_then(|fd| exact(fd, dmode)),
     };
     match res {
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),

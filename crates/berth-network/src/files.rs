@@ -2,6 +2,7 @@
 //! and bind-mounted into the container (docker's layout and defaults).
 
 use std::net::Ipv4Addr;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{io_err, Result};
@@ -137,7 +138,12 @@ pub fn write(
     host_mode: bool,
 ) -> Result<()> {
     if let Some(dir) = files.hosts.parent() {
-        std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        // The container's directory also holds its record: root only.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err("create", dir))?;
     }
     let (resolv, hosts_text, name) = if host_mode {
         let mut h = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
@@ -163,6 +169,10 @@ pub fn write(
         (&files.hostname, format!("{name}\n")),
     ] {
         std::fs::write(p, text).map_err(io_err("write", p))?;
+        // Bind-mounted into the container, where any user reads them; the daemon's umask
+        // would leave them root's only.
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644))
+            .map_err(io_err("chmod", p))?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::os::fd::AsFd;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -14,7 +15,11 @@ use crate::error::{io_err, NetError, Result};
 /// Creates a new network namespace and pins it at `path`.
 pub fn create(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err("create", dir))?;
     }
     File::create(path).map_err(io_err("create", path))?;
     let target = path.to_path_buf();

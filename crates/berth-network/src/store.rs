@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::net::Ipv4Addr;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -166,7 +167,11 @@ pub struct Store {
 impl Store {
     /// The store in `dir` (created).
     pub fn open(dir: &Path) -> Result<Store> {
-        fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err("create", dir))?;
         Ok(Store {
             path: dir.join("networks.json"),
         })

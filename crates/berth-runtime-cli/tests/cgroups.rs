@@ -64,7 +64,16 @@ fn memory_and_pids_limits_apply_and_cgroup_is_removed() {
         "-c",
         "for i in $(seq 40); do sleep 100 & done; wait",
     ]));
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Until the forks have hit the limit (or at least 10 run).
+    wait_until(
+        "the exec's forks",
+        std::time::Duration::from_secs(10),
+        || {
+            let pids: Vec<i64> =
+                serde_json::from_str(&ok(&w.rt(&["ps", "--format", "json", &id]))).unwrap();
+            pids.len() >= 10
+        },
+    );
     let pids: Vec<i64> =
         serde_json::from_str(&ok(&w.rt(&["ps", "--format", "json", &id]))).unwrap();
     assert!(

@@ -84,20 +84,37 @@ fn create_start_state_kill_delete() {
 #[test]
 fn kill_sends_the_named_signal() {
     let w = World::new();
-    let spec = base_spec(
+    // The container reports through a bind-mounted directory: that its trap is set, then which
+    // signal it got. SIGUSR1's default action would also stop it: only the marker shows that
+    // USR1 itself arrived.
+    let out = tempfile::tempdir().unwrap();
+    let mut spec = base_spec(
         &shared_rootfs(),
         &[
             "sh",
             "-c",
-            "trap 'exit 42' USR1; while true; do sleep 0.05; done",
+            "trap 'echo USR1 > /out/got; exit 42' USR1; touch /out/ready; \
+             while true; do sleep 0.05; done",
         ],
     );
+    spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/out", "type": "bind",
+        "source": out.path().to_str().unwrap(), "options": ["rbind", "rw"]
+    }));
     w.write_spec(&spec);
     let id = w.id("sig");
     ok(&w.rt(&["run", "-d", "--bundle", w.bundle_str(), &id]));
-    std::thread::sleep(Duration::from_millis(200));
+    wait_until("the trap is set", Duration::from_secs(10), || {
+        out.path().join("ready").exists()
+    });
+    assert!(!out.path().join("got").exists());
     ok(&w.rt(&["kill", &id, "USR1"]));
     wait_status(&w, &id, "stopped");
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("got")).unwrap(),
+        "USR1\n",
+        "the container's USR1 trap did not run"
+    );
     ok(&w.rt(&["delete", &id]));
 }
 

@@ -25,7 +25,7 @@ struct Podman {
 impl Podman {
     fn new() -> Option<Podman> {
         if Command::new("podman").arg("--version").output().is_err() {
-            eprintln!("podman not installed: skipping interop test");
+            common::skip("podman not installed");
             return None;
         }
         let rootfs = tempfile::tempdir().unwrap();

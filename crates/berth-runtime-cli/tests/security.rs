@@ -299,7 +299,10 @@ fn container_cannot_reach_the_runtime_binary_during_exec() {
     for _ in 0..20 {
         let _ = w.rt(&["exec", &id, "true"]);
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    // The attacker writes /hit when it is done (WROTE, blocked or none).
+    wait_until("the attacker's verdict", Duration::from_secs(30), || {
+        std::fs::read_to_string(rootfs.path().join("hit")).is_ok_and(|s| s.ends_with('\n'))
+    });
     let hit = std::fs::read_to_string(rootfs.path().join("hit")).unwrap_or_default();
     assert_ne!(hit.trim(), "WROTE");
     assert_eq!(

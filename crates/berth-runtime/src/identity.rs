@@ -75,6 +75,9 @@ fn setgroups_allowed() -> bool {
         .unwrap_or(true)
 }
 
+/// The container process's umask when the spec sets none (runc's).
+pub const DEFAULT_UMASK: libc::mode_t = 0o022;
+
 /// Switches to the spec's user: supplementary groups, gid, uid (keeping capabilities across the uid
 /// change so that the capability sets can be applied afterwards), then the umask.
 pub fn set_user(u: &User) -> Result<(), IdentityError> {
@@ -93,8 +96,8 @@ pub fn set_user(u: &User) -> Result<(), IdentityError> {
     let uid = Uid::from_raw(u.uid());
     setresuid(uid, uid, uid).map_err(|e| IdentityError::Uid(u.uid(), e))?;
     nix::sys::prctl::set_keepcaps(false).map_err(IdentityError::Prctl)?;
-    if let Some(m) = u.umask() {
-        umask(Mode::from_bits_truncate(m as libc::mode_t));
-    }
+    // runc's default when the spec gives none: not whatever umask the caller runs under.
+    let mask = u.umask().map_or(DEFAULT_UMASK, |m| m as libc::mode_t);
+    umask(Mode::from_bits_truncate(mask));
     Ok(())
 }

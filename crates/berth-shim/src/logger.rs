@@ -39,6 +39,23 @@ pub struct Rotation {
     pub max_file: u32,
 }
 
+/// Opens a log file for appending with dockerd's mode 0640: the container's output is no
+/// business of other local users. Set on the open file too: one an older berthd made keeps
+/// no wider mode.
+fn open_log(path: &std::path::Path) -> io::Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(LOG_MODE)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(LOG_MODE))?;
+    Ok(file)
+}
+
+/// The json-file log's mode (dockerd's).
+pub const LOG_MODE: u32 = 0o640;
+
 /// Line-splitting writer for one container log file, shared by both streams.
 pub struct JsonLog {
     path: PathBuf,
@@ -51,7 +68,7 @@ pub struct JsonLog {
 impl JsonLog {
     /// Opens (appending to) the log at `path`.
     pub fn open(path: PathBuf, rotation: Rotation) -> io::Result<JsonLog> {
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = open_log(&path)?;
         let size = file.metadata()?.len();
         Ok(JsonLog {
             path,
@@ -81,10 +98,7 @@ impl JsonLog {
             let _ = std::fs::rename(self.rotated(n), self.rotated(n + 1));
         }
         std::fs::rename(&self.path, self.rotated(1))?;
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = open_log(&self.path)?;
         self.size = 0;
         Ok(())
     }

@@ -101,7 +101,14 @@ fn report_channel() -> Option<File> {
     Some(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
+/// The shim's umask: its files (pid, exit status, log, attach socket) are root's, the log
+/// also its group's (0640, as dockerd's). What the runtime makes in a container's root and
+/// the container's processes get the spec's umask or runc's 0022, not this one.
+const SHIM_UMASK: libc::mode_t = 0o027;
+
 fn main() {
+    // SAFETY: umask(2) only changes this process's file-creation mask; it cannot fail.
+    unsafe { libc::umask(SHIM_UMASK) };
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv.get(1).is_some_and(|a| a == "monitor") {
         reexec::run(&argv);

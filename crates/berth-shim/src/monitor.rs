@@ -48,7 +48,9 @@ fn bind_attach(dir: &Path) -> Result<UnixListener, String> {
 
 /// Creates and starts the container, reports to berthd, then monitors it until it exits.
 pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
-    fs::create_dir_all(&args.state_dir).map_err(|e| format!("state dir: {e}"))?;
+    std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&args.state_dir)
+        .map_err(|e| format!("state dir: {e}"))?;
     atomic_write(
         &args.state_dir.join("shim.pid"),
         std::process::id().to_string().as_bytes(),

@@ -353,7 +353,7 @@ fn failing_run_shows_code_and_output_and_leaves_nothing() {
 #[test]
 fn docker_cli_classic_builder_builds_through_berthd() {
     let Some(docker) = docker_cli() else {
-        eprintln!("docker CLI not installed: skipped");
+        common::skip("docker CLI not installed");
         return;
     };
     let d = Daemon::start();

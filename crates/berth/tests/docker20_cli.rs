@@ -34,7 +34,7 @@ fn docker20_runs_the_classic_tutorial() {
     match v {
         Ok(o) if String::from_utf8_lossy(&o.stdout).contains("version 20.10") => {}
         _ => {
-            eprintln!("Debian's docker.io (CLI 20.10) not installed; skipping");
+            common::skip("Debian's docker.io (CLI 20.10) not installed");
             return;
         }
     }

@@ -9,7 +9,7 @@ use common::{docker_cli, stderr, stdout, Daemon};
 #[test]
 fn docker_cli_runs_the_classic_flow() {
     let Some(docker) = docker_cli() else {
-        eprintln!("docker CLI not installed; skipping");
+        common::skip("docker CLI not installed");
         return;
     };
     let d = Daemon::start();
@@ -79,7 +79,7 @@ fn docker_cli_runs_the_classic_flow() {
 #[test]
 fn docker_cli_tutorial_commands() {
     let Some(docker) = docker_cli() else {
-        eprintln!("docker CLI not installed; skipping");
+        common::skip("docker CLI not installed");
         return;
     };
     let d = Daemon::start();

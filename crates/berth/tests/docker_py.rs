@@ -54,7 +54,7 @@ fn docker_py_drives_containers() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_docker_py {
-        eprintln!("docker-py (python3-docker) not installed; skipping");
+        common::skip("docker-py (python3-docker) not installed");
         return;
     }
     let d = Daemon::start();

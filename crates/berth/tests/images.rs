@@ -511,7 +511,7 @@ fn save_then_load_into_another_daemon_round_trips() {
 #[test]
 fn docker_cli_drives_the_image_commands() {
     let Some(docker) = common::docker_cli() else {
-        eprintln!("docker CLI not installed: skipped");
+        common::skip("docker CLI not installed");
         return;
     };
     let d = Daemon::start();

@@ -11,7 +11,7 @@ use common::{stderr, Daemon};
 #[test]
 fn init_runs_as_pid_1_and_forwards_signals() {
     if berth_init_missing() {
-        eprintln!("no docker-init/tini-static on this host; skipping");
+        common::skip("no docker-init/tini-static on this host");
         return;
     }
     let d = Daemon::start();

@@ -304,7 +304,16 @@ fn containers_survive_a_daemon_crash() {
     assert_eq!(done.trim().len(), 64);
     d.kill9();
     // While the daemon is down, "quick" exits; its shim records that.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let exit_file = d
+        .dir
+        .join("exec/containers")
+        .join(done.trim())
+        .join("exit.json");
+    common::wait_until(
+        "quick's exit.json",
+        std::time::Duration::from_secs(20),
+        || exit_file.exists(),
+    );
     d.restart();
     let ps = d.ok(&["ps"]);
     assert!(ps.contains("survivor"), "{ps}");

@@ -436,11 +436,22 @@ fn daemon_restart_keeps_networks_and_addresses() {
     // A container that is gone when the daemon comes back: its network must be reclaimed.
     d.ok(&["run", "-d", "--name", "gone", "busybox", "sleep", "1000"]);
     let gone_pid = d.ok(&["inspect", "--format", "{{.State.Pid}}", "gone"]);
+    let gone_id = d.ok(&["inspect", "--format", "{{.Id}}", "gone"]);
     d.kill9();
     let pid: i32 = gone_pid.trim().parse().unwrap();
     // SAFETY: killing the test's own container process.
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    std::thread::sleep(Duration::from_millis(300));
+    // Gone once its shim reaped it and recorded the exit.
+    let exit_file = d
+        .dir
+        .join("exec/containers")
+        .join(gone_id.trim())
+        .join("exit.json");
+    common::wait_until(
+        "the killed container's exit.json",
+        Duration::from_secs(10),
+        || exit_file.exists(),
+    );
     d.start_again();
     let ip2 = d.ok(&[
         "inspect",

@@ -373,7 +373,7 @@ fn multi_arch_index_picks_the_host_platform_or_the_asked_one() {
 #[test]
 fn docker_cli_pulls_through_berthd() {
     let Some(docker) = common::docker_cli() else {
-        eprintln!("docker CLI not installed: skipping");
+        common::skip("docker CLI not installed");
         return;
     };
     let work = TempDir::new("docker");

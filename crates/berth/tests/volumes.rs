@@ -504,7 +504,7 @@ fn bad_mount_input_is_refused_and_creates_nothing() {
 #[test]
 fn docker_cli_manages_volumes_and_copies() {
     let Some(docker) = common::docker_cli() else {
-        eprintln!("docker CLI not installed: skipped");
+        common::skip("docker CLI not installed");
         return;
     };
     let d = Daemon::start();

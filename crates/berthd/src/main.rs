@@ -200,6 +200,9 @@ fn raise_nofile() {
 }
 
 fn main() -> Result<()> {
+    // Before anything is written: records, logs and the store are no other user's to read
+    // (issue 14); what containers must read is given its mode where it is made.
+    berth_engine::perms::set_daemon_umask();
     let flags = Settings::resolve(Flags::parse())?;
     if flags.rootless && flags.bridge != "none" {
         bail!("rootless berthd cannot create bridge networks on the host: use --bridge none");

@@ -64,7 +64,8 @@ impl Drop for Guard<'_> {
 }
 
 /// Creates `workdir` inside `rootfs` where it leads there: a symlink in the image is followed
-/// inside the rootfs (as docker does), never on the host.
+/// inside the rootfs (as docker does), never on the host. Mode 0755 whatever the daemon's
+/// umask: the step may run as a user.
 fn make_workdir(rootfs: &Path, workdir: &str) -> std::io::Result<()> {
     berth_fs::Root::open(rootfs)?
         .mkdir_all(workdir, 0o755)
@@ -159,7 +160,8 @@ pub(super) fn run_step(
                     .data_root
                     .join("build/cache-mounts")
                     .join(berth_build::cache::key(&[cache]));
-                std::fs::create_dir_all(&src).map_err(other)?;
+                // Used by the step's (maybe non-root) user; `build/` above stays root's.
+                crate::perms::create_dir_all(&src, crate::perms::SHARED).map_err(other)?;
                 let src = src.to_string_lossy().into_owned();
                 (
                     target,

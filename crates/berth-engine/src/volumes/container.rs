@@ -100,8 +100,8 @@ impl Engine {
             for mp in out.iter().filter(|m| m.kind == "bind" && m.create_source) {
                 let p = Path::new(&mp.source);
                 if !p.exists() {
-                    std::fs::create_dir_all(p)
-                        .map_err(crate::error::io_err("create bind source", p))?;
+                    // dockerd makes missing bind sources 0755, whatever our umask.
+                    crate::perms::create_dir_all(p, crate::perms::SHARED)?;
                 }
             }
             self.volumes.attach(id, out.clone())
@@ -216,8 +216,7 @@ impl Engine {
                 "bind" => {
                     let p = Path::new(&mp.source);
                     if mp.create_source && !p.exists() {
-                        std::fs::create_dir_all(p)
-                            .map_err(crate::error::io_err("create bind source", p))?;
+                        crate::perms::create_dir_all(p, crate::perms::SHARED)?;
                     }
                     // The runtime gets the real path, never a symlink someone could swap.
                     let real = std::fs::canonicalize(p).map_err(|_| {

@@ -104,7 +104,7 @@ impl VolumeStore {
         containers_dir: PathBuf,
         containers: impl Iterator<Item = &'a String>,
     ) -> Result<VolumeStore> {
-        fs::create_dir_all(&root).map_err(io_err("create", &root))?;
+        crate::perms::create_dir_all(&root, crate::perms::VOLUMES_DIR)?;
         let mut st = State::default();
         for entry in fs::read_dir(&root).map_err(io_err("read", &root))? {
             let Ok(entry) = entry else { continue };
@@ -203,8 +203,9 @@ impl VolumeStore {
         };
         let dir = self.root.join(name);
         let data = dir.join("_data");
-        let written = fs::create_dir_all(&data)
-            .map_err(io_err("create", &data))
+        // dockerd's 0755: a container's non-root users use `_data` (copy-up then gives it
+        // the mode of the image's directory).
+        let written = crate::perms::create_dir_all(&data, crate::perms::SHARED)
             .and_then(|()| {
                 serde_json::to_vec(&meta).map_err(|e| EngineError::Internal(e.to_string()))
             })
@@ -288,7 +289,7 @@ impl VolumeStore {
         // costs no durable write (two fsyncs) on `create`.
         if !mounts.is_empty() {
             let dir = self.containers_dir.join(id);
-            fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+            crate::perms::create_dir_all(&dir, crate::perms::PRIVATE_DIR)?;
             let bytes =
                 serde_json::to_vec(&mounts).map_err(|e| EngineError::Internal(e.to_string()))?;
             atomic_write(&dir.join(MOUNTS_FILE), &bytes)?;

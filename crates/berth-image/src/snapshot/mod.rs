@@ -20,6 +20,7 @@ mod tree;
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{self, Read};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -142,7 +143,11 @@ impl Snapshotter {
     pub fn new(root: impl Into<PathBuf>, kind: SnapshotterKind) -> Result<Self, SnapshotError> {
         let root = root.into();
         for d in [root.join("snapshots"), root.join("l")] {
-            fs::create_dir_all(&d).map_err(io_at(&d))?;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&d)
+                .map_err(io_at(&d))?;
         }
         let meta = root.join("snapshots.json");
         let doc = crate::atomic::read_json(&meta).map_err(io_at(&meta))?;
@@ -214,8 +219,17 @@ impl Snapshotter {
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(io_at(&dir))?;
         }
+        // The snapshot's directory is root's alone, so no local user reaches the layer's
+        // files (setuid binaries: CVE-2021-41091); overlay still works, as the kernel checks
+        // lower and upper dirs with the mounter's credentials. `fs` is the root directory a
+        // container sees (until a layer sets its own): 0755 whatever the umask.
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(io_at(&dir))?;
         let fsdir = dir.join("fs");
-        fs::create_dir_all(&fsdir).map_err(io_at(&fsdir))?;
+        fs::create_dir(&fsdir).map_err(io_at(&fsdir))?;
+        fs::set_permissions(&fsdir, fs::Permissions::from_mode(0o755)).map_err(io_at(&fsdir))?;
         let link = short_id()?;
         let lp = self.root.join("l").join(&link);
         std::os::unix::fs::symlink(format!("../snapshots/{id}/fs"), &lp).map_err(io_at(&lp))?;
@@ -387,6 +401,10 @@ impl Snapshotter {
         if lowers.is_empty() {
             let empty = self.root.join("empty");
             fs::create_dir_all(&empty).map_err(io_at(&empty))?;
+            // The lowest layer of an image without layers: what a container sees of it must
+            // not depend on the daemon's umask.
+            fs::set_permissions(&empty, fs::Permissions::from_mode(0o755))
+                .map_err(io_at(&empty))?;
             lowers.push("empty".to_owned());
         }
         Ok(Mount::Overlay {

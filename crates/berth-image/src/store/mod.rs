@@ -151,7 +151,10 @@ pub struct ImageStore {
 impl ImageStore {
     /// Open (creating) a store.
     pub fn open(cfg: StoreConfig) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(&cfg.root).map_err(io_at(&cfg.root))?;
+        // Blobs and unpacked layers (setuid binaries, image secrets): root's alone.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&cfg.root)
+            .map_err(io_at(&cfg.root))?;
         let lock_path = cfg.root.join("lock");
         let lock = std::fs::File::create(&lock_path).map_err(io_at(&lock_path))?;
         // SAFETY: valid fd; flock has no memory effects.

@@ -214,3 +214,32 @@ pub fn cgroup_exists(id: &str) -> bool {
         .unwrap();
     !out.stdout.is_empty()
 }
+
+/// Whether a test that cannot run (a tool or root missing) must fail instead of skipping:
+/// `BERTH_REQUIRE_ALL=1`, which CI sets so that a machine missing something cannot pass by
+/// skipping.
+pub fn require_all() -> bool {
+    std::env::var_os("BERTH_REQUIRE_ALL").is_some_and(|v| v == "1")
+}
+
+/// Call where a test would skip because `why` (e.g. "podman not installed"): panics under
+/// [`require_all`], else says it skips; the caller returns after it.
+pub fn skip(why: &str) {
+    assert!(
+        !require_all(),
+        "{why}, and BERTH_REQUIRE_ALL=1: this test must run here"
+    );
+    eprintln!("{why}: skipping (set BERTH_REQUIRE_ALL=1 to make this a failure)");
+}
+
+/// Polls `ready` every 20 ms until it holds; fails the test with `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: std::time::Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?}: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -96,6 +96,11 @@ fn setup(a: &InitArgs<'_>) -> Result<Program, InitError> {
         .process()
         .as_ref()
         .ok_or_else(|| InitError("config.json has no process".into()))?;
+    // What we make in the container's root (mount points, /dev) gets conventional modes
+    // whatever the caller's umask (a daemon's may be 077), as under runc.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        crate::identity::DEFAULT_UMASK,
+    ));
     enter(a)?;
     let sys = LinuxSyscall;
     if a.ns.has(nix::sched::CloneFlags::CLONE_NEWNS) {

@@ -408,3 +408,33 @@ impl Daemon {
             .unwrap()
     }
 }
+
+/// Polls `ready` every 20 ms until it holds; fails the test with `what` after `timeout`. For
+/// waits on a state (a log line, a file, a status) instead of a fixed sleep.
+pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?}: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether a test that cannot run (a tool, a package or root missing) must fail instead of
+/// skipping: `BERTH_REQUIRE_ALL=1`, which CI sets so that a machine missing something cannot
+/// pass by skipping.
+pub fn require_all() -> bool {
+    std::env::var_os("BERTH_REQUIRE_ALL").is_some_and(|v| v == "1")
+}
+
+/// Call where a test would skip because `why` (e.g. "docker CLI not installed"): panics under
+/// [`require_all`], else says it skips; the caller returns after it.
+pub fn skip(why: &str) {
+    assert!(
+        !require_all(),
+        "{why}, and BERTH_REQUIRE_ALL=1: this test must run here"
+    );
+    eprintln!("{why}: skipping (set BERTH_REQUIRE_ALL=1 to make this a failure)");
+}
