@@ -403,3 +403,10 @@ impl Daemon {
             .unwrap()
     }
 }
+
+impl Daemon {
+    /// The daemon's pid (0 when it is not running), for /proc measurements.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+}
