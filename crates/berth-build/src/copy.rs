@@ -3,9 +3,9 @@
 //! image, with docker's directory semantics, and writing them as one layer tar.
 
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::context::{Context, EntryKind};
+use crate::context::{Context, EntryKind, FileData};
 use crate::ignore::{clean, glob};
 
 /// Where the bytes of a file come from.
@@ -16,6 +16,16 @@ pub enum Data<'a> {
     Owned(Vec<u8>),
     /// A file in a mounted stage, opened through its root when the layer is written.
     InRoot(&'a berth_fs::Root, PathBuf),
+    /// A build context file in the daemon's spool directory.
+    Spooled(&'a Path),
+}
+
+/// A context file's bytes as layer data.
+fn context_data(f: &FileData) -> Data<'_> {
+    match f {
+        FileData::Memory(b) => Data::Bytes(b),
+        FileData::Spooled { path, .. } => Data::Spooled(path),
+    }
 }
 
 /// What an item is.
@@ -165,7 +175,7 @@ pub fn context_items<'a>(
                 path: clean(&format!("{root}/{rel}")),
                 kind: match &e.kind {
                     EntryKind::Dir => ItemKind::Dir,
-                    EntryKind::File(b) => ItemKind::File(Data::Bytes(b)),
+                    EntryKind::File(f) => ItemKind::File(context_data(f)),
                     EntryKind::Symlink(t) => ItemKind::Symlink(t.clone()),
                 },
                 mode: e.mode,
@@ -177,7 +187,7 @@ pub fn context_items<'a>(
         out.push(Item {
             path: target(dest, dest_dir, base_name(src)),
             kind: match &e.kind {
-                EntryKind::File(b) => ItemKind::File(Data::Bytes(b)),
+                EntryKind::File(f) => ItemKind::File(context_data(f)),
                 EntryKind::Symlink(t) => ItemKind::Symlink(t.clone()),
                 EntryKind::Dir => ItemKind::Dir,
             },
@@ -186,8 +196,11 @@ pub fn context_items<'a>(
     }
 }
 
-/// If `data` is a tar archive (plain, gzip or zstd), its entries as items under `dest`.
-pub fn archive_items(data: &[u8], dest: &str) -> io::Result<Option<Vec<Item<'static>>>> {
+/// If `file` is a tar archive (plain, gzip or zstd), its entries as items under `dest`.
+pub fn archive_items(file: &FileData, dest: &str) -> io::Result<Option<Vec<Item<'static>>>> {
+    let mut data = Vec::new();
+    file.open()?.read_to_end(&mut data)?;
+    let data = &data[..];
     let mut plain = Vec::new();
     if data.starts_with(&[0x1f, 0x8b]) {
         flate2::read::GzDecoder::new(data).read_to_end(&mut plain)?;
@@ -271,6 +284,11 @@ pub fn write_tar(
                         h.set_size(f.metadata()?.len());
                         b.append_data(&mut h, &it.path, f)?;
                     }
+                    Data::Spooled(p) => {
+                        let f = std::fs::File::open(p)?;
+                        h.set_size(f.metadata()?.len());
+                        b.append_data(&mut h, &it.path, f)?;
+                    }
                 }
             }
         }
@@ -286,10 +304,10 @@ mod tests {
     fn ctx() -> Context {
         let mut c = Context::default();
         for (p, k) in [
-            ("a.txt", EntryKind::File(b"a".to_vec())),
-            ("b.txt", EntryKind::File(b"b".to_vec())),
+            ("a.txt", EntryKind::File(b"a".to_vec().into())),
+            ("b.txt", EntryKind::File(b"b".to_vec().into())),
             ("src", EntryKind::Dir),
-            ("src/m.rs", EntryKind::File(b"m".to_vec())),
+            ("src/m.rs", EntryKind::File(b"m".to_vec().into())),
         ] {
             c.entries.insert(p.into(), Entry::new(k, 0o644));
         }

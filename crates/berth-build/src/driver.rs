@@ -144,10 +144,10 @@ pub fn build(
     } else {
         opts.dockerfile.clone()
     };
-    let text = ctx.file(&file).ok_or_else(|| {
+    let text = ctx.read_text(&file)?.ok_or_else(|| {
         BuildError::Context(format!("Cannot locate specified Dockerfile: {file}"))
     })?;
-    let df = parser::parse(&String::from_utf8_lossy(text), &file)?;
+    let df = parser::parse(&String::from_utf8_lossy(&text), &file)?;
     if df.instructions.is_empty() {
         return Err(BuildError::Context(format!(
             "the Dockerfile ({file}) cannot be empty"

@@ -28,6 +28,9 @@ pub enum BuildError {
     /// The build context could not be read.
     #[error("build context: {0}")]
     Context(String),
+    /// The build context is over a limit of the daemon (size, entries).
+    #[error("{0}")]
+    TooLarge(String),
     /// The backend (image store, container runtime) failed.
     #[error(transparent)]
     Backend(#[from] BackendError),

@@ -380,12 +380,12 @@ impl Builder<'_> {
             for p in m {
                 hash.push_str(&format!("{p}\n"));
                 match ctx.entries.get(&p) {
-                    Some(e) if !ctx.is_dir(&p) => hash.push_str(e.hash()),
+                    Some(e) if !ctx.is_dir(&p) => hash.push_str(e.hash()?),
                     _ => {
                         for (rel, e) in ctx.under(&p) {
                             hash.push_str(rel);
                             hash.push(' ');
-                            hash.push_str(e.hash());
+                            hash.push_str(e.hash()?);
                             hash.push('\n');
                         }
                     }

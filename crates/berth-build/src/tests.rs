@@ -148,7 +148,7 @@ fn ctx(files: &[(&str, &str)]) -> Context {
     for (p, t) in files {
         c.entries.insert(
             (*p).into(),
-            Entry::new(EntryKind::File(t.as_bytes().to_vec()), 0o644),
+            Entry::new(EntryKind::File(t.as_bytes().to_vec().into()), 0o644),
         );
     }
     c

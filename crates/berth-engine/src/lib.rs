@@ -164,6 +164,7 @@ impl Engine {
         });
         let _ = engine.me.set(Arc::downgrade(&engine));
         engine.recover();
+        engine.remove_stale_build_contexts();
         engine.open_network();
         exits::spawn_watcher(&engine);
         Ok(engine)

@@ -168,7 +168,7 @@ impl LogConfig {
 
 /// Docker's size strings: `100`, `10k`, `10m`, `1g` (binary units, case-insensitive, optional
 /// `b`).
-fn parse_size(s: &str) -> Option<u64> {
+pub fn parse_size(s: &str) -> Option<u64> {
     let t = s.trim().to_ascii_lowercase();
     let t = t.strip_suffix('b').unwrap_or(&t);
     let (num, mult) = match t.chars().last()? {

@@ -34,6 +34,39 @@ pub struct DaemonConfig {
     pub dns: Vec<String>,
     /// Remap containers' root to subordinate ids (`default`, `USER[:GROUP]`, `UID:GID`).
     pub userns_remap: Option<String>,
+    /// Berth's own (dockerd has no such key): the largest streamed request body (a build
+    /// context as sent, `docker load`, `docker import`, `docker cp` into a container).
+    pub max_upload_size: Option<Size>,
+    /// Berth's own: the largest build context once decompressed.
+    pub build_context_max_size: Option<Size>,
+    /// Berth's own: the most entries (files, directories, links) a build context may hold.
+    pub build_context_max_files: Option<usize>,
+}
+
+/// A size as a number of bytes (`1073741824`) or a docker size string (`"1g"`, `"512m"`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Size {
+    /// Bytes.
+    Bytes(u64),
+    /// Docker's units.
+    Text(String),
+}
+
+impl Size {
+    /// The number of bytes; `key` names the setting in the error.
+    pub fn bytes(&self, key: &str) -> Result<u64> {
+        match self {
+            Size::Bytes(n) => Ok(*n),
+            Size::Text(t) => parse_size(t, key),
+        }
+    }
+}
+
+/// A docker size string (`64g`, `512m`, `100`) for the setting `key`.
+pub fn parse_size(text: &str, key: &str) -> Result<u64> {
+    berth_engine::record::parse_size(text)
+        .ok_or_else(|| anyhow::anyhow!("invalid {key} {text:?}: a size such as 512m or 2g"))
 }
 
 impl DaemonConfig {
@@ -97,6 +130,21 @@ mod tests {
         assert_eq!(c.insecure_registries, ["r:5000"]);
         assert_eq!(c.bip.as_deref(), Some("10.9.0.1/24"));
         assert!(serde_json::from_str::<DaemonConfig>(r#"{"no-such-key": 1}"#).is_err());
+    }
+
+    #[test]
+    fn limit_keys_take_numbers_and_size_strings() {
+        let c: DaemonConfig = serde_json::from_str(
+            r#"{"max-upload-size": "1g", "build-context-max-size": 4096,
+                "build-context-max-files": 10}"#,
+        )
+        .unwrap();
+        let up = c.max_upload_size.unwrap().bytes("max-upload-size").unwrap();
+        assert_eq!(up, 1 << 30);
+        let ctx = c.build_context_max_size.unwrap();
+        assert_eq!(ctx.bytes("build-context-max-size").unwrap(), 4096);
+        assert_eq!(c.build_context_max_files, Some(10));
+        assert!(parse_size("lots", "max-upload-size").is_err());
     }
 
     #[test]

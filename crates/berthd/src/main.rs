@@ -55,6 +55,16 @@ struct Flags {
     /// /etc/subgid: `default` (user berthremap), USER, USER:GROUP or UID:GID
     #[arg(long = "userns-remap")]
     userns_remap: Option<String>,
+    /// The largest streamed request body: a build context as sent, `load`, `import`, `cp` into
+    /// a container (bytes, or 512m, 2g, ...) [default: 64g]
+    #[arg(long)]
+    max_upload_size: Option<String>,
+    /// The largest build context once decompressed [default: 2g]
+    #[arg(long)]
+    build_context_max_size: Option<String>,
+    /// The most files, directories and links a build context may hold [default: 1000000]
+    #[arg(long)]
+    build_context_max_files: Option<usize>,
 }
 
 /// The settings in effect: flags over the config file over defaults.
@@ -70,6 +80,43 @@ struct Settings {
     registry: berth_engine::registry::RegistryOptions,
     userns_remap: Option<String>,
     dns: Vec<Ipv4Addr>,
+    limits: api::Limits,
+}
+
+/// The request limits: flags over the config file over [`api::Limits::default`].
+fn limits(flags: &Flags, file: &config::DaemonConfig) -> Result<api::Limits> {
+    let size = |flag: &Option<String>, key: &str, file: &Option<config::Size>, default: u64| match (
+        flag, file,
+    ) {
+        (Some(f), _) => config::parse_size(f, key),
+        (None, Some(v)) => v.bytes(key),
+        (None, None) => Ok(default),
+    };
+    let d = api::Limits::default();
+    let files = flags
+        .build_context_max_files
+        .or(file.build_context_max_files)
+        .unwrap_or(d.context.max_entries);
+    if files == 0 {
+        bail!("build-context-max-files must be at least 1");
+    }
+    Ok(api::Limits {
+        upload: size(
+            &flags.max_upload_size,
+            "max-upload-size",
+            &file.max_upload_size,
+            d.upload,
+        )?,
+        context: berth_engine::build::ContextLimits {
+            max_bytes: size(
+                &flags.build_context_max_size,
+                "build-context-max-size",
+                &file.build_context_max_size,
+                d.context.max_bytes,
+            )?,
+            max_entries: files,
+        },
+    })
 }
 
 impl Settings {
@@ -90,6 +137,7 @@ impl Settings {
         };
         let or_list =
             |flag: Vec<String>, file: Vec<String>| if flag.is_empty() { file } else { flag };
+        let limits = limits(&flags, &file)?;
         let dns = match flags.dns.is_empty() {
             false => flags.dns,
             true => file
@@ -103,6 +151,7 @@ impl Settings {
         };
         Ok(Settings {
             dns,
+            limits,
             data_root: flags
                 .data_root
                 .or(file.data_root.map(PathBuf::from))
@@ -253,16 +302,20 @@ fn main() -> Result<()> {
         .enable_all()
         .build()
         .context("tokio runtime")?;
-    rt.block_on(serve(engine, sockets))
+    rt.block_on(serve(engine, sockets, flags.limits))
 }
 
-async fn serve(engine: Arc<berth_engine::Engine>, sockets: Vec<PathBuf>) -> Result<()> {
+async fn serve(
+    engine: Arc<berth_engine::Engine>,
+    sockets: Vec<PathBuf>,
+    limits: api::Limits,
+) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for path in &sockets {
         let listener = bind(path)?;
         tracing::info!("API listening on {}", path.display());
-        let app = api::app(engine.clone());
+        let app = api::app(engine.clone(), limits);
         let mut rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             axum::serve(listener, app)

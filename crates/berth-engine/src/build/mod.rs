@@ -10,7 +10,7 @@ use berth_build::{Backend, BackendError, ImageState, NewLayer, RootView, RunRequ
 use berth_image::manifest::Descriptor;
 use berth_image::{Digest, Reference};
 
-pub use berth_build::context::decompress;
+pub use berth_build::context::{decompress, ContextLimits};
 pub use berth_build::{BuildError, BuildOptions, BuildResult, Context, Event};
 
 /// A tag as docker prints it after a build (`x` → `x:latest`, `docker.io/library/` dropped).
@@ -55,6 +55,32 @@ impl Engine {
             self.emit("image", "tag", &result.id, &[("name", t)]);
         }
         Ok(result)
+    }
+
+    /// Where build contexts are spooled while a build runs: `<data-root>/tmp`, on disk (the
+    /// exec root is usually a tmpfs, i.e. memory).
+    pub fn build_context_root(&self) -> PathBuf {
+        self.cfg.data_root.join("tmp")
+    }
+
+    /// Removes the build contexts of builds a daemon crash interrupted (a context is removed
+    /// when its build ends; only a killed daemon leaves one).
+    pub(crate) fn remove_stale_build_contexts(&self) {
+        let root = self.build_context_root();
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            if name
+                .to_string_lossy()
+                .starts_with(berth_build::context::SPOOL_PREFIX)
+            {
+                if let Err(err) = std::fs::remove_dir_all(e.path()) {
+                    tracing::warn!("removing {}: {err}", e.path().display());
+                }
+            }
+        }
     }
 
     /// `<exec-root>/build/<id>`: a build step's bundle, rootfs mount point and shim files.

@@ -2,17 +2,18 @@
 //! `X-Docker-Container-Path-Stat` header), `GET` streams it as a tar, `PUT` extracts a tar
 //! into a directory.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use berth_engine::archive::UnpackOptions;
-use futures_util::StreamExt;
 
-use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
+use super::body_io::{BodyReader, BodyWriter};
+use super::{blocking, flag, ApiError, ApiResult, AppState, Limits, Query};
 
 const STAT_HEADER: &str = "x-docker-container-path-stat";
 
@@ -39,22 +40,6 @@ pub async fn head(
     Ok(([stat_header(st.header_value())?], StatusCode::OK).into_response())
 }
 
-/// The async side of a tar being written on a blocking thread.
-struct ChannelWriter(tokio::sync::mpsc::Sender<Bytes>);
-
-impl Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .blocking_send(Bytes::copy_from_slice(buf))
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// `GET /containers/{id}/archive?path=`: the stat header, then the tar stream.
 pub async fn get(
     State(engine): State<AppState>,
@@ -66,59 +51,35 @@ pub async fn get(
         let (engine, id, path) = (engine.clone(), id.clone(), path.clone());
         blocking(move || engine.archive_stat(&id, &path)).await?
     };
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let (mut w, body) = BodyWriter::new();
     tokio::task::spawn_blocking(move || {
-        let mut w = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter(tx));
         let r = engine.archive_get(&id, &path, &mut w).and_then(|()| {
             w.flush()
                 .map_err(|e| berth_engine::EngineError::Internal(e.to_string()))
         });
         if let Err(e) = r {
-            // The status is sent: a truncated tar is how the client learns of it.
-            tracing::warn!("archive of {path} in {id}: {e}");
+            // The status is sent: the body is aborted (no final chunk), so the client sees a
+            // broken transfer and fails, rather than a well-formed but truncated tar.
+            tracing::warn!("archive of {path} in {id} failed mid-stream: {e}");
+            w.fail(e);
         }
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<Bytes, std::io::Error>(b), rx))
     });
     Ok((
         [
             stat_header(st.header_value())?,
             (CONTENT_TYPE, HeaderValue::from_static("application/x-tar")),
         ],
-        Body::from_stream(stream),
+        body,
     )
         .into_response())
-}
-
-/// The request body as a blocking reader (the tar streams, it is not held in memory).
-struct ChannelReader {
-    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
-    cur: Bytes,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.cur.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.cur = b,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.cur.len());
-        buf[..n].copy_from_slice(&self.cur[..n]);
-        self.cur = self.cur.slice(n..);
-        Ok(n)
-    }
 }
 
 /// `PUT /containers/{id}/archive?path=&noOverwriteDirNonDir=&copyUIDGID=`: extracts the body
 /// (a tar) into the directory `path`. Without `copyUIDGID` the files belong to root.
 pub async fn put(
     State(engine): State<AppState>,
+    Extension(limits): Extension<Limits>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     q: Query,
     body: Body,
@@ -132,27 +93,17 @@ pub async fn put(
             Some((0, 0))
         },
     };
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    tokio::spawn(async move {
-        let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            let item = chunk.map_err(std::io::Error::other);
-            let failed = item.is_err();
-            if tx.send(item).await.is_err() || failed {
-                return;
-            }
-        }
-    });
-    let mut reader = ChannelReader {
-        rx,
-        cur: Bytes::new(),
-    };
+    limits.check_length(&headers)?;
+    let mut reader = BodyReader::new(body, limits.upload);
+    let over = reader.over_limit();
     blocking(move || {
         let r = engine.archive_put(&id, &path, opts, &mut reader);
-        // Drain what the client still sends, so it sees our answer rather than a reset.
+        // Drain what the client still sends (up to the cap), so it sees our answer rather
+        // than a reset.
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
         r
     })
-    .await?;
+    .await
+    .map_err(|e| limits.or_upload_error(&over, e))?;
     Ok(StatusCode::OK)
 }

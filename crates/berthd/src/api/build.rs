@@ -3,16 +3,17 @@
 //! `{"aux": {"ID": ...}}`, `Successfully built/tagged`, or `{"errorDetail": ..., "error": ...}`.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use berth_engine::build::{BuildError, BuildOptions, Context, Event};
-use futures_util::StreamExt;
 use serde_json::json;
 
-use super::{ApiError, ApiResult, AppState};
+use super::body_io::BodyReader;
+use super::{ApiError, ApiResult, AppState, Limits};
 
 /// Decodes `%XX` and `+` in a query component.
 fn decode(s: &str) -> String {
@@ -102,23 +103,34 @@ fn options(q: &[(String, String)]) -> ApiResult<(BuildOptions, bool)> {
     Ok((o, quiet))
 }
 
-/// Decodes the body: a (compressed) tar context, or a bare Dockerfile.
-fn context(body: &[u8], dockerfile: &str) -> Result<Context, BuildError> {
-    let (mut r, _) = berth_engine::build::decompress(body)?;
-    let mut plain = Vec::new();
-    r.read_to_end(&mut plain)
-        .map_err(|e| BuildError::Context(format!("reading the build context: {e}")))?;
-    let is_tar = plain.len() >= 512 && &plain[257..262] == b"ustar";
-    if is_tar {
-        // The docker CLI's stream for `-f` outside the context ends without the last entry's
-        // padding and the end-of-archive blocks (Go's reader tolerates that): restore them.
-        plain.resize(plain.len().div_ceil(512) * 512 + 1024, 0);
-    }
-    if is_tar || plain.iter().take(1024).all(|&b| b == 0) {
-        Context::from_tar(&plain[..], dockerfile)
-    } else {
-        Ok(Context::from_dockerfile(plain))
-    }
+/// Spools the body to disk as a build context (see [`Context::spool`]): 413 over a cap, 400
+/// for a malformed or interrupted stream. The response has not started, so these are real
+/// HTTP statuses that every client reports.
+async fn spool_context(
+    engine: &AppState,
+    limits: &Limits,
+    headers: &HeaderMap,
+    body: Body,
+    dockerfile: String,
+) -> ApiResult<Context> {
+    limits.check_length(headers)?;
+    let reader = BodyReader::new(body, limits.upload);
+    let over = reader.over_limit();
+    let root = engine.build_context_root();
+    let caps = limits.context;
+    let spooled =
+        tokio::task::spawn_blocking(move || Context::spool(reader, &root, &dockerfile, &caps))
+            .await
+            .map_err(|e| ApiError::internal(format!("build context task failed: {e}")))?;
+    spooled.map_err(|e| {
+        let err = match e {
+            BuildError::TooLarge(m) => ApiError::too_large(m),
+            // The spool directory failing (a full disk) is the daemon's trouble.
+            e @ BuildError::Io { .. } => ApiError::internal(e.to_string()),
+            e => ApiError::bad_request(e.to_string()),
+        };
+        limits.or_upload_error(&over, err)
+    })
 }
 
 fn line(v: serde_json::Value) -> Bytes {
@@ -133,25 +145,21 @@ fn short(id: &str) -> &str {
 /// The build handler.
 pub async fn build(
     State(engine): State<AppState>,
+    Extension(limits): Extension<Limits>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
     let q = pairs(raw.as_deref());
     let (opts, quiet) = options(&q)?;
-    let mut data = Vec::new();
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("reading the context: {e}")))?;
-        data.extend_from_slice(&chunk);
-    }
+    let ctx = spool_context(&engine, &limits, &headers, body, opts.dockerfile.clone()).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
     tokio::task::spawn_blocking(move || {
         let send = |v: serde_json::Value| {
             let _ = tx.blocking_send(line(v));
         };
-        let result = context(&data, &opts.dockerfile).and_then(|ctx| {
-            drop(data);
+        // The context (and its spool directory) goes when this closure ends, however it ends.
+        let result = {
             engine.build(&ctx, &opts, &mut |e| {
                 if quiet {
                     return;
@@ -170,7 +178,8 @@ pub async fn build(
                     Event::Warning(w) => send(json!({"stream": w})),
                 }
             })
-        });
+        };
+        drop(ctx);
         match result {
             Ok(r) => {
                 send(json!({"aux": {"ID": r.id}}));

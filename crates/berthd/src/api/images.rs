@@ -3,19 +3,19 @@
 
 mod archive;
 mod named;
-mod stream;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::{Extension, Json};
 use berth_engine::{ImageDeleteItem, ImageFilters};
 use serde_json::json;
 
-use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
+use super::body_io::BodyReader;
+use super::{blocking, flag, ApiError, ApiResult, AppState, Limits, Query};
 pub use archive::{export, load, save};
 pub use named::{changes, commit, get as get_named, post as post_named, prune};
-use stream::BodyReader;
 
 /// `GET /images/json?all=&filters=`.
 pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl IntoResponse> {
@@ -30,6 +30,8 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl In
 /// rootfs tarball. Pulls (`fromImage=`) need the registry client.
 pub async fn create(
     State(engine): State<AppState>,
+    Extension(limits): Extension<Limits>,
+    headers: HeaderMap,
     q: Query,
     pairs: archive::PairsQuery,
     body: Body,
@@ -60,11 +62,14 @@ pub async fn create(
         .flat_map(|(_, v)| v.lines().map(str::to_owned).collect::<Vec<_>>())
         .collect();
     let message = q.get("message").filter(|m| !m.is_empty()).cloned();
-    let reader = BodyReader::new(body);
+    limits.check_length(&headers)?;
+    let reader = BodyReader::new(body, limits.upload);
+    let over = reader.over_limit();
     let id = blocking(move || {
         engine.import_image_with(reader, repo_tag.as_deref(), &changes, message.as_deref())
     })
-    .await?;
+    .await
+    .map_err(|e| limits.or_upload_error(&over, e))?;
     Ok(Json(json!({"status": id})))
 }
 

@@ -3,11 +3,13 @@
 
 mod archive;
 mod attach;
+mod body_io;
 mod build;
 mod containers;
 mod events;
 mod exec;
 mod images;
+mod limits;
 mod logs;
 mod networks;
 mod pause;
@@ -26,6 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use berth_engine::{Engine, EngineError, ErrorKind};
+pub use limits::Limits;
 
 /// The newest API version served; clients negotiate down from it.
 pub const API_VERSION: &str = "1.45";
@@ -160,7 +163,7 @@ async fn not_found(req: Request) -> ApiError {
 type Service = tower::util::MapRequest<Router, fn(Request) -> Request>;
 
 /// The whole API as a service for `axum::serve`.
-pub fn app(engine: AppState) -> axum::routing::IntoMakeService<Service> {
+pub fn app(engine: AppState, limits: Limits) -> axum::routing::IntoMakeService<Service> {
     let router = Router::new()
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
@@ -230,7 +233,11 @@ pub fn app(engine: AppState) -> axum::routing::IntoMakeService<Service> {
             get(archive::get).head(archive::head).put(archive::put),
         )
         .fallback(not_found)
-        .layer(axum::extract::DefaultBodyLimit::disable())
+        // JSON routes buffer their body: a small cap. Streaming routes take the raw body,
+        // which this does not limit; they count it against `limits.upload` themselves.
+        .layer(axum::extract::DefaultBodyLimit::max(limits::JSON_BODY))
+        .layer(axum::Extension(limits))
+        .layer(axum::middleware::map_response(limits::json_errors))
         .with_state(engine);
     let svc = tower::ServiceExt::map_request(router, rewrite as fn(Request) -> Request);
     axum::ServiceExt::<Request>::into_make_service(svc)

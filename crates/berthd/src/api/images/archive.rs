@@ -4,10 +4,12 @@
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 
-use super::stream::{BodyReader, BodyWriter};
-use crate::api::{blocking, ApiResult, AppState};
+use crate::api::body_io::{BodyReader, BodyWriter};
+use crate::api::{blocking, ApiResult, AppState, Limits};
 
 /// All values of a repeated query parameter (`names=a&names=b`).
 pub type PairsQuery = axum::extract::Query<Vec<(String, String)>>;
@@ -44,9 +46,18 @@ pub async fn save(State(engine): State<AppState>, q: PairsQuery) -> ApiResult<Re
 
 /// `POST /images/load?quiet=`: a docker-save or OCI archive as the body; answers docker's
 /// JSON message stream (`{"stream":"Loaded image: NAME\n"}` per image).
-pub async fn load(State(engine): State<AppState>, body: Body) -> ApiResult<Response> {
-    let reader = BodyReader::new(body);
-    let lines = blocking(move || engine.load_images(reader)).await?;
+pub async fn load(
+    State(engine): State<AppState>,
+    Extension(limits): Extension<Limits>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    limits.check_length(&headers)?;
+    let reader = BodyReader::new(body, limits.upload);
+    let over = reader.over_limit();
+    let lines = blocking(move || engine.load_images(reader))
+        .await
+        .map_err(|e| limits.or_upload_error(&over, e))?;
     let mut out = String::new();
     for l in lines {
         out.push_str(&serde_json::json!({ "stream": format!("{l}\n") }).to_string());

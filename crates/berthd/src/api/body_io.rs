@@ -3,6 +3,8 @@
 //! than a few chunks, so multi-gigabyte archives pass through in constant memory.
 
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use futures_util::StreamExt;
@@ -12,16 +14,32 @@ use tokio::sync::mpsc;
 pub struct BodyReader {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     cur: Bytes,
+    over: Arc<AtomicBool>,
 }
 
 impl BodyReader {
-    /// Start forwarding `body` chunk by chunk.
-    pub fn new(body: Body) -> BodyReader {
+    /// Start forwarding `body` chunk by chunk; more than `max` bytes is a read error (and
+    /// [`BodyReader::over_limit`] is true), so no route streams an unbounded body to disk.
+    /// A client that goes away is a read error too: the work reading it stops.
+    pub fn new(body: Body, max: u64) -> BodyReader {
         let (tx, rx) = mpsc::channel(8);
+        let over = Arc::new(AtomicBool::new(false));
+        let flag = over.clone();
         tokio::spawn(async move {
             let mut stream = body.into_data_stream();
+            let mut seen = 0u64;
             while let Some(chunk) = stream.next().await {
-                let item = chunk.map_err(io::Error::other);
+                let item =
+                    chunk.map_err(|e| io::Error::other(format!("reading the request body: {e}")));
+                seen += item.as_ref().map_or(0, |b| b.len() as u64);
+                let item = if seen > max {
+                    flag.store(true, Ordering::SeqCst);
+                    Err(io::Error::other(format!(
+                        "the request body is larger than this daemon accepts ({max} bytes)"
+                    )))
+                } else {
+                    item
+                };
                 let failed = item.is_err();
                 if tx.send(item).await.is_err() || failed {
                     return;
@@ -31,7 +49,13 @@ impl BodyReader {
         BodyReader {
             rx,
             cur: Bytes::new(),
+            over,
         }
+    }
+
+    /// A handle telling, after the reader failed, whether it failed because of the size cap.
+    pub fn over_limit(&self) -> Arc<AtomicBool> {
+        self.over.clone()
     }
 }
 
