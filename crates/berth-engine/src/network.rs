@@ -30,7 +30,8 @@ pub struct NetworkOptions {
     /// The default bridge's address and prefix (`172.17.0.1/16`); default: docker's, or the
     /// first free pool if the host already routes it.
     pub bip: Option<String>,
-    /// Upstream resolvers of the embedded DNS servers (`--dns`); empty: the host's.
+    /// The daemon's `--dns`: the name servers of containers that name none themselves, and the
+    /// upstream of the embedded DNS servers; empty: the host's.
     pub dns: Vec<std::net::Ipv4Addr>,
 }
 
@@ -224,6 +225,15 @@ impl Engine {
         }
     }
 
+    /// The daemon's `--dns` servers, for containers that name none themselves.
+    fn daemon_dns(&self) -> Vec<String> {
+        self.cfg
+            .network
+            .iter()
+            .flat_map(|n| n.dns.iter().map(ToString::to_string))
+            .collect()
+    }
+
     pub(crate) fn net(&self) -> Result<&Networks> {
         self.net.get().ok_or_else(|| {
             EngineError::Internal("networking is not available in this daemon".into())
@@ -348,6 +358,7 @@ impl Engine {
             search: host.net.dns_search.clone(),
             options: host.net.dns_options.clone(),
             extra_hosts: host.net.extra_hosts.clone(),
+            daemon_servers: self.daemon_dns(),
         };
         let (ns, files) = if let Some(other) = mode.strip_prefix("container:") {
             let oid = Self::find_id(&self.lock(), other)?;

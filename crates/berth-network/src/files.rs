@@ -21,6 +21,9 @@ pub struct DnsConfig {
     pub options: Vec<String>,
     /// `host:ip` entries for /etc/hosts.
     pub extra_hosts: Vec<String>,
+    /// The daemon's `--dns` servers: in place of the host's resolvers for a container that names
+    /// none itself and has no embedded DNS server (dockerd's `--dns`).
+    pub daemon_servers: Vec<String>,
 }
 
 /// The three files of one container.
@@ -71,13 +74,16 @@ pub fn host_nameservers() -> Vec<Ipv4Addr> {
 }
 
 /// The container's resolv.conf. `embedded`: the network's own DNS server address (user
-/// networks); otherwise the host's resolvers without loopback ones.
+/// networks); otherwise the daemon's `--dns` servers, else the host's resolvers without
+/// loopback ones.
 pub fn resolv_conf(dns: &DnsConfig, embedded: Option<Ipv4Addr>) -> String {
     let (host_ns, host_search, host_opts) = host_resolv();
     let servers: Vec<String> = if !dns.servers.is_empty() {
         dns.servers.clone()
     } else if let Some(ip) = embedded {
         vec![ip.to_string()]
+    } else if !dns.daemon_servers.is_empty() {
+        dns.daemon_servers.clone()
     } else {
         let usable: Vec<String> = host_ns
             .into_iter()
@@ -196,13 +202,20 @@ mod tests {
             search: vec!["example.org".into()],
             options: vec!["ndots:2".into()],
             extra_hosts: vec![],
+            daemon_servers: vec!["9.9.9.9".into()],
         };
         let r = resolv_conf(&dns, None);
         assert_eq!(
             r,
             "nameserver 1.1.1.1\nsearch example.org\noptions ndots:2\n"
         );
-        let r = resolv_conf(&DnsConfig::default(), Some(Ipv4Addr::new(10, 0, 0, 1)));
-        assert!(r.starts_with("nameserver 10.0.0.1\n"));
+        let daemon = DnsConfig {
+            daemon_servers: vec!["9.9.9.9".into()],
+            ..DnsConfig::default()
+        };
+        let r = resolv_conf(&daemon, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert!(r.starts_with("nameserver 10.0.0.1\n"), "{r}");
+        let r = resolv_conf(&daemon, None);
+        assert!(r.starts_with("nameserver 9.9.9.9\n"), "{r}");
     }
 }

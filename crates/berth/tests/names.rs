@@ -115,3 +115,27 @@ fn overlong_volume_names_get_a_clear_error() {
     assert!(!err.contains(&d.dir.display().to_string()), "{err}");
     assert_eq!(d.ok(&["volume", "ls", "-q"]), "");
 }
+
+/// The daemon's `--dns` names the servers of containers that give none themselves (dockerd's
+/// flag); a container's own `--dns` still wins.
+#[test]
+fn daemon_dns_servers_reach_containers_without_their_own() {
+    let d = Daemon::start_with(&["--bridge", "none", "--dns", "192.0.2.53"]);
+    d.import_busybox();
+    let out = d.ok(&["run", "--rm", "busybox", "cat", "/etc/resolv.conf"]);
+    assert!(out.contains("nameserver 192.0.2.53"), "{out}");
+    let own = [
+        "run",
+        "--rm",
+        "--dns",
+        "192.0.2.54",
+        "busybox",
+        "cat",
+        "/etc/resolv.conf",
+    ];
+    let out = d.ok(&own);
+    assert!(
+        out.contains("nameserver 192.0.2.54") && !out.contains("192.0.2.53"),
+        "{out}"
+    );
+}

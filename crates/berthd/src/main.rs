@@ -47,8 +47,9 @@ struct Flags {
     /// A registry reached over plain HTTP (repeatable); loopback always is.
     #[arg(long = "insecure-registry")]
     insecure_registries: Vec<String>,
-    /// A DNS server (repeatable) that the embedded DNS of user-defined networks forwards
-    /// other names to [default: the host's resolvers]
+    /// A DNS server for containers (repeatable), as dockerd's --dns: the resolv.conf of
+    /// containers that name none themselves, and where the embedded DNS of user-defined
+    /// networks forwards other names [default: the host's resolvers]
     #[arg(long = "dns")]
     dns: Vec<Ipv4Addr>,
     /// Run containers in a user namespace mapped to subordinate ids of /etc/subuid and
