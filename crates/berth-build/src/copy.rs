@@ -2,7 +2,7 @@
 //! filesystem, heredocs, ADD's local tar archives and URLs) to the files they put into the
 //! image, with docker's directory semantics, and writing them as one layer tar.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::context::{Context, EntryKind, FileData};
@@ -18,6 +18,8 @@ pub enum Data<'a> {
     InRoot(&'a berth_fs::Root, PathBuf),
     /// A build context file in the daemon's spool directory.
     Spooled(&'a Path),
+    /// A byte range of a file (an `ADD`ed archive decompressed to a temporary file).
+    Slice(std::sync::Arc<std::fs::File>, u64, u64),
 }
 
 /// A context file's bytes as layer data.
@@ -196,50 +198,6 @@ pub fn context_items<'a>(
     }
 }
 
-/// If `file` is a tar archive (plain, gzip or zstd), its entries as items under `dest`.
-pub fn archive_items(file: &FileData, dest: &str) -> io::Result<Option<Vec<Item<'static>>>> {
-    let mut data = Vec::new();
-    file.open()?.read_to_end(&mut data)?;
-    let data = &data[..];
-    let mut plain = Vec::new();
-    if data.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::GzDecoder::new(data).read_to_end(&mut plain)?;
-    } else if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        zstd::Decoder::new(data)?.read_to_end(&mut plain)?;
-    } else {
-        plain = data.to_vec();
-    }
-    if plain.len() < 512 || &plain[257..262] != b"ustar" {
-        return Ok(None);
-    }
-    let mut out = Vec::new();
-    let root = clean(dest);
-    for e in tar::Archive::new(&plain[..]).entries()? {
-        let mut e = e?;
-        let path = clean(&format!(
-            "{root}/{}",
-            String::from_utf8_lossy(&e.path_bytes())
-        ));
-        let mode = e.header().mode()? & 0o7777;
-        let kind = match e.header().entry_type() {
-            tar::EntryType::Directory => ItemKind::Dir,
-            tar::EntryType::Symlink => ItemKind::Symlink(
-                e.link_name()?
-                    .map(|l| l.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-            t if t.is_file() => {
-                let mut b = Vec::new();
-                e.read_to_end(&mut b)?;
-                ItemKind::File(Data::Owned(b))
-            }
-            _ => continue,
-        };
-        out.push(Item { path, kind, mode });
-    }
-    Ok(Some(out))
-}
-
 /// Writes the items as a layer tar (parents of items need not be listed: unpacking creates
 /// them).
 pub fn write_tar(
@@ -288,6 +246,11 @@ pub fn write_tar(
                         let f = std::fs::File::open(p)?;
                         h.set_size(f.metadata()?.len());
                         b.append_data(&mut h, &it.path, f)?;
+                    }
+                    Data::Slice(f, offset, len) => {
+                        h.set_size(*len);
+                        let slice = crate::add_archive::FileSlice::new(f, *offset, *len);
+                        b.append_data(&mut h, &it.path, slice)?;
                     }
                 }
             }

@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+mod add_archive;
 pub mod backend;
 mod builder;
 pub mod cache;

@@ -409,7 +409,7 @@ impl Builder<'_> {
         for m in &matches {
             if add && !ctx.is_dir(m) {
                 if let Some(data) = ctx.file(m) {
-                    if let Some(extracted) = copy::archive_items(data, &dest)
+                    if let Some(extracted) = crate::add_archive::items(data, &dest, &ctx.limits)
                         .map_err(BuildError::io(format!("extracting {m}")))?
                     {
                         items.extend(extracted);

@@ -324,3 +324,45 @@ fn cp_out_of_a_container_fails_when_a_read_fails_mid_stream() {
         assert!(!Path::new(&target).join("unbind_clocksource").exists());
     }
 }
+
+/// `ADD` of an archive bomb that sits in the context as a small file: it is decompressed to a
+/// temporary file up to the context's cap, never into memory, and the build fails clearly.
+#[test]
+fn add_of_an_archive_bomb_is_refused_with_bounded_memory() {
+    let d = Daemon::start_with(&["--bridge", "none", "--build-context-max-size", "64m"]);
+    d.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let size: u64 = 256 << 20;
+    let mut h = tar::Header::new_ustar();
+    h.set_path("zeros").unwrap();
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_cksum();
+    gz.write_all(h.as_bytes()).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..(size >> 20) {
+        gz.write_all(&zeros).unwrap();
+    }
+    gz.write_all(&[0u8; 1024]).unwrap();
+    std::fs::write(ctx.path().join("bomb.tar.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nADD bomb.tar.gz /x/\n",
+    )
+    .unwrap();
+    let pid = d.pid().expect("berthd is running");
+    let (hwm_before, _, _) = proc_status(pid);
+    let o = d.berth(&["build", "-t", "addbomb", &ctx.path().display().to_string()]);
+    let (hwm_after, _, _) = proc_status(pid);
+    assert!(!o.status.success(), "the bomb was added");
+    let err = common::stderr(&o) + &common::stdout(&o);
+    assert!(err.contains("larger than"), "{err}");
+    assert!(
+        hwm_after < 150_000,
+        "berthd peaked at {hwm_after} KiB (before: {hwm_before} KiB)"
+    );
+    eprintln!("ADD bomb: berthd VmHWM {hwm_before} -> {hwm_after} KiB");
+    let images = d.ok(&["images", "-q", "addbomb"]);
+    assert!(images.trim().is_empty(), "{images}");
+}

@@ -134,6 +134,8 @@ pub struct Context {
     pub entries: BTreeMap<String, Entry>,
     /// The spool directory holding the files' bytes, removed when the context is dropped.
     spool: Option<tempfile::TempDir>,
+    /// The caps the context was read with; `ADD` of a local archive keeps to them too.
+    pub limits: ContextLimits,
 }
 
 impl Context {
@@ -155,7 +157,9 @@ impl Context {
         dockerfile: &str,
         limits: &ContextLimits,
     ) -> Result<Context, BuildError> {
-        spool::spool(r, spool_root, dockerfile, limits)
+        let mut ctx = spool::spool(r, spool_root, dockerfile, limits)?;
+        ctx.limits = *limits;
+        Ok(ctx)
     }
 
     /// A context holding only a Dockerfile (`docker build - < Dockerfile`).
