@@ -229,6 +229,21 @@ impl Engine {
             rec.state.exit_code = status.exit_code;
             rec.state.oom_killed = status.oom_killed;
             rec.state.finished_at = status.finished_at.clone();
+            // Announced before the lock is released: a `wait` that now sees the container
+            // exited may lead to its removal at once, and `die` must come before `destroy`
+            // and still carry the container's name.
+            let (image, name) = (rec.config.image.clone(), rec.short_name().to_owned());
+            let attrs = [("image", image.as_str()), ("name", name.as_str())];
+            if status.oom_killed {
+                self.emit("container", "oom", id, &attrs);
+            }
+            let code = status.exit_code.to_string();
+            self.emit(
+                "container",
+                "die",
+                id,
+                &[attrs[0], attrs[1], ("exitCode", &code)],
+            );
             if let Err(e) = self.records.save_state(rec) {
                 tracing::error!("saving container {id}: {e}");
             }
@@ -253,10 +268,6 @@ impl Engine {
         let _ = std::fs::remove_file(self.exec_dir(id).join(shim::EXIT_FILE));
         self.unmount_rootfs(id);
         self.volumes_stopped(id);
-        if status.oom_killed {
-            self.emit_container(id, "oom", &[]);
-        }
-        self.emit_container(id, "die", &[("exitCode", &status.exit_code.to_string())]);
         let result = WaitResult {
             status_code: status.exit_code,
         };
