@@ -12,6 +12,9 @@ use crate::context::{decompress, ContextLimits, FileData};
 use crate::copy::{Data, Item, ItemKind};
 use crate::ignore::clean;
 
+/// The largest GNU long-name or PAX header accepted (the tar parser holds it in memory).
+const EXTENSION_MAX: u64 = 1 << 20;
+
 /// A byte range of a file, read with `pread` (several items share one file).
 pub struct FileSlice {
     file: Arc<File>,
@@ -82,7 +85,8 @@ pub fn items(
     let tmp = Arc::new(tmp);
     let mut out = Vec::new();
     let root = clean(dest);
-    for e in tar::Archive::new(&*tmp).entries()? {
+    let guarded = berth_fs::ExtensionCap::new(&*tmp, EXTENSION_MAX);
+    for e in tar::Archive::new(guarded).entries()? {
         let e = e?;
         if out.len() >= limits.max_entries {
             return Err(too_large(format!(

@@ -11,11 +11,16 @@
 //! resolved path (docker's `FollowSymlinkInScope`).
 //!
 //! Errors are plain `io::Error`s carrying the errno, which is what callers match on.
+//!
+//! [`ExtensionCap`] guards tar streams from clients, images and registries before a tar parser
+//! reads them: it fails a stream whose long-name or PAX header would be held in memory at a
+//! size the sender chose.
 
 mod at;
 mod clean;
 mod root;
 mod sys;
+mod tar_guard;
 mod walk;
 
 pub use at::{list_dir, lstat_at, open_child_at, read_link_at, FileStat};
@@ -23,3 +28,4 @@ pub use clean::{clean, split};
 pub use nix::fcntl::OFlag;
 pub use root::{Resolved, Resolver, Root};
 pub use sys::{kind, openat2_supported};
+pub use tar_guard::ExtensionCap;

@@ -366,3 +366,36 @@ fn add_of_an_archive_bomb_is_refused_with_bounded_memory() {
     let images = d.ok(&["images", "-q", "addbomb"]);
     assert!(images.trim().is_empty(), "{images}");
 }
+
+/// A tar header whose data the tar parser would hold whole in memory (a GNU long name of
+/// 1.5 GiB) is refused as the stream passes, without the daemon allocating it.
+#[test]
+fn a_huge_long_name_header_in_a_load_is_refused_with_bounded_memory() {
+    let d = Daemon::start();
+    let pid = d.pid().expect("berthd is running");
+    let (hwm_before, _, _) = proc_status(pid);
+    let head = "POST /v1.45/images/load HTTP/1.1\r\nHost: x\r\n\
+        Content-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let (resp, took) = exchange(&d, head, |s| {
+        let mut w = Chunked(s);
+        let size: u64 = 3 << 29;
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::GNULongName);
+        h.set_path("././@LongLink")?;
+        h.set_size(size);
+        h.set_cksum();
+        w.write_all(h.as_bytes())?;
+        let zeros = vec![b'a'; 1 << 20];
+        for _ in 0..(size >> 20) {
+            w.write_all(&zeros)?;
+        }
+        w.finish()
+    });
+    let (hwm_after, _, _) = proc_status(pid);
+    assert!(resp.contains("extension header"), "{resp}");
+    assert!(
+        hwm_after < 200_000,
+        "berthd peaked at {hwm_after} KiB (before: {hwm_before} KiB)"
+    );
+    eprintln!("long-name bomb: {took:?}, berthd VmHWM {hwm_before} -> {hwm_after} KiB");
+}

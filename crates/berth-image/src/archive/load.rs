@@ -23,6 +23,14 @@ use crate::reference::Reference;
 use crate::store::{ImageInfo, ImageStore, StoreError};
 
 const SMALL_FILE: u64 = 32 << 20;
+/// All small files held in memory together (docker's manifests and configs are kilobytes): past
+/// this, small files go to the content store like blobs, so an archive of many of them cannot
+/// grow the daemon.
+const SMALL_TOTAL: u64 = 64 << 20;
+/// The largest GNU long-name or PAX header accepted (the tar parser holds it in memory).
+const EXTENSION_MAX: u64 = 1 << 20;
+/// Entries of one archive: each costs an index entry in memory.
+const MAX_ENTRIES: usize = 1_000_000;
 
 /// One image created by a load.
 #[derive(Debug, Clone)]
@@ -122,8 +130,14 @@ impl ImageStore {
     pub fn load(&self, reader: impl Read) -> Result<Vec<Loaded>, StoreError> {
         let _hold = self.hold_gc();
         let mut c = Collected::default();
+        // Long-name and PAX headers are held in memory by the tar parser: keep them small.
+        let reader = berth_fs::ExtensionCap::new(reader, EXTENSION_MAX);
         let mut archive = tar::Archive::new(reader);
-        for entry in archive.entries().map_err(arch)? {
+        let mut small_total = 0u64;
+        for (n, entry) in archive.entries().map_err(arch)?.enumerate() {
+            if n >= MAX_ENTRIES {
+                return Err(arch(format!("more than {MAX_ENTRIES} entries")));
+            }
             let mut e = entry.map_err(arch)?;
             let path = norm(&e.path().map_err(arch)?.to_string_lossy());
             let kind = e.header().entry_type();
@@ -150,7 +164,12 @@ impl ImageStore {
                         .put_reader(&mut e, Some(d.clone()), Some(size))?;
                 }
                 c.blobs.insert(path, d);
-            } else if size <= SMALL_FILE && !path.ends_with("layer.tar") {
+            } else if size <= SMALL_FILE
+                && !path.ends_with("layer.tar")
+                && (small_total + size <= SMALL_TOTAL
+                    || matches!(path.as_str(), "index.json" | "manifest.json"))
+            {
+                small_total += size;
                 let mut buf = Vec::with_capacity(size as usize);
                 e.read_to_end(&mut buf).map_err(arch)?;
                 c.small.insert(path, buf);
