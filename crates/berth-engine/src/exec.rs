@@ -1,6 +1,6 @@
 //! `docker exec`: exec instances (kept in memory, as docker does), each run by a
 //! `berth-shim exec` child that speaks the attach protocol on a socketpair (output, stdin,
-//! resize, exit code; see `attach.rs`).
+//! resize, exit code; see `berth_shim_proto`).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -10,7 +10,9 @@ use std::sync::{Arc, Weak};
 
 use serde::{Deserialize, Serialize};
 
-use crate::attach::{resize_frame, AttachConn};
+use berth_shim_proto::{frames, ExecArgs, ShimArgs};
+
+use crate::attach::AttachConn;
 use crate::error::{io_err, EngineError, Result};
 use crate::record::ContainerConfig;
 use crate::{names, spec, user, Engine};
@@ -179,11 +181,15 @@ impl Engine {
             .try_clone()
             .map_err(|e| EngineError::Internal(format!("dup socket: {e}")))?;
         let mut child = Command::new(&self.cfg.shim_binary)
-            .arg("exec")
-            .arg(&container)
-            .arg(self.runtime_root())
-            .arg(&path)
-            .arg(if cfg.attach_stdin { "stdin" } else { "" })
+            .args(
+                ShimArgs::Exec(ExecArgs {
+                    container: container.clone(),
+                    runtime_root: self.runtime_root(),
+                    process: path.clone(),
+                    stdin: cfg.attach_stdin,
+                })
+                .to_args(),
+            )
             .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -231,7 +237,7 @@ impl Engine {
             )));
         };
         (&**c)
-            .write_all(&resize_frame(rows, cols))
+            .write_all(&frames::resize(rows, cols))
             .map_err(|e| EngineError::Conflict(format!("Exec {exec_id} is not running: {e}")))
     }
 

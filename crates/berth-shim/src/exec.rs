@@ -1,7 +1,7 @@
-//! `berth-shim exec CONTAINER_ID RUNTIME_ROOT PROCESS_JSON [OPTS]`: runs one more process in a
-//! running container (docker's `exec`). berthd runs it as a direct child with one end of a
-//! socketpair as fd 0, and speaks the attach protocol (`frames.rs`) on it: the process's
-//! output comes back as frames, stdin (OPTS `stdin`) and resizes go in, and an `EXIT` frame
+//! `berth-shim exec CONTAINER_ID RUNTIME_ROOT PROCESS_JSON [stdin]` (`ExecArgs`): runs one more
+//! process in a running container (docker's `exec`). berthd runs it as a direct child with one
+//! end of a socketpair as fd 0, and speaks the attach protocol (`berth_shim_proto::frames`) on
+//! it: the process's output comes back as frames, stdin and resizes go in, and an `EXIT` frame
 //! carries the exit code before the socket closes. The shim also exits with that code
 //! (128+N for signal N). The session ends when the daemon does, as docker's exec streams do.
 //!
@@ -10,7 +10,6 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 
 use berth_runtime::container::{exec, Container, ExecOptions};
 use berth_runtime::oci_spec::runtime::Process;
@@ -18,7 +17,9 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{signal, SigHandler, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use crate::frames;
+use berth_shim_proto::frames::{self, kind};
+use berth_shim_proto::ExecArgs;
+
 use crate::relay::{Relay, Stdio};
 
 fn fail(conn: &mut Option<UnixStream>, msg: &str) -> ! {
@@ -30,8 +31,8 @@ fn fail(conn: &mut Option<UnixStream>, msg: &str) -> ! {
     };
     match conn {
         Some(c) => {
-            let mut out = frames::encode(frames::STDERR, format!("{msg}\n").as_bytes());
-            out.extend(frames::encode(frames::EXIT, &code.to_be_bytes()));
+            let mut out = frames::encode(kind::STDERR, format!("{msg}\n").as_bytes());
+            out.extend(frames::exit(code));
             let _ = std::io::Write::write_all(c, &out);
         }
         None => eprintln!("{msg}"),
@@ -45,7 +46,8 @@ fn dup2(from: &impl AsRawFd, to: i32) {
 }
 
 /// Runs the exec and never returns.
-pub fn run(id: &str, runtime_root: &Path, process_json: &Path, opts: &str) -> ! {
+pub fn run(args: &ExecArgs) -> ! {
+    let (id, runtime_root, process_json) = (&args.container, &args.runtime_root, &args.process);
     // SAFETY: prctl with integer arguments only: the exec'd process is reparented to us.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     // SAFETY: fd 0 is the socket berthd gave us; we take it over (and move it off fd 0).
@@ -53,7 +55,7 @@ pub fn run(id: &str, runtime_root: &Path, process_json: &Path, opts: &str) -> ! 
     let mut conn = (conn_fd >= 0)
         // SAFETY: a fresh descriptor we own.
         .then(|| UnixStream::from(unsafe { OwnedFd::from_raw_fd(conn_fd) }));
-    let with_stdin = opts.split(',').any(|o| o == "stdin");
+    let with_stdin = args.stdin;
     let process: Process = match std::fs::read(process_json)
         .map_err(|e| e.to_string())
         .and_then(|d| serde_json::from_slice(&d).map_err(|e| e.to_string()))
@@ -147,6 +149,6 @@ pub fn run(id: &str, runtime_root: &Path, process_json: &Path, opts: &str) -> ! 
         relay.add_client(c);
     }
     let code = relay.run(spawned.pid.as_raw(), &sfd);
-    relay.finish(Some(frames::encode(frames::EXIT, &code.to_be_bytes())));
+    relay.finish(Some(frames::exit(code)));
     std::process::exit(code);
 }

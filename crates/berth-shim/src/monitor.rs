@@ -14,12 +14,12 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{signal, SigHandler, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
+use berth_shim_proto::exit::{self, ExitRecord, ATTACH_SOCKET};
+use berth_shim_proto::StartArgs;
+
 use crate::logger::{now_rfc3339_nano, JsonLog};
 use crate::relay::{Relay, Stdio};
-use crate::Args;
 
-/// The attach socket's name in the state dir.
-pub const ATTACH_SOCKET: &str = "attach.sock";
 /// How long output waits for attaches announced at start.
 pub(crate) const HOLD: Duration = Duration::from_secs(3);
 
@@ -47,14 +47,11 @@ fn bind_attach(dir: &Path) -> Result<UnixListener, String> {
 }
 
 /// Creates and starts the container, reports to berthd, then monitors it until it exits.
-pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
+pub fn run(args: &StartArgs, report: &mut Option<File>) -> Result<(), String> {
     std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
         .create(&args.state_dir)
         .map_err(|e| format!("state dir: {e}"))?;
-    atomic_write(
-        &args.state_dir.join("shim.pid"),
-        std::process::id().to_string().as_bytes(),
-    )?;
+    exit::write_pid(&args.state_dir, std::process::id()).map_err(|e| e.to_string())?;
     let log = JsonLog::open(args.log_path.clone(), args.rotation)
         .map_err(|e| format!("open log {}: {e}", args.log_path.display()))?;
     let listener = bind_attach(&args.state_dir)?;
@@ -68,14 +65,14 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
     // With a terminal the runtime puts the pty's slave there instead.
     let mut pipes = None;
     let mut stdin_w = None;
-    if args.opts.stdin && !args.opts.tty {
+    if args.stdio.stdin && !args.stdio.tty {
         let (r, w) = pipe()?;
         dup2(&r, 0)?;
         stdin_w = Some(w);
     } else {
         dup2(&devnull, 0)?;
     }
-    if !args.opts.tty {
+    if !args.stdio.tty {
         let (out_r, out_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
         dup2(&out_w, 1)?;
@@ -106,7 +103,7 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
             tty: false,
         },
         (None, Some(master)) => {
-            let stdin = if args.opts.stdin {
+            let stdin = if args.stdio.stdin {
                 Some(master.try_clone().map_err(|e| format!("dup pty: {e}"))?)
             } else {
                 None
@@ -137,7 +134,7 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
     let init = container.state.pid;
     drop(container);
     if let Some(mut r) = report.take() {
-        let _ = writeln!(r, "ok {init}");
+        let _ = writeln!(r, "{}", berth_shim_proto::Report::Started(init));
     }
 
     // Normally never returns: the monitor goes on in a fresh, small image.
@@ -148,21 +145,35 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
     };
     let why = crate::reexec::exec_monitor(args, &handoff);
     let _ = writeln!(std::io::stderr(), "berth-shim: {why}; monitoring in place");
-    let mut relay = Relay::new(io, args.opts.stdin_once, args.opts.hold, HOLD);
+    let mut relay = Relay::new(io, args.stdio.stdin_once, args.stdio.hold, HOLD);
     relay.listen(listener);
     relay.log_to(log);
-    finish(args, relay, init, &sfd)
+    finish(
+        &args.id,
+        &args.runtime_root,
+        &args.state_dir,
+        relay,
+        init,
+        &sfd,
+    )
 }
 
 /// Relays until the container exits, then records the exit: the attach socket goes first
 /// (no new attaches), clients get the rest of the output, the runtime state is deleted and
 /// `exit.json` written.
-pub fn finish(args: &Args, mut relay: Relay, init: i32, sfd: &SignalFd) -> Result<(), String> {
+pub fn finish(
+    id: &str,
+    runtime_root: &Path,
+    state_dir: &Path,
+    mut relay: Relay,
+    init: i32,
+    sfd: &SignalFd,
+) -> Result<(), String> {
     let code = relay.run(init, sfd);
-    let _ = fs::remove_file(args.state_dir.join(ATTACH_SOCKET));
+    let _ = fs::remove_file(state_dir.join(ATTACH_SOCKET));
     relay.finish(None);
     let mut oom_killed = false;
-    if let Ok(c) = Container::load(&args.runtime_root, &args.id) {
+    if let Ok(c) = Container::load(runtime_root, id) {
         // The cgroup's own OOM counter, read before `delete` removes the cgroup.
         oom_killed = c
             .cgroup()
@@ -171,28 +182,12 @@ pub fn finish(args: &Args, mut relay: Relay, init: i32, sfd: &SignalFd) -> Resul
             .is_some_and(|s| s.memory.oom_kill > 0);
         let _ = c.delete(true);
     }
-    let exit = serde_json::json!({
-        "exit_code": code,
-        "finished_at": now_rfc3339_nano(),
-        "oom_killed": oom_killed,
-    });
-    atomic_write(
-        &args.state_dir.join("exit.json"),
-        exit.to_string().as_bytes(),
-    )?;
-    let _ = fs::remove_file(args.state_dir.join("shim.pid"));
+    let record = ExitRecord {
+        exit_code: code,
+        finished_at: now_rfc3339_nano(),
+        oom_killed,
+    };
+    record.write(state_dir).map_err(|e| e.to_string())?;
+    let _ = fs::remove_file(state_dir.join(exit::SHIM_PID_FILE));
     Ok(())
-}
-
-/// Writes `data` to `path` through a temp file and a rename, so readers see all or nothing.
-/// Not fsynced: these files (`shim.pid`, `exit.json`) describe processes, which a machine crash
-/// ends anyway (the exec root is normally a tmpfs, and berthd treats a container without a live
-/// shim as exited); waiting for the disk here only delayed every exit by one fsync (~4 ms on a
-/// busy disk).
-fn atomic_write(path: &Path, data: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
-    f.write_all(data)
-        .map_err(|e| format!("write {}: {e}", tmp.display()))?;
-    fs::rename(&tmp, path).map_err(|e| format!("rename {}: {e}", path.display()))
 }
