@@ -328,6 +328,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shim_output_frames_are_bounded() {
+        let all = Streams {
+            stdin: false,
+            stdout: true,
+            stderr: true,
+            detach_keys: Vec::new(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut wire = encode(kind::STDOUT, b"hi");
+        // One byte over the limit, announced but never sent: refused at the header.
+        let over = (berth_shim_proto::MAX_FRAME + 1) as u32;
+        wire.extend_from_slice(&[kind::STDOUT, 0, 0, 0]);
+        wire.extend_from_slice(&over.to_be_bytes());
+        let mut out = Vec::new();
+        let res = rt.block_on(copy_output(&wire[..], &mut out, None, &all, true));
+        assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(out, b"hi");
+    }
+
+    #[test]
     fn detach_keys() {
         assert_eq!(
             parse_detach_keys("ctrl-p,ctrl-q").ok(),
