@@ -8,18 +8,18 @@
 //! Failures to start are reported as a stderr frame with the runtime's message and exit 127
 //! (program not found) or 126 (anything else), docker's codes.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use berth_runtime::container::{exec, Container, ExecOptions};
 use berth_runtime::oci_spec::runtime::Process;
-use nix::fcntl::OFlag;
-use nix::sys::signal::{signal, SigHandler, SigSet, Signal};
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use berth_shim_proto::frames::{self, kind};
 use berth_shim_proto::ExecArgs;
 
+use crate::monitor::{child_stdio, reclaim_stdio, ChildStdio};
 use crate::relay::{Relay, Stdio};
 
 fn fail(conn: &mut Option<UnixStream>, msg: &str) -> ! {
@@ -38,11 +38,6 @@ fn fail(conn: &mut Option<UnixStream>, msg: &str) -> ! {
         None => eprintln!("{msg}"),
     }
     std::process::exit(code);
-}
-
-fn dup2(from: &impl AsRawFd, to: i32) {
-    // SAFETY: dup2 of a valid descriptor onto one of our stdio numbers.
-    unsafe { libc::dup2(from.as_raw_fd(), to) };
 }
 
 /// Runs the exec and never returns.
@@ -79,28 +74,13 @@ pub fn run(args: &ExecArgs) -> ! {
         Ok(f) => f,
         Err(e) => fail(&mut conn, &format!("exec: /dev/null: {e}")),
     };
-    let pipe = |conn: &mut Option<UnixStream>| match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
-        Ok(p) => p,
-        Err(e) => fail(conn, &format!("exec: pipe: {e}")),
+    let ChildStdio {
+        pipes,
+        stdin: stdin_w,
+    } = match child_stdio(&devnull, with_stdin, tty) {
+        Ok(io) => io,
+        Err(e) => fail(&mut conn, &format!("exec: {e}")),
     };
-    let mut stdin_w = None;
-    let mut pipes = None;
-    if with_stdin && !tty {
-        let (r, w) = pipe(&mut conn);
-        dup2(&r, 0);
-        stdin_w = Some(w);
-    } else {
-        dup2(&devnull, 0);
-    }
-    if !tty {
-        let (out_r, out_w) = pipe(&mut conn);
-        let (err_r, err_w) = pipe(&mut conn);
-        dup2(&out_w, 1);
-        dup2(&err_w, 2);
-        pipes = Some((out_r, err_r));
-    }
-    // SAFETY: restoring the default disposition (Rust's start-up code ignores SIGPIPE).
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     let opts = ExecOptions {
@@ -111,12 +91,9 @@ pub fn run(args: &ExecArgs) -> ! {
         ignore_paused: false,
     };
     let spawned = exec(&container, &opts);
-    // Only the process may hold the pipes' other ends now, so we see EOF when it is done.
-    dup2(&devnull, 0);
-    dup2(&devnull, 1);
-    dup2(&devnull, 2);
-    // SAFETY: writes to a peer that went away fail with EPIPE, handled per write.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    if let Err(e) = reclaim_stdio(&devnull) {
+        fail(&mut conn, &format!("exec: {e}"));
+    }
     let spawned = match spawned {
         Ok(s) => s,
         Err(e) => fail(&mut conn, &format!("OCI runtime exec failed: {e}")),

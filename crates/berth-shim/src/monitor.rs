@@ -35,6 +35,52 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
 }
 
+/// Our ends of the pipes a new process gets as its stdio (no output pipes with a terminal:
+/// the runtime makes a pty).
+pub(crate) struct ChildStdio {
+    /// Stdout and stderr read ends.
+    pub pipes: Option<(OwnedFd, OwnedFd)>,
+    /// The stdin write end.
+    pub stdin: Option<OwnedFd>,
+}
+
+/// Puts fresh pipes (or /dev/null) on fds 0-2 and SIGPIPE back to its default: the process
+/// the runtime forks next inherits both. [`reclaim_stdio`] undoes it once it is forked.
+pub(crate) fn child_stdio(devnull: &File, stdin: bool, tty: bool) -> Result<ChildStdio, String> {
+    let mut io = ChildStdio {
+        pipes: None,
+        stdin: None,
+    };
+    if stdin && !tty {
+        let (r, w) = pipe()?;
+        dup2(&r, 0)?;
+        io.stdin = Some(w);
+    } else {
+        dup2(devnull, 0)?;
+    }
+    if !tty {
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        dup2(&out_w, 1)?;
+        dup2(&err_w, 2)?;
+        io.pipes = Some((out_r, err_r));
+    }
+    // SAFETY: restoring the default disposition (Rust's start-up code ignores SIGPIPE).
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    Ok(io)
+}
+
+/// After the fork: only the new process may hold the pipes' other ends, or we would never see
+/// EOF; and we write to peers that may have gone away (EPIPE is handled per write).
+pub(crate) fn reclaim_stdio(devnull: &File) -> Result<(), String> {
+    dup2(devnull, 0)?;
+    dup2(devnull, 1)?;
+    dup2(devnull, 2)?;
+    // SAFETY: ignoring a signal only changes this process's disposition.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    Ok(())
+}
+
 /// Binds `attach.sock` in `dir` (by a relative name: the full path may exceed the 108 bytes
 /// of a socket address).
 fn bind_attach(dir: &Path) -> Result<UnixListener, String> {
@@ -63,36 +109,17 @@ pub fn run(args: &StartArgs, report: &mut Option<File>) -> Result<(), String> {
         .map_err(|e| format!("/dev/null: {e}"))?;
     // The init is a fork of this process: it inherits fds 0-2 and the signal dispositions.
     // With a terminal the runtime puts the pty's slave there instead.
-    let mut pipes = None;
-    let mut stdin_w = None;
-    if args.stdio.stdin && !args.stdio.tty {
-        let (r, w) = pipe()?;
-        dup2(&r, 0)?;
-        stdin_w = Some(w);
-    } else {
-        dup2(&devnull, 0)?;
-    }
-    if !args.stdio.tty {
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
-        dup2(&out_w, 1)?;
-        dup2(&err_w, 2)?;
-        pipes = Some((out_r, err_r));
-    }
-    // SAFETY: restoring the default disposition (Rust's start-up code ignores SIGPIPE).
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    let ChildStdio {
+        pipes,
+        stdin: stdin_w,
+    } = child_stdio(&devnull, args.stdio.stdin, args.stdio.tty)?;
     let created = create(&CreateOptions {
         id: args.id.clone(),
         bundle: args.bundle.clone(),
         root: args.runtime_root.clone(),
         ..Default::default()
     });
-    // Only the container may hold the pipes' other ends, or we would never see EOF.
-    dup2(&devnull, 0)?;
-    dup2(&devnull, 1)?;
-    dup2(&devnull, 2)?;
-    // SAFETY: we write to clients that may have gone away; EPIPE is handled per write.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    reclaim_stdio(&devnull)?;
     let created = created.map_err(|e| e.to_string())?;
     let container = created.container;
     let io = match (pipes, created.pty_master) {
