@@ -1,6 +1,6 @@
 //! Attaching to a container's stdio through its shim: the shim serves `attach.sock` in the
-//! container's exec dir and speaks docker's 8-byte frame header in both directions (see
-//! `berth-shim`'s `frames.rs`). Because the shim owns the pty or pipes, an attach works the
+//! container's exec dir and speaks docker's 8-byte frame header in both directions (defined in
+//! `berth_shim_proto::frames`). Because the shim owns the pty or pipes, an attach works the
 //! same before and after a daemon restart.
 
 use std::io::Write;
@@ -10,50 +10,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use berth_shim_proto::frames::{self, kind};
+use berth_shim_proto::{StdioOpts, ATTACH_SOCKET};
+
 use crate::error::{EngineError, Result};
 use crate::exits::{WaitCondition, Waiter};
 use crate::Engine;
-
-/// The socket's name in the exec dir.
-pub const ATTACH_SOCKET: &str = "attach.sock";
-/// Frame kinds of the attach protocol.
-pub mod kind {
-    /// Stdin bytes (client → shim).
-    pub const STDIN: u8 = 0;
-    /// Stdout, or a terminal's output (shim → client).
-    pub const STDOUT: u8 = 1;
-    /// Stderr (shim → client).
-    pub const STDERR: u8 = 2;
-    /// The client's stdin ended (client → shim).
-    pub const STDIN_CLOSE: u8 = 3;
-    /// Terminal size: rows, cols as u16 BE (client → shim).
-    pub const RESIZE: u8 = 4;
-    /// Send me the output (client → shim).
-    pub const SUBSCRIBE: u8 = 5;
-    /// An exec's exit code, i32 BE (shim → client).
-    pub const EXIT: u8 = 6;
-}
 
 /// How long an attach made before `start` waits for it.
 const START_WAIT: Duration = Duration::from_secs(300);
 /// How often a pending attach looks whether the container started if it has no event feed.
 const START_POLL: Duration = Duration::from_millis(250);
-
-/// Encodes one frame (docker's multiplexed-stream header).
-pub fn encode(kind: u8, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + data.len());
-    out.extend_from_slice(&[kind, 0, 0, 0]);
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(data);
-    out
-}
-
-/// A resize frame.
-pub fn resize_frame(rows: u16, cols: u16) -> Vec<u8> {
-    let mut d = rows.to_be_bytes().to_vec();
-    d.extend_from_slice(&cols.to_be_bytes());
-    encode(kind::RESIZE, &d)
-}
 
 /// A live attach: the connection to the shim, whether its output is a terminal, and what to
 /// do with an exec's exit code when its `EXIT` frame arrives.
@@ -162,7 +129,9 @@ impl AttachTicket {
     pub fn connect(self) -> Option<AttachConn> {
         // Fails when it exited meanwhile (the shim removes its socket first).
         let mut stream = connect(&self.engine.exec_dir(&self.id)).ok()?;
-        stream.write_all(&encode(kind::SUBSCRIBE, &[])).ok()?;
+        stream
+            .write_all(&frames::encode(kind::SUBSCRIBE, &[]))
+            .ok()?;
         Some(AttachConn::new(stream, self.tty, self.stdin))
     }
 }
@@ -183,22 +152,15 @@ impl Drop for AttachTicket {
 }
 
 impl Engine {
-    /// The shim's stdio options for container `id` (`tty,stdin,stdin-once,hold=N`).
-    pub(crate) fn shim_stdio_opts(&self, id: &str, cfg: &crate::ContainerConfig) -> String {
-        let mut o = Vec::new();
-        if cfg.tty {
-            o.push("tty".to_owned());
+    /// The shim's stdio options for container `id`: its config, and the attaches waiting for
+    /// this start (the shim holds the output for them).
+    pub(crate) fn shim_stdio_opts(&self, id: &str, cfg: &crate::ContainerConfig) -> StdioOpts {
+        StdioOpts {
+            tty: cfg.tty,
+            stdin: cfg.open_stdin,
+            stdin_once: cfg.stdin_once,
+            hold: self.lock().attach_pending.get(id).copied().unwrap_or(0),
         }
-        if cfg.open_stdin {
-            o.push("stdin".to_owned());
-        }
-        if cfg.stdin_once {
-            o.push("stdin-once".to_owned());
-        }
-        if let Some(n) = self.lock().attach_pending.get(id).filter(|n| **n > 0) {
-            o.push(format!("hold={n}"));
-        }
-        o.join(",")
     }
 
     /// `POST /containers/{id}/attach?stream=1`: checks the container and, if it is not
@@ -239,18 +201,7 @@ impl Engine {
         };
         let mut s = connect(&self.exec_dir(&id))
             .map_err(|e| EngineError::Conflict(format!("Container {id} is not running: {e}")))?;
-        s.write_all(&resize_frame(rows, cols))
+        s.write_all(&frames::resize(rows, cols))
             .map_err(|e| EngineError::Internal(format!("resize {id}: {e}")))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames() {
-        assert_eq!(resize_frame(24, 80), [4, 0, 0, 0, 0, 0, 0, 4, 0, 24, 0, 80]);
-        assert_eq!(encode(kind::STDIN, b"x"), [0, 0, 0, 0, 0, 0, 0, 1, b'x']);
     }
 }

@@ -1,6 +1,6 @@
 //! `docker exec`: exec instances (kept in memory, as docker does), each run by a
 //! `berth-shim exec` child that speaks the attach protocol on a socketpair (output, stdin,
-//! resize, exit code; see `attach.rs`).
+//! resize, exit code; see `berth_shim_proto`).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -10,7 +10,9 @@ use std::sync::{Arc, Weak};
 
 use serde::{Deserialize, Serialize};
 
-use crate::attach::{resize_frame, AttachConn};
+use berth_shim_proto::{frames, ExecArgs, ShimArgs};
+
+use crate::attach::AttachConn;
 use crate::error::{io_err, EngineError, Result};
 use crate::record::ContainerConfig;
 use crate::{names, spec, user, Engine};
@@ -178,44 +180,36 @@ impl Engine {
         let control = ours
             .try_clone()
             .map_err(|e| EngineError::Internal(format!("dup socket: {e}")))?;
-        let mut child = Command::new(&self.cfg.shim_binary)
-            .arg("exec")
-            .arg(&container)
-            .arg(self.runtime_root())
-            .arg(&path)
-            .arg(if cfg.attach_stdin { "stdin" } else { "" })
-            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                EngineError::Start(format!("spawn {}: {e}", self.cfg.shim_binary.display()))
-            })?;
+        let args = ExecArgs {
+            container: container.clone(),
+            runtime_root: self.runtime_root(),
+            process: path,
+            stdin: cfg.attach_stdin,
+        };
+        let child = self.spawn_exec_shim(args, theirs)?;
         if let Some(x) = self.lock().execs.get_mut(exec_id) {
             x.running = true;
             x.pid = child.id();
             x.control = Some(Arc::new(control));
         }
-        // Reaps the shim; records the exit if its EXIT frame never arrived (it was killed).
-        let weak = Arc::downgrade(self);
-        let id = exec_id.to_owned();
-        let reaper = std::thread::Builder::new()
-            .name("berth-exec".into())
-            .spawn(move || {
-                let code = child.wait().ok().map_or(255, |st| {
-                    st.code().unwrap_or_else(|| {
-                        128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0)
-                    })
-                });
-                record_exec_exit(&weak, &id, code);
-            });
-        if let Err(e) = reaper {
-            tracing::warn!("exec {exec_id}: cannot start its reaper: {e}");
-        }
+        spawn_reaper(Arc::downgrade(self), exec_id, child);
         let weak = Arc::downgrade(self);
         let id = exec_id.to_owned();
         Ok(AttachConn::new(ours, cfg.tty, cfg.attach_stdin)
             .with_exit(move |code| record_exec_exit(&weak, &id, code)))
+    }
+
+    /// Runs `berth-shim exec` with `conn` as its fd 0 (the frames' socket).
+    fn spawn_exec_shim(&self, args: ExecArgs, conn: UnixStream) -> Result<std::process::Child> {
+        Command::new(&self.cfg.shim_binary)
+            .args(ShimArgs::Exec(args).to_args())
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(conn)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                EngineError::Start(format!("spawn {}: {e}", self.cfg.shim_binary.display()))
+            })
     }
 
     /// `POST /exec/{id}/resize`: sets the exec's terminal size.
@@ -231,7 +225,7 @@ impl Engine {
             )));
         };
         (&**c)
-            .write_all(&resize_frame(rows, cols))
+            .write_all(&frames::resize(rows, cols))
             .map_err(|e| EngineError::Conflict(format!("Exec {exec_id} is not running: {e}")))
     }
 
@@ -268,6 +262,25 @@ impl Engine {
             open_stdout: x.config.attach_stdout,
             open_stderr: x.config.attach_stderr,
         })
+    }
+}
+
+/// Reaps the exec's shim on a thread; records the exit if its EXIT frame never arrived (the
+/// shim was killed).
+fn spawn_reaper(engine: Weak<Engine>, exec_id: &str, mut child: std::process::Child) {
+    let id = exec_id.to_owned();
+    let reaper = std::thread::Builder::new()
+        .name("berth-exec".into())
+        .spawn(move || {
+            let code = child.wait().ok().map_or(255, |st| {
+                st.code().unwrap_or_else(|| {
+                    128 + std::os::unix::process::ExitStatusExt::signal(&st).unwrap_or(0)
+                })
+            });
+            record_exec_exit(&engine, &id, code);
+        });
+    if let Err(e) = reaper {
+        tracing::warn!("exec {exec_id}: cannot start its reaper: {e}");
     }
 }
 

@@ -13,7 +13,7 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tokio::sync::Notify;
 
 use crate::error::{EngineError, Result};
-use crate::shim::{self, ExitStatus};
+use crate::shim::{self, ExitRecord};
 use crate::time::now_rfc3339;
 use crate::Engine;
 
@@ -198,7 +198,7 @@ impl Engine {
                 tracing::warn!("container {id}: monitor gone, exit status unknown");
                 let _ = berth_runtime::container::Container::load(&self.runtime_root(), id)
                     .and_then(|c| c.delete(true));
-                ExitStatus {
+                ExitRecord {
                     exit_code: 255,
                     finished_at: now_rfc3339(),
                     oom_killed: false,
@@ -210,7 +210,7 @@ impl Engine {
         true
     }
 
-    fn record_exit(&self, id: &str, status: &ExitStatus) {
+    fn record_exit(&self, id: &str, status: &ExitRecord) {
         let auto_remove;
         let waiters;
         let restart;

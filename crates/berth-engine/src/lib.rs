@@ -71,7 +71,7 @@ pub use images::{
 };
 pub use logs::{LogEntry, LogOptions, LogPoll, LogReader, LogStream};
 pub use record::{ContainerConfig, ContainerRecord, ContainerState, HostConfig, RestartPolicy};
-pub use shim::ExitStatus;
+pub use shim::ExitRecord;
 pub use top::TopResult;
 
 /// Where the engine keeps things, and which shim binary it runs.

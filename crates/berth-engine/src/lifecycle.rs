@@ -185,7 +185,10 @@ impl Engine {
                 runtime_root: &runtime_root,
                 state_dir: exec_dir,
                 log_path: &log_path,
-                rotation,
+                rotation: berth_shim_proto::Rotation {
+                    max_size: rotation.0,
+                    max_file: rotation.1,
+                },
                 stdio: self.shim_stdio_opts(id, cfg),
             },
         )

@@ -5,26 +5,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde::Deserialize;
+use berth_shim_proto::{exit, Report, Rotation, ShimArgs, StartArgs, StdioOpts};
 
 use crate::error::{EngineError, Result};
 
-/// The file the shim writes (atomically) when the container has exited.
-pub const EXIT_FILE: &str = "exit.json";
-/// The shim's pid, present while it runs.
-pub const SHIM_PID_FILE: &str = "shim.pid";
-
-/// What the shim recorded about the exit.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct ExitStatus {
-    /// Docker's exit code (128+N for signal N).
-    pub exit_code: i32,
-    /// RFC 3339 time of the exit.
-    pub finished_at: String,
-    /// Whether the kernel's OOM killer ended it.
-    #[serde(default)]
-    pub oom_killed: bool,
-}
+pub use berth_shim_proto::{ExitRecord, EXIT_FILE};
 
 /// Paths one shim invocation uses.
 pub struct ShimPaths<'a> {
@@ -34,23 +19,25 @@ pub struct ShimPaths<'a> {
     pub state_dir: &'a Path,
     pub log_path: &'a Path,
     /// Log rotation: max bytes per file (0: none) and number of files.
-    pub rotation: (u64, u32),
-    /// The shim's stdio options (`tty,stdin,stdin-once,hold=N`).
-    pub stdio: String,
+    pub rotation: Rotation,
+    /// The container's stdio.
+    pub stdio: StdioOpts,
 }
 
 /// Runs the shim for container `id` and waits for its report: the init's pid once the
 /// container's program runs, or the error that stopped it.
 pub fn spawn(id: &str, p: &ShimPaths<'_>) -> Result<i32> {
+    let args = ShimArgs::Start(StartArgs {
+        id: id.to_owned(),
+        bundle: p.bundle.to_owned(),
+        runtime_root: p.runtime_root.to_owned(),
+        state_dir: p.state_dir.to_owned(),
+        log_path: p.log_path.to_owned(),
+        rotation: p.rotation,
+        stdio: p.stdio.clone(),
+    });
     let mut child = Command::new(p.binary)
-        .arg(id)
-        .arg(p.bundle)
-        .arg(p.runtime_root)
-        .arg(p.state_dir)
-        .arg(p.log_path)
-        .arg(p.rotation.0.to_string())
-        .arg(p.rotation.1.to_string())
-        .arg(&p.stdio)
+        .args(args.to_args())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -63,31 +50,21 @@ pub fn spawn(id: &str, p: &ShimPaths<'_>) -> Result<i32> {
     if let Some(Err(e)) = read {
         return Err(EngineError::Start(format!("reading shim report: {e}")));
     }
-    let line = out.lines().next().unwrap_or("");
-    if let Some(pid) = line.strip_prefix("ok ") {
-        return pid
-            .trim()
-            .parse()
-            .map_err(|_| EngineError::Start(format!("bad shim report {line:?}")));
-    }
-    match line.strip_prefix("err ") {
-        Some(msg) => Err(EngineError::Start(msg.to_owned())),
-        None => Err(EngineError::Start("shim exited without a report".into())),
+    match Report::parse(&out) {
+        Ok(Report::Started(pid)) => Ok(pid),
+        Ok(Report::Failed(msg)) => Err(EngineError::Start(msg)),
+        Err(e) => Err(EngineError::Start(e.to_string())),
     }
 }
 
 /// The exit status left by the shim, if the container has exited.
-pub fn read_exit(state_dir: &Path) -> Option<ExitStatus> {
-    let data = std::fs::read(state_dir.join(EXIT_FILE)).ok()?;
-    serde_json::from_slice(&data).ok()
+pub fn read_exit(state_dir: &Path) -> Option<ExitRecord> {
+    ExitRecord::read(state_dir)
 }
 
 /// Whether the shim recorded in `state_dir` is still alive.
 pub fn shim_alive(state_dir: &Path) -> bool {
-    let Ok(s) = std::fs::read_to_string(state_dir.join(SHIM_PID_FILE)) else {
-        return false;
-    };
-    let Ok(pid) = s.trim().parse::<i32>() else {
+    let Some(pid) = exit::read_pid(state_dir) else {
         return false;
     };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()

@@ -4,14 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::dns::{DnsServer, NameTable};
+use crate::dns::DnsServer;
 use crate::error::{NetError, Result};
-use crate::nft::{ActiveNet, Dnat};
+use crate::kernel::{KernelOps, RealKernel};
 use crate::store::{AttachRequest, ContainerNet, NetworkRecord, State, Store};
 use crate::subnet::{self, Subnet};
-use crate::{link, netns, nft};
 
 /// The daemon's default bridge (`--bridge`, `--bip`).
 #[derive(Debug, Clone)]
@@ -65,11 +64,13 @@ pub struct CreateNetwork {
 /// so the state file and the kernel move together.
 pub struct Networks {
     pub(crate) cfg: NetConfig,
+    /// Every change to the host goes through here (the real kernel, or a fake in tests).
+    pub(crate) kernel: Arc<dyn KernelOps>,
     store: Store,
     state: Mutex<State>,
-    dns: Mutex<HashMap<String, DnsServer>>,
+    pub(crate) dns: Mutex<HashMap<String, DnsServer>>,
     /// The table as last applied (`Some(None)`: known absent), to skip needless `nft` runs.
-    applied: Mutex<Option<Option<String>>>,
+    pub(crate) applied: Mutex<Option<Option<String>>>,
 }
 
 pub(crate) fn random_id() -> String {
@@ -98,11 +99,21 @@ impl Networks {
     /// running are torn down, unknown containers forgotten, stray namespaces, veths and
     /// bridges removed, and the nftables table rewritten.
     pub fn open(cfg: NetConfig, alive: &dyn Fn(&str) -> Option<bool>) -> Result<Networks> {
+        Self::open_with(cfg, Arc::new(RealKernel), alive)
+    }
+
+    /// [`Networks::open`] over another kernel (tests use a fake).
+    pub fn open_with(
+        cfg: NetConfig,
+        kernel: Arc<dyn KernelOps>,
+        alive: &dyn Fn(&str) -> Option<bool>,
+    ) -> Result<Networks> {
         let store = Store::open(&cfg.state_dir)?;
         let mut state = store.load()?;
         sync_default(&cfg, &mut state);
         let nets = Networks {
             cfg,
+            kernel,
             store,
             state: Mutex::new(state),
             dns: Mutex::new(HashMap::new()),
@@ -122,133 +133,6 @@ impl Networks {
 
     pub(crate) fn save_live(&self, st: &State) -> Result<()> {
         self.store.save_live(st)
-    }
-
-    fn reconcile(&self, alive: &dyn Fn(&str) -> Option<bool>) -> Result<()> {
-        let mut st = self.lock();
-        st.containers.retain(|id, _| alive(id).is_some());
-        let dead: Vec<String> = st
-            .containers
-            .iter()
-            .filter(|(id, c)| {
-                alive(id) != Some(true) && (c.netns.is_some() || !c.endpoints.is_empty())
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in &dead {
-            if let Some(c) = st.containers.get_mut(id) {
-                release_kernel(c);
-            }
-        }
-        // Namespaces nobody owns any more.
-        let owned: Vec<PathBuf> = st
-            .containers
-            .values()
-            .filter_map(|c| c.netns.clone())
-            .collect();
-        for (_, path) in netns::list(&self.cfg.netns_dir) {
-            if !owned.contains(&path) {
-                netns::remove(&path);
-            }
-        }
-        self.save(&st)?;
-        // Our bridges: stray veths on them go; empty ones go.
-        let links = link::list().unwrap_or_default();
-        let live_veths: Vec<String> = st
-            .containers
-            .values()
-            .flat_map(|c| c.endpoints.values().map(|e| e.host_veth.clone()))
-            .collect();
-        for n in st.networks.values() {
-            let Some((_, idx, _)) = links.iter().find(|(name, _, _)| *name == n.bridge) else {
-                continue;
-            };
-            for (name, _, master) in &links {
-                if master == idx && !live_veths.contains(name) {
-                    let _ = link::delete(name);
-                }
-            }
-        }
-        self.sync_kernel(&st, true)
-    }
-
-    /// Brings bridges, DNS servers and the nftables table in line with `st`. Bridges are
-    /// made when a network gets its first endpoint and, as in docker, stay while the network
-    /// exists; `prune` also removes the ones no endpoint uses (daemon start and shutdown).
-    pub(crate) fn sync_kernel(&self, st: &State, prune: bool) -> Result<()> {
-        let mut active = Vec::new();
-        let mut dnats = Vec::new();
-        let mut servers = self.dns.lock().unwrap_or_else(|p| p.into_inner());
-        for n in st.networks.values() {
-            let members = st.members(&n.id).count();
-            let exists = link::exists(&n.bridge);
-            if members == 0 && (prune || !exists) {
-                servers.remove(&n.id);
-                if exists {
-                    link::delete(&n.bridge)?;
-                }
-                continue;
-            }
-            if !exists {
-                link::ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)?;
-            }
-            active.push(ActiveNet {
-                bridge: n.bridge.clone(),
-                subnet: n.subnet,
-                internal: n.internal,
-            });
-            if !n.default {
-                let table = names_of(st, &n.id);
-                match servers.get(&n.id) {
-                    Some(s) => {
-                        if let Ok(mut t) = s.names.write() {
-                            *t = table;
-                        }
-                    }
-                    None => {
-                        let names: NameTable = std::sync::Arc::new(std::sync::RwLock::new(table));
-                        let up = match self.cfg.dns_upstream.is_empty() {
-                            true => crate::files::host_nameservers(),
-                            false => self.cfg.dns_upstream.clone(),
-                        };
-                        match DnsServer::start(n.gateway, names, up) {
-                            Ok(s) => {
-                                servers.insert(n.id.clone(), s);
-                            }
-                            Err(e) => tracing::warn!("DNS server on {}:53: {e}", n.gateway),
-                        }
-                    }
-                }
-            }
-        }
-        for c in st.containers.values() {
-            let Some(first) = c.requests.first() else {
-                continue;
-            };
-            let Some(ep) = st
-                .find(&first.network)
-                .ok()
-                .and_then(|n| c.endpoints.get(&n.id))
-            else {
-                continue;
-            };
-            for m in &c.ports {
-                dnats.push(Dnat {
-                    mapping: m.clone(),
-                    target: ep.ip,
-                });
-            }
-        }
-        if !active.iter().all(|n| n.internal) {
-            enable_forwarding();
-        }
-        let body = nft::render(&active, &dnats, &self.cfg.table);
-        let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
-        if applied.as_ref() != Some(&body) {
-            nft::apply(&self.cfg.table, body.as_deref())?;
-            *applied = Some(body);
-        }
-        Ok(())
     }
 
     /// At daemon shutdown: removes the bridges, DNS servers and rules no running container
@@ -412,8 +296,8 @@ impl Networks {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&n.id);
-        if link::exists(&n.bridge) {
-            link::delete(&n.bridge)?;
+        if self.kernel.link_exists(&n.bridge) {
+            self.kernel.link_delete(&n.bridge)?;
         }
         self.sync_kernel(&st, false)?;
         Ok(n)
@@ -485,44 +369,6 @@ impl Networks {
     }
 }
 
-/// Names for the DNS server of one network.
-fn names_of(st: &State, net_id: &str) -> HashMap<String, Vec<Ipv4Addr>> {
-    let mut t: HashMap<String, Vec<Ipv4Addr>> = HashMap::new();
-    let net_name = st
-        .networks
-        .get(net_id)
-        .map(|n| n.name.clone())
-        .unwrap_or_default();
-    for (id, c) in st.members(net_id) {
-        let Some(ep) = c.endpoints.get(net_id) else {
-            continue;
-        };
-        let aliases = c
-            .requests
-            .iter()
-            .filter(|r| r.network == net_name || r.network == net_id)
-            .flat_map(|r| r.aliases.clone());
-        let short = id.get(..12).unwrap_or(id).to_owned();
-        for name in [c.name.clone(), short].into_iter().chain(aliases) {
-            if !name.is_empty() {
-                t.entry(name.to_ascii_lowercase()).or_default().push(ep.ip);
-            }
-        }
-    }
-    t
-}
-
-/// Removes a container's kernel objects (its namespace) and clears its live fields.
-/// The veths go with the namespace: the kernel deletes both ends when it frees it.
-pub(crate) fn release_kernel(c: &mut ContainerNet) {
-    if let Some(ns) = &c.netns {
-        netns::remove(ns);
-    }
-    c.endpoints.clear();
-    c.ports.clear();
-    c.netns = None;
-}
-
 /// Keeps the `bridge` network record in line with the daemon's flags.
 fn sync_default(cfg: &NetConfig, st: &mut State) {
     let existing = st
@@ -571,23 +417,5 @@ fn sync_default(cfg: &NetConfig, st: &mut State) {
             }
         }
         (None, None) => {}
-    }
-}
-
-/// Containers on a non-internal network need the host to route for them (docker does this
-/// too). It is only ever switched on, never off: others may rely on it.
-fn enable_forwarding() {
-    let p = "/proc/sys/net/ipv4/ip_forward";
-    if std::fs::read_to_string(p)
-        .map(|s| s.trim() != "1")
-        .unwrap_or(false)
-    {
-        if let Err(e) = std::fs::write(p, "1") {
-            tracing::warn!("enable IPv4 forwarding: {e}");
-        } else {
-            tracing::info!(
-                "enabled IPv4 forwarding (net.ipv4.ip_forward=1) for container networks"
-            );
-        }
     }
 }

@@ -6,9 +6,9 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use crate::error::{NetError, Result};
-use crate::manager::{random_id, release_kernel, Networks};
+use crate::manager::{random_id, Networks};
 use crate::store::{AttachRequest, Endpoint, NetworkRecord, State};
-use crate::{link, netns, ports};
+use crate::{link, ports};
 
 /// docker's MAC scheme: 02:42 and the IPv4 address.
 fn mac_for(ip: Ipv4Addr) -> String {
@@ -95,7 +95,7 @@ impl Networks {
         if c.netns.is_some() {
             // Left from a run that ended without teardown.
             if let Some(c) = st.containers.get_mut(id) {
-                release_kernel(c);
+                self.release_kernel(c);
             }
         }
         // Plan everything first: addresses and ports are checked before any kernel object.
@@ -140,7 +140,7 @@ impl Networks {
             .and_then(|()| self.build(&st, &ns, &planned));
         if let Err(e) = result {
             if let Some(cc) = st.containers.get_mut(id) {
-                release_kernel(cc);
+                self.release_kernel(cc);
             }
             let _ = self.save_live(&st);
             let _ = self.sync_kernel(&st, false);
@@ -156,14 +156,14 @@ impl Networks {
         planned: &[(NetworkRecord, Endpoint)],
     ) -> Result<()> {
         let t = std::time::Instant::now();
-        netns::create(ns)?;
+        self.kernel.netns_create(ns)?;
         let t_ns = t.elapsed();
         // Bridges and rules first (sync_kernel sees the planned endpoints), then the veths.
         self.sync_kernel(st, false)?;
         let t_sync = t.elapsed();
         for (i, (n, ep)) in planned.iter().enumerate() {
-            let bridge = link::index(&n.bridge)?;
-            link::add_veth(
+            let bridge = self.kernel.link_index(&n.bridge)?;
+            self.kernel.veth_add(
                 ns,
                 &link::VethSpec {
                     host: &ep.host_veth,
@@ -195,7 +195,7 @@ impl Networks {
         if c.netns.is_none() && c.endpoints.is_empty() {
             return;
         }
-        release_kernel(c);
+        self.release_kernel(c);
         if let Err(e) = self
             .save_live(&st)
             .and_then(|()| self.sync_kernel(&st, false))
@@ -248,8 +248,8 @@ impl Networks {
             .save(&st)
             .and_then(|()| self.sync_kernel(&st, false))
             .and_then(|()| {
-                let bridge = link::index(&n.bridge)?;
-                link::add_veth(
+                let bridge = self.kernel.link_index(&n.bridge)?;
+                self.kernel.veth_add(
                     &ns,
                     &link::VethSpec {
                         host: &ep.host_veth,
@@ -293,9 +293,9 @@ impl Networks {
         }
         c.requests.retain(|r| r.network != n.name);
         if let (Some(ep), Some(ns)) = (c.endpoints.remove(&n.id), c.netns.clone()) {
-            if let Err(e) = link::delete_in(&ns, &ep.ifname) {
+            if let Err(e) = self.kernel.link_delete_in(&ns, &ep.ifname) {
                 tracing::warn!("removing {} of {id}: {e}", ep.ifname);
-                let _ = link::delete(&ep.host_veth);
+                let _ = self.kernel.link_delete(&ep.host_veth);
             }
         }
         self.save(&st)?;

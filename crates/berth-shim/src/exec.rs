@@ -1,24 +1,25 @@
-//! `berth-shim exec CONTAINER_ID RUNTIME_ROOT PROCESS_JSON [OPTS]`: runs one more process in a
-//! running container (docker's `exec`). berthd runs it as a direct child with one end of a
-//! socketpair as fd 0, and speaks the attach protocol (`frames.rs`) on it: the process's
-//! output comes back as frames, stdin (OPTS `stdin`) and resizes go in, and an `EXIT` frame
+//! `berth-shim exec CONTAINER_ID RUNTIME_ROOT PROCESS_JSON [stdin]` (`ExecArgs`): runs one more
+//! process in a running container (docker's `exec`). berthd runs it as a direct child with one
+//! end of a socketpair as fd 0, and speaks the attach protocol (`berth_shim_proto::frames`) on
+//! it: the process's output comes back as frames, stdin and resizes go in, and an `EXIT` frame
 //! carries the exit code before the socket closes. The shim also exits with that code
 //! (128+N for signal N). The session ends when the daemon does, as docker's exec streams do.
 //!
 //! Failures to start are reported as a stderr frame with the runtime's message and exit 127
 //! (program not found) or 126 (anything else), docker's codes.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 
 use berth_runtime::container::{exec, Container, ExecOptions};
 use berth_runtime::oci_spec::runtime::Process;
-use nix::fcntl::OFlag;
-use nix::sys::signal::{signal, SigHandler, SigSet, Signal};
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use crate::frames;
+use berth_shim_proto::frames::{self, kind};
+use berth_shim_proto::ExecArgs;
+
+use crate::monitor::{child_stdio, reclaim_stdio, ChildStdio};
 use crate::relay::{Relay, Stdio};
 
 fn fail(conn: &mut Option<UnixStream>, msg: &str) -> ! {
@@ -30,8 +31,8 @@ fn fail(conn: &mut Option<UnixStream>, msg: &str) -> ! {
     };
     match conn {
         Some(c) => {
-            let mut out = frames::encode(frames::STDERR, format!("{msg}\n").as_bytes());
-            out.extend(frames::encode(frames::EXIT, &code.to_be_bytes()));
+            let mut out = frames::encode(kind::STDERR, format!("{msg}\n").as_bytes());
+            out.extend(frames::exit(code));
             let _ = std::io::Write::write_all(c, &out);
         }
         None => eprintln!("{msg}"),
@@ -39,13 +40,9 @@ fn fail(conn: &mut Option<UnixStream>, msg: &str) -> ! {
     std::process::exit(code);
 }
 
-fn dup2(from: &impl AsRawFd, to: i32) {
-    // SAFETY: dup2 of a valid descriptor onto one of our stdio numbers.
-    unsafe { libc::dup2(from.as_raw_fd(), to) };
-}
-
 /// Runs the exec and never returns.
-pub fn run(id: &str, runtime_root: &Path, process_json: &Path, opts: &str) -> ! {
+pub fn run(args: &ExecArgs) -> ! {
+    let (id, runtime_root, process_json) = (&args.container, &args.runtime_root, &args.process);
     // SAFETY: prctl with integer arguments only: the exec'd process is reparented to us.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     // SAFETY: fd 0 is the socket berthd gave us; we take it over (and move it off fd 0).
@@ -53,7 +50,7 @@ pub fn run(id: &str, runtime_root: &Path, process_json: &Path, opts: &str) -> ! 
     let mut conn = (conn_fd >= 0)
         // SAFETY: a fresh descriptor we own.
         .then(|| UnixStream::from(unsafe { OwnedFd::from_raw_fd(conn_fd) }));
-    let with_stdin = opts.split(',').any(|o| o == "stdin");
+    let with_stdin = args.stdin;
     let process: Process = match std::fs::read(process_json)
         .map_err(|e| e.to_string())
         .and_then(|d| serde_json::from_slice(&d).map_err(|e| e.to_string()))
@@ -77,28 +74,13 @@ pub fn run(id: &str, runtime_root: &Path, process_json: &Path, opts: &str) -> ! 
         Ok(f) => f,
         Err(e) => fail(&mut conn, &format!("exec: /dev/null: {e}")),
     };
-    let pipe = |conn: &mut Option<UnixStream>| match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
-        Ok(p) => p,
-        Err(e) => fail(conn, &format!("exec: pipe: {e}")),
+    let ChildStdio {
+        pipes,
+        stdin: stdin_w,
+    } = match child_stdio(&devnull, with_stdin, tty) {
+        Ok(io) => io,
+        Err(e) => fail(&mut conn, &format!("exec: {e}")),
     };
-    let mut stdin_w = None;
-    let mut pipes = None;
-    if with_stdin && !tty {
-        let (r, w) = pipe(&mut conn);
-        dup2(&r, 0);
-        stdin_w = Some(w);
-    } else {
-        dup2(&devnull, 0);
-    }
-    if !tty {
-        let (out_r, out_w) = pipe(&mut conn);
-        let (err_r, err_w) = pipe(&mut conn);
-        dup2(&out_w, 1);
-        dup2(&err_w, 2);
-        pipes = Some((out_r, err_r));
-    }
-    // SAFETY: restoring the default disposition (Rust's start-up code ignores SIGPIPE).
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGCHLD);
     let opts = ExecOptions {
@@ -109,12 +91,9 @@ pub fn run(id: &str, runtime_root: &Path, process_json: &Path, opts: &str) -> ! 
         ignore_paused: false,
     };
     let spawned = exec(&container, &opts);
-    // Only the process may hold the pipes' other ends now, so we see EOF when it is done.
-    dup2(&devnull, 0);
-    dup2(&devnull, 1);
-    dup2(&devnull, 2);
-    // SAFETY: writes to a peer that went away fail with EPIPE, handled per write.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    if let Err(e) = reclaim_stdio(&devnull) {
+        fail(&mut conn, &format!("exec: {e}"));
+    }
     let spawned = match spawned {
         Ok(s) => s,
         Err(e) => fail(&mut conn, &format!("OCI runtime exec failed: {e}")),
@@ -147,6 +126,6 @@ pub fn run(id: &str, runtime_root: &Path, process_json: &Path, opts: &str) -> ! 
         relay.add_client(c);
     }
     let code = relay.run(spawned.pid.as_raw(), &sfd);
-    relay.finish(Some(frames::encode(frames::EXIT, &code.to_be_bytes())));
+    relay.finish(Some(frames::exit(code)));
     std::process::exit(code);
 }

@@ -32,12 +32,7 @@ impl Stream {
     }
 }
 
-/// When to rotate: files of at most `max_size` bytes (0: unlimited), `max_file` of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rotation {
-    pub max_size: u64,
-    pub max_file: u32,
-}
+pub use berth_shim_proto::Rotation;
 
 /// Opens a log file for appending with dockerd's mode 0640: the container's output is no
 /// business of other local users. Set on the open file too: one an older berthd made keeps

@@ -14,12 +14,12 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{signal, SigHandler, SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
+use berth_shim_proto::exit::{self, ExitRecord, ATTACH_SOCKET};
+use berth_shim_proto::StartArgs;
+
 use crate::logger::{now_rfc3339_nano, JsonLog};
 use crate::relay::{Relay, Stdio};
-use crate::Args;
 
-/// The attach socket's name in the state dir.
-pub const ATTACH_SOCKET: &str = "attach.sock";
 /// How long output waits for attaches announced at start.
 pub(crate) const HOLD: Duration = Duration::from_secs(3);
 
@@ -35,6 +35,52 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
 }
 
+/// Our ends of the pipes a new process gets as its stdio (no output pipes with a terminal:
+/// the runtime makes a pty).
+pub(crate) struct ChildStdio {
+    /// Stdout and stderr read ends.
+    pub pipes: Option<(OwnedFd, OwnedFd)>,
+    /// The stdin write end.
+    pub stdin: Option<OwnedFd>,
+}
+
+/// Puts fresh pipes (or /dev/null) on fds 0-2 and SIGPIPE back to its default: the process
+/// the runtime forks next inherits both. [`reclaim_stdio`] undoes it once it is forked.
+pub(crate) fn child_stdio(devnull: &File, stdin: bool, tty: bool) -> Result<ChildStdio, String> {
+    let mut io = ChildStdio {
+        pipes: None,
+        stdin: None,
+    };
+    if stdin && !tty {
+        let (r, w) = pipe()?;
+        dup2(&r, 0)?;
+        io.stdin = Some(w);
+    } else {
+        dup2(devnull, 0)?;
+    }
+    if !tty {
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        dup2(&out_w, 1)?;
+        dup2(&err_w, 2)?;
+        io.pipes = Some((out_r, err_r));
+    }
+    // SAFETY: restoring the default disposition (Rust's start-up code ignores SIGPIPE).
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    Ok(io)
+}
+
+/// After the fork: only the new process may hold the pipes' other ends, or we would never see
+/// EOF; and we write to peers that may have gone away (EPIPE is handled per write).
+pub(crate) fn reclaim_stdio(devnull: &File) -> Result<(), String> {
+    dup2(devnull, 0)?;
+    dup2(devnull, 1)?;
+    dup2(devnull, 2)?;
+    // SAFETY: ignoring a signal only changes this process's disposition.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    Ok(())
+}
+
 /// Binds `attach.sock` in `dir` (by a relative name: the full path may exceed the 108 bytes
 /// of a socket address).
 fn bind_attach(dir: &Path) -> Result<UnixListener, String> {
@@ -47,14 +93,11 @@ fn bind_attach(dir: &Path) -> Result<UnixListener, String> {
 }
 
 /// Creates and starts the container, reports to berthd, then monitors it until it exits.
-pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
+pub fn run(args: &StartArgs, report: &mut Option<File>) -> Result<(), String> {
     std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
         .create(&args.state_dir)
         .map_err(|e| format!("state dir: {e}"))?;
-    atomic_write(
-        &args.state_dir.join("shim.pid"),
-        std::process::id().to_string().as_bytes(),
-    )?;
+    exit::write_pid(&args.state_dir, std::process::id()).map_err(|e| e.to_string())?;
     let log = JsonLog::open(args.log_path.clone(), args.rotation)
         .map_err(|e| format!("open log {}: {e}", args.log_path.display()))?;
     let listener = bind_attach(&args.state_dir)?;
@@ -66,36 +109,17 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
         .map_err(|e| format!("/dev/null: {e}"))?;
     // The init is a fork of this process: it inherits fds 0-2 and the signal dispositions.
     // With a terminal the runtime puts the pty's slave there instead.
-    let mut pipes = None;
-    let mut stdin_w = None;
-    if args.opts.stdin && !args.opts.tty {
-        let (r, w) = pipe()?;
-        dup2(&r, 0)?;
-        stdin_w = Some(w);
-    } else {
-        dup2(&devnull, 0)?;
-    }
-    if !args.opts.tty {
-        let (out_r, out_w) = pipe()?;
-        let (err_r, err_w) = pipe()?;
-        dup2(&out_w, 1)?;
-        dup2(&err_w, 2)?;
-        pipes = Some((out_r, err_r));
-    }
-    // SAFETY: restoring the default disposition (Rust's start-up code ignores SIGPIPE).
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    let ChildStdio {
+        pipes,
+        stdin: stdin_w,
+    } = child_stdio(&devnull, args.stdio.stdin, args.stdio.tty)?;
     let created = create(&CreateOptions {
         id: args.id.clone(),
         bundle: args.bundle.clone(),
         root: args.runtime_root.clone(),
         ..Default::default()
     });
-    // Only the container may hold the pipes' other ends, or we would never see EOF.
-    dup2(&devnull, 0)?;
-    dup2(&devnull, 1)?;
-    dup2(&devnull, 2)?;
-    // SAFETY: we write to clients that may have gone away; EPIPE is handled per write.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+    reclaim_stdio(&devnull)?;
     let created = created.map_err(|e| e.to_string())?;
     let container = created.container;
     let io = match (pipes, created.pty_master) {
@@ -106,7 +130,7 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
             tty: false,
         },
         (None, Some(master)) => {
-            let stdin = if args.opts.stdin {
+            let stdin = if args.stdio.stdin {
                 Some(master.try_clone().map_err(|e| format!("dup pty: {e}"))?)
             } else {
                 None
@@ -137,7 +161,7 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
     let init = container.state.pid;
     drop(container);
     if let Some(mut r) = report.take() {
-        let _ = writeln!(r, "ok {init}");
+        let _ = writeln!(r, "{}", berth_shim_proto::Report::Started(init));
     }
 
     // Normally never returns: the monitor goes on in a fresh, small image.
@@ -148,21 +172,35 @@ pub fn run(args: &Args, report: &mut Option<File>) -> Result<(), String> {
     };
     let why = crate::reexec::exec_monitor(args, &handoff);
     let _ = writeln!(std::io::stderr(), "berth-shim: {why}; monitoring in place");
-    let mut relay = Relay::new(io, args.opts.stdin_once, args.opts.hold, HOLD);
+    let mut relay = Relay::new(io, args.stdio.stdin_once, args.stdio.hold, HOLD);
     relay.listen(listener);
     relay.log_to(log);
-    finish(args, relay, init, &sfd)
+    finish(
+        &args.id,
+        &args.runtime_root,
+        &args.state_dir,
+        relay,
+        init,
+        &sfd,
+    )
 }
 
 /// Relays until the container exits, then records the exit: the attach socket goes first
 /// (no new attaches), clients get the rest of the output, the runtime state is deleted and
 /// `exit.json` written.
-pub fn finish(args: &Args, mut relay: Relay, init: i32, sfd: &SignalFd) -> Result<(), String> {
+pub fn finish(
+    id: &str,
+    runtime_root: &Path,
+    state_dir: &Path,
+    mut relay: Relay,
+    init: i32,
+    sfd: &SignalFd,
+) -> Result<(), String> {
     let code = relay.run(init, sfd);
-    let _ = fs::remove_file(args.state_dir.join(ATTACH_SOCKET));
+    let _ = fs::remove_file(state_dir.join(ATTACH_SOCKET));
     relay.finish(None);
     let mut oom_killed = false;
-    if let Ok(c) = Container::load(&args.runtime_root, &args.id) {
+    if let Ok(c) = Container::load(runtime_root, id) {
         // The cgroup's own OOM counter, read before `delete` removes the cgroup.
         oom_killed = c
             .cgroup()
@@ -171,28 +209,12 @@ pub fn finish(args: &Args, mut relay: Relay, init: i32, sfd: &SignalFd) -> Resul
             .is_some_and(|s| s.memory.oom_kill > 0);
         let _ = c.delete(true);
     }
-    let exit = serde_json::json!({
-        "exit_code": code,
-        "finished_at": now_rfc3339_nano(),
-        "oom_killed": oom_killed,
-    });
-    atomic_write(
-        &args.state_dir.join("exit.json"),
-        exit.to_string().as_bytes(),
-    )?;
-    let _ = fs::remove_file(args.state_dir.join("shim.pid"));
+    let record = ExitRecord {
+        exit_code: code,
+        finished_at: now_rfc3339_nano(),
+        oom_killed,
+    };
+    record.write(state_dir).map_err(|e| e.to_string())?;
+    let _ = fs::remove_file(state_dir.join(exit::SHIM_PID_FILE));
     Ok(())
-}
-
-/// Writes `data` to `path` through a temp file and a rename, so readers see all or nothing.
-/// Not fsynced: these files (`shim.pid`, `exit.json`) describe processes, which a machine crash
-/// ends anyway (the exec root is normally a tmpfs, and berthd treats a container without a live
-/// shim as exited); waiting for the disk here only delayed every exit by one fsync (~4 ms on a
-/// busy disk).
-fn atomic_write(path: &Path, data: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
-    f.write_all(data)
-        .map_err(|e| format!("write {}: {e}", tmp.display()))?;
-    fs::rename(&tmp, path).map_err(|e| format!("rename {}: {e}", path.display()))
 }

@@ -13,8 +13,8 @@ use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use crate::frames::{self, Parser};
 use crate::logger::{JsonLog, Stream};
+use berth_shim_proto::frames::{self, kind, Parser};
 
 /// How long output is still collected after the init died (a grandchild may hold the pipe).
 const DRAIN: Duration = Duration::from_secs(2);
@@ -274,15 +274,15 @@ impl Relay {
         match nix::unistd::read(fd, buf) {
             Ok(0) => self.close_output(i),
             Ok(n) => {
-                let (stream, kind) = if i == 0 {
-                    (Stream::Stdout, frames::STDOUT)
+                let (stream, code) = if i == 0 {
+                    (Stream::Stdout, kind::STDOUT)
                 } else {
-                    (Stream::Stderr, frames::STDERR)
+                    (Stream::Stderr, kind::STDERR)
                 };
                 if let Some(log) = self.log.as_mut() {
                     let _ = log.push(stream, &buf[..n]);
                 }
-                let frame = frames::encode(kind, &buf[..n]);
+                let frame = frames::encode(code, &buf[..n]);
                 for c in self.clients.iter_mut().filter(|c| c.subscribed) {
                     if c.pending.len() > CLIENT_BACKLOG {
                         c.dead = true;
@@ -353,7 +353,7 @@ impl Relay {
             let frame = match self.clients[i].parser.next_frame() {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
-                Err(()) => {
+                Err(_) => {
                     self.clients[i].dead = true;
                     break;
                 }
@@ -364,27 +364,24 @@ impl Relay {
 
     fn handle_frame(&mut self, i: usize, (kind, data): (u8, Vec<u8>)) {
         match kind {
-            frames::STDIN if self.io.stdin.is_some() && !self.close_stdin => {
+            kind::STDIN if self.io.stdin.is_some() && !self.close_stdin => {
                 self.stdin_buf.extend_from_slice(&data);
                 self.write_stdin();
             }
             // As docker: a terminal's stdin stays open (a detach also ends the client's input).
-            frames::STDIN_CLOSE if self.stdin_once && !self.io.tty => {
+            kind::STDIN_CLOSE if self.stdin_once && !self.io.tty => {
                 self.close_stdin = true;
                 if self.stdin_buf.is_empty() {
                     self.io.stdin = None;
                 }
             }
-            frames::RESIZE if self.io.tty => {
-                if let (Some(out), [r0, r1, c0, c1]) = (&self.io.out, data.as_slice()) {
-                    let (rows, cols) = (
-                        u16::from_be_bytes([*r0, *r1]),
-                        u16::from_be_bytes([*c0, *c1]),
-                    );
+            kind::RESIZE if self.io.tty => {
+                if let (Some(out), Some((rows, cols))) = (&self.io.out, frames::parse_resize(&data))
+                {
                     berth_runtime::tty::set_size(out.as_raw_fd(), rows, cols);
                 }
             }
-            frames::SUBSCRIBE => self.clients[i].subscribed = true,
+            kind::SUBSCRIBE => self.clients[i].subscribed = true,
             _ => {}
         }
     }

@@ -191,8 +191,8 @@ pub(super) fn run_step(
             runtime_root: &runtime_root,
             state_dir: &dir,
             log_path: &log_path,
-            rotation: (0, 1),
-            stdio: String::new(),
+            rotation: Default::default(),
+            stdio: Default::default(),
         },
     )
     .map_err(other)?;

@@ -11,8 +11,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use berth_engine::attach::{encode, kind};
 use berth_engine::AttachConn;
+use berth_shim_proto::frames::{self, encode, kind};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{blocking, flag, streams, ApiError, ApiResult, AppState, Query};
@@ -296,15 +296,17 @@ where
         if shim.read_exact(&mut head).await.is_err() {
             return Ok(());
         }
-        let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        // The shim is ours, but a broken one must not make the daemon allocate 4 GiB.
+        let (code, len) = frames::parse_header(&head)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         data.resize(len, 0);
         shim.read_exact(&mut data).await?;
-        let wanted = match head[0] {
+        let wanted = match code {
             kind::STDOUT => both || streams.stdout,
             kind::STDERR => both || streams.stderr,
             kind::EXIT => {
-                if let (Some(f), Ok(b)) = (on_exit.take(), <[u8; 4]>::try_from(&data[..])) {
-                    f(i32::from_be_bytes(b));
+                if let (Some(f), Some(c)) = (on_exit.take(), frames::parse_exit(&data)) {
+                    f(c);
                 }
                 false
             }
@@ -324,6 +326,28 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shim_output_frames_are_bounded() {
+        let all = Streams {
+            stdin: false,
+            stdout: true,
+            stderr: true,
+            detach_keys: Vec::new(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut wire = encode(kind::STDOUT, b"hi");
+        // One byte over the limit, announced but never sent: refused at the header.
+        let over = (berth_shim_proto::MAX_FRAME + 1) as u32;
+        wire.extend_from_slice(&[kind::STDOUT, 0, 0, 0]);
+        wire.extend_from_slice(&over.to_be_bytes());
+        let mut out = Vec::new();
+        let res = rt.block_on(copy_output(&wire[..], &mut out, None, &all, true));
+        assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(out, b"hi");
+    }
 
     #[test]
     fn detach_keys() {
