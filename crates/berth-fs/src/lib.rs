@@ -14,6 +14,7 @@
 
 mod at;
 mod clean;
+pub mod ops;
 mod root;
 mod sys;
 mod walk;

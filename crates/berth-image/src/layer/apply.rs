@@ -8,14 +8,15 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use berth_fs::OFlag;
 use tar::EntryType;
 
-use super::fsops::{self as fo, join};
+use super::fsops as fo;
 use super::path::clean;
 use super::{ApplyOptions, LayerError, WhiteoutMode, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
 
 pub(super) struct Unpacker<'o> {
-    root: OwnedFd,
+    root: berth_fs::Root,
     opts: &'o ApplyOptions,
     dir_times: Vec<(Vec<OsString>, i64)>,
     /// Paths written by this layer (copy mode: opaque dirs keep only these).
@@ -39,9 +40,9 @@ struct Meta {
 
 impl<'o> Unpacker<'o> {
     pub(super) fn new(target: &Path, opts: &'o ApplyOptions) -> Result<Self, LayerError> {
-        let root = File::open(target).map_err(|e| LayerError::Target(target.to_owned(), e))?;
+        let root = fo::open_root(target).map_err(|e| LayerError::Target(target.to_owned(), e))?;
         Ok(Unpacker {
-            root: root.into(),
+            root,
             opts,
             dir_times: Vec::new(),
             written: HashSet::new(),
@@ -72,7 +73,7 @@ impl<'o> Unpacker<'o> {
         let Some((name, parent)) = comps.split_last() else {
             // The root directory itself: only its metadata applies.
             if kind == EntryType::Directory {
-                let fd = fo::open_dir(self.root.as_fd(), OsStr::new(".")).map_err(wr)?;
+                let fd = self.root.open_dir(".").map_err(wr)?;
                 self.set_meta_fd(fd.as_fd(), &meta).map_err(wr)?;
                 self.dir_times.push((Vec::new(), meta.mtime));
             }
@@ -92,7 +93,7 @@ impl<'o> Unpacker<'o> {
         }
         let pdir = match cached.filter(|(p, _)| is_file && p.as_slice() == parent) {
             Some((_, fd)) => fd,
-            None => fo::ensure_dir(self.root.as_fd(), parent).map_err(wr)?,
+            None => self.ensure_dir(parent).map_err(wr)?,
         };
         let pfd = pdir.as_fd();
         match kind {
@@ -165,13 +166,10 @@ impl<'o> Unpacker<'o> {
                 let tcomps = clean(&target).filter(|c| !c.is_empty()).ok_or_else(|| {
                     LayerError::PathEscape(String::from_utf8_lossy(&target).into_owned())
                 })?;
-                let src = fo::open_in_root(
-                    self.root.as_fd(),
-                    &join(&tcomps),
-                    libc::O_PATH | libc::O_NOFOLLOW,
-                    0,
-                )
-                .map_err(wr)?;
+                let src = self
+                    .root
+                    .open_at(join(&tcomps), OFlag::O_PATH | OFlag::O_NOFOLLOW, 0)
+                    .map_err(wr)?;
                 if tcomps != comps {
                     fo::remove_all_at(pfd, name).map_err(wr)?;
                     fo::link_fd_at(src.as_fd(), pfd, name).map_err(wr)?;
@@ -227,7 +225,7 @@ impl<'o> Unpacker<'o> {
         name: &[u8],
         target: &[u8],
     ) -> Result<(), WhiteoutErr> {
-        let pdir = fo::ensure_dir(self.root.as_fd(), parent)?;
+        let pdir = self.ensure_dir(parent)?;
         if name == WHITEOUT_OPAQUE.as_bytes() {
             match self.opts.whiteouts {
                 WhiteoutMode::Overlay => {
@@ -292,6 +290,16 @@ impl<'o> Unpacker<'o> {
         })
     }
 
+    /// Opens the directory `comps` for `*at` calls, creating what is missing (0755) inside
+    /// the root; the common case (it exists) is one lookup.
+    fn ensure_dir(&self, comps: &[OsString]) -> io::Result<OwnedFd> {
+        let path = join(comps);
+        match self.root.open_dir(&path) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => self.root.mkdir_all(&path, 0o755),
+            r => r,
+        }
+    }
+
     fn set_meta_fd(&self, fd: BorrowedFd<'_>, m: &Meta) -> io::Result<()> {
         if self.opts.same_owner {
             crate::rootless::tolerate_chown(fo::fchown(fd, m.uid, m.gid), m.uid, m.gid)?;
@@ -312,7 +320,7 @@ impl<'o> Unpacker<'o> {
                 source,
             };
             // A later entry may have replaced the directory with something else.
-            let Ok(fd) = fo::open_dir(self.root.as_fd(), &path) else {
+            let Ok(fd) = self.root.open_dir(&path) else {
                 continue;
             };
             fo::set_mtime_fd(fd.as_fd(), *mtime).map_err(wr)?;
@@ -330,6 +338,18 @@ fn xattr_result(r: io::Result<()>) -> io::Result<()> {
         }
         r => r,
     }
+}
+
+/// Components joined into a path inside the root.
+fn join(components: &[OsString]) -> OsString {
+    let mut out = OsString::from("/");
+    for (i, c) in components.iter().enumerate() {
+        if i > 0 {
+            out.push("/");
+        }
+        out.push(c);
+    }
+    out
 }
 
 enum WhiteoutErr {
