@@ -14,6 +14,7 @@
 
 mod at;
 mod clean;
+pub mod extract;
 pub mod ops;
 mod root;
 mod sys;
