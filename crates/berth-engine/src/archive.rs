@@ -307,11 +307,15 @@ impl Engine {
                 "extraction point is not a directory".into(),
             ));
         }
-        unpack::unpack(input, &root.fd, &root.path, opts).map_err(|e| match e.raw_os_error() {
-            Some(libc::EROFS) => EngineError::InvalidParameter(format!(
-                "Error extracting tar content to {path}: read-only file system"
-            )),
-            _ => EngineError::InvalidParameter(format!(
+        unpack::unpack(input, &root.fd, &root.path, opts).map_err(|e| match e {
+            berth_fs::extract::ExtractError::Write { source, .. }
+                if source.raw_os_error() == Some(libc::EROFS) =>
+            {
+                EngineError::InvalidParameter(format!(
+                    "Error extracting tar content to {path}: read-only file system"
+                ))
+            }
+            e => EngineError::InvalidParameter(format!(
                 "Error extracting tar content to {path}: {e}"
             )),
         })

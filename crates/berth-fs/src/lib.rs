@@ -18,6 +18,8 @@
 
 mod at;
 mod clean;
+pub mod extract;
+pub mod ops;
 mod root;
 mod sys;
 mod tar_guard;

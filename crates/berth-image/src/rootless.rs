@@ -8,8 +8,9 @@
 //!   the user's own uid is mapped: the file keeps the caller's ids (podman's
 //!   `ignore_chown_errors`);
 //! - device nodes other than the 0:0 whiteout (EPERM): they are skipped.
+//!
+//! The last two are extractor options (`berth_fs::extract`), set from [`in_user_namespace`].
 
-use std::io;
 use std::sync::OnceLock;
 
 /// Whether this process runs in a user namespace other than the initial one: the kernel's
@@ -73,26 +74,6 @@ pub fn overlay_option_string() -> String {
         .collect()
 }
 
-/// Lets a failed chown pass in a user namespace whose map lacks the id (EINVAL) or where the
-/// kernel refuses it (EPERM): the entry keeps the caller's ids.
-pub(crate) fn tolerate_chown(r: io::Result<()>, uid: u32, gid: u32) -> io::Result<()> {
-    match r {
-        Err(e)
-            if in_user_namespace()
-                && matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::EPERM)) =>
-        {
-            tracing::debug!(uid, gid, "rootless: ownership not kept ({e})");
-            Ok(())
-        }
-        r => r,
-    }
-}
-
-/// Whether a failed mknod of a device node may be skipped (rootless: EPERM).
-pub(crate) fn skip_device(e: &io::Error) -> bool {
-    in_user_namespace() && e.raw_os_error() == Some(libc::EPERM)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,13 +87,5 @@ mod tests {
         } else {
             assert!(s.contains(",redirect_dir=off") && !s.contains("userxattr"));
         }
-    }
-
-    #[test]
-    fn chown_errors_pass_only_in_a_user_namespace() {
-        let r = tolerate_chown(Err(io::Error::from_raw_os_error(libc::EINVAL)), 1, 1);
-        assert_eq!(r.is_ok(), in_user_namespace());
-        let r = tolerate_chown(Err(io::Error::from_raw_os_error(libc::EIO)), 1, 1);
-        assert!(r.is_err());
     }
 }

@@ -109,7 +109,7 @@ pub(crate) fn append_paths<W: Write>(
     root: &Path,
     paths: &[(String, bool)],
 ) -> io::Result<()> {
-    let rootfd = File::open(root)?;
+    let rootfd = fo::open_root(root)?;
     let mut links = HashMap::new();
     let none = HashSet::new();
     let mut w = Walk {
@@ -137,7 +137,7 @@ pub(crate) fn append_paths<W: Write>(
             )?;
             continue;
         }
-        let dir = fo::open_dir(rootfd.as_fd(), OsStr::new(parent))?;
+        let dir = rootfd.open_dir(parent)?;
         entry(
             builder,
             dir.as_fd(),

@@ -1,15 +1,14 @@
 //! Layer application: unpack a (compressed) layer tar into a snapshot directory, safely.
 //!
-//! The tar crate only parses entries; every filesystem change is made by [`apply`]'s own code
-//! through directory fds (see `fsops`), so hostile names, symlinks and hardlinks cannot reach
-//! outside the target directory. Whiteouts are either converted to overlayfs' format (each
+//! Extraction is berth-fs' one tar extractor ([`berth_fs::extract`]) with a layer's rules
+//! (`apply.rs`): every change is made through directory fds of the target held as a root, so
+//! hostile names, symlinks and hardlinks cannot reach outside it. Whiteouts are either converted to overlayfs' format (each
 //! snapshot is a lowerdir) or applied as deletions (copy snapshotter, where each snapshot is a
 //! full tree).
 
 mod apply;
 mod compress;
 pub(crate) mod fsops;
-pub(crate) mod path;
 mod pipe;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -21,10 +20,7 @@ pub use compress::{Compression, Decoder};
 
 use crate::digest::Digest;
 
-/// Prefix of OCI whiteout files.
-pub const WHITEOUT_PREFIX: &str = ".wh.";
-/// Name of the OCI opaque-directory marker.
-pub const WHITEOUT_OPAQUE: &str = ".wh..wh..opq";
+pub use berth_fs::extract::{WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
 /// The overlayfs xattr marking a directory opaque.
 pub const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
@@ -118,34 +114,29 @@ pub fn apply(
     target: &Path,
     opts: &ApplyOptions,
 ) -> Result<Applied, LayerError> {
-    let mut unpacker = apply::Unpacker::new(target, opts)?;
+    let root = fsops::open_root(target).map_err(|e| LayerError::Target(target.to_owned(), e))?;
+    let mut extractor = berth_fs::extract::Extractor::new(root, "/", apply::options(opts));
     let (tx, mut rx) = pipe::channel();
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || pipe::produce(reader, media_type, tx));
         let consumed = (|| {
-            {
-                let mut archive = tar::Archive::new(&mut rx);
-                for entry in archive.entries().map_err(LayerError::Read)? {
-                    unpacker.entry(entry.map_err(LayerError::Read)?)?;
-                }
-            }
-            unpacker.finish()?;
+            let stats = extractor.extract(&mut rx).map_err(apply::error)?;
             // Read what follows the end-of-archive marker so the diff id covers every byte.
             io::copy(&mut rx, &mut io::sink()).map_err(LayerError::Read)?;
-            Ok(())
+            Ok(stats)
         })();
         drop(rx); // unblocks the producer if we stopped early
         let produced = producer
             .join()
             .map_err(|_| LayerError::Read(io::Error::other("layer decoder thread panicked")))?;
-        consumed?;
+        let stats = consumed?;
         let (p, compression) = produced.map_err(LayerError::Read)?;
         Ok(Applied {
             diff_id: p.diff_id,
             compression,
             tar_size: p.tar_size,
-            content_bytes: unpacker.content_bytes,
-            entries: unpacker.entries,
+            content_bytes: stats.content_bytes,
+            entries: stats.entries,
         })
     })
 }

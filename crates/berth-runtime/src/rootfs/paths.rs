@@ -2,28 +2,22 @@
 //!
 //! Why: the rootfs comes from an image, so any component of a mount destination may be a
 //! symlink (`etc -> /`, `a -> ../../..`). Joining the destination onto the rootfs path and
-//! handing it to mount(2) would let the kernel follow such links onto the host. Instead we walk
-//! the path one component at a time from an fd of the rootfs, keeping a stack of directory fds:
-//! `..` pops the stack (never above the root), an absolute symlink restarts at the root, a
-//! relative one continues from the directory holding it, the way `RESOLVE_IN_ROOT` does. Each
-//! step opens with `O_PATH|O_NOFOLLOW` and reads a symlink from the very inode it opened, so a
-//! concurrent swap cannot redirect us. The result is an O_PATH fd, and callers mount onto
-//! `/proc/self/fd/N` so the kernel acts on exactly that inode.
+//! handing it to mount(2) would let the kernel follow such links onto the host. Instead the
+//! path is resolved by berth-fs against an fd of the rootfs, as if it were `/`
+//! (`openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`: one syscall for a path that exists;
+//! its userspace walk creates what is missing and stands in on kernels without openat2). The
+//! result is an O_PATH fd, checked once more against the kernel's view of where it is, and
+//! callers mount onto `/proc/self/fd/N` so the kernel acts on exactly that inode.
 
-use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{openat, readlinkat, OFlag, AT_FDCWD};
-use nix::sys::stat::{fstat, mkdirat, Mode, SFlag};
+use nix::fcntl::{openat, OFlag, AT_FDCWD};
+use nix::sys::stat::Mode;
 
 use super::RootfsError;
-
-/// Same limit as the kernel's MAXSYMLINKS.
-const MAX_SYMLINKS: usize = 40;
 
 /// What to do when (parts of) the path do not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +35,7 @@ pub(crate) enum Create {
 /// checks).
 #[derive(Debug)]
 pub(crate) struct RootDir {
-    fd: OwnedFd,
+    root: berth_fs::Root,
     path: PathBuf,
 }
 
@@ -94,7 +88,8 @@ impl RootDir {
         )
         .map_err(sys)?;
         let path = fd_target(&fd).map_err(sys)?;
-        Ok(RootDir { fd, path })
+        let root = berth_fs::Root::from_fd(fd).map_err(|e| sys(errno(&e)))?;
+        Ok(RootDir { root, path })
     }
 
     /// The canonical host path of the root.
@@ -158,91 +153,26 @@ impl RootDir {
         Ok(Resolved { fd, host_path })
     }
 
+    /// Opens the path (O_PATH, symlinks followed inside the root); only when something is
+    /// missing does the walk run to create it (mode 0755 directories, a 0644 file last).
     fn walk(&self, unsafe_path: &Path, create: Create) -> nix::Result<OwnedFd> {
-        let mut stack: Vec<OwnedFd> = vec![dup(&self.fd)?];
-        let mut queue: VecDeque<OsString> = components(unsafe_path.as_os_str());
-        let mut links = 0usize;
-        while let Some(name) = queue.pop_front() {
-            if name.as_bytes() == b".." {
-                if stack.len() > 1 {
-                    stack.pop();
-                }
-                continue;
+        let found = self.root.open_at(unsafe_path, OFlag::O_PATH, 0);
+        let made = match (found, create) {
+            (Err(e), Create::Dir) if e.raw_os_error() == Some(libc::ENOENT) => {
+                self.root.mkdir_all(unsafe_path, 0o755)
             }
-            let last = queue.is_empty();
-            let dir = stack.last().ok_or(Errno::EINVAL)?;
-            let fd = match openat(
-                dir.as_fd(),
-                name.as_os_str(),
-                OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            ) {
-                Ok(fd) => fd,
-                Err(Errno::ENOENT) if create != Create::Nothing => {
-                    make(dir, &name, last && create == Create::File)?;
-                    queue.push_front(name);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let kind = SFlag::from_bits_truncate(fstat(&fd)?.st_mode & SFlag::S_IFMT.bits());
-            if kind == SFlag::S_IFLNK {
-                links += 1;
-                if links > MAX_SYMLINKS {
-                    return Err(Errno::ELOOP);
-                }
-                let target = readlinkat(&fd, "")?;
-                if target.as_bytes().starts_with(b"/") {
-                    stack.truncate(1);
-                }
-                for comp in components(&target).into_iter().rev() {
-                    queue.push_front(comp);
-                }
-            } else if kind == SFlag::S_IFDIR || last {
-                stack.push(fd);
-            } else {
-                return Err(Errno::ENOTDIR);
+            (Err(e), Create::File) if e.raw_os_error() == Some(libc::ENOENT) => {
+                self.root.create_file_all(unsafe_path, 0o755, 0o644)
             }
-        }
-        match stack.pop() {
-            Some(fd) => Ok(fd),
-            None => Err(Errno::EINVAL),
-        }
+            (r, _) => r,
+        };
+        made.map_err(|e| errno(&e))
     }
 }
 
-/// Creates `name` in `dir`: an empty file or a directory. EEXIST is fine (someone else
-/// created it meanwhile): the caller looks the name up again either way.
-fn make(dir: &OwnedFd, name: &OsStr, file: bool) -> nix::Result<()> {
-    let res = if file {
-        openat(
-            dir.as_fd(),
-            name,
-            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
-            Mode::from_bits_truncate(0o644),
-        )
-        .map(drop)
-    } else {
-        mkdirat(dir.as_fd(), name, Mode::from_bits_truncate(0o755))
-    };
-    match res {
-        Ok(()) | Err(Errno::EEXIST) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-fn dup(fd: &OwnedFd) -> nix::Result<OwnedFd> {
-    fd.try_clone()
-        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBADF)))
-}
-
-/// The non-empty, non-`.` components of a path, `..` kept.
-fn components(path: &OsStr) -> VecDeque<OsString> {
-    path.as_bytes()
-        .split(|b| *b == b'/')
-        .filter(|c| !c.is_empty() && *c != b".")
-        .map(|c| OsStr::from_bytes(c).to_os_string())
-        .collect()
+/// The errno of a berth-fs error.
+fn errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// `/`-rooted lexical cleanup (`..` cannot climb above `/`), for comparing container paths
