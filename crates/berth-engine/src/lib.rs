@@ -31,6 +31,8 @@ mod exits;
 mod images;
 mod init;
 mod lifecycle;
+mod list_filters;
+mod listing;
 pub mod logs;
 mod names;
 pub mod network;

@@ -145,7 +145,7 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl In
     let filters = ListFilters::parse(q.get("filters").map(String::as_str), limit)?;
     let size = flag(&q, "size");
     let v = blocking(move || {
-        let list = engine.list_filtered(all, &filters);
+        let list = engine.list_filtered(all, &filters)?;
         let mut rows: Vec<Value> = list
             .iter()
             .map(|s| serde_json::to_value(s).unwrap_or_default())
