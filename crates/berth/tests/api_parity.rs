@@ -15,6 +15,26 @@ api = docker.APIClient(base_url="unix://" + os.environ["SOCK"], version="auto")
 cli = docker.DockerClient(base_url="unix://" + os.environ["SOCK"], version="auto")
 def names(filters):
     return sorted(c["Names"][0][1:] for c in api.containers(all=True, filters=filters))
+def tar_of(files):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+def saved_image(tag, extra):
+    """A `docker save` archive of a one-file image whose config carries `extra`."""
+    import hashlib
+    layer = tar_of({"hello.txt": b"hi\n"})
+    diff = "sha256:" + hashlib.sha256(layer).hexdigest()
+    cfg = dict({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+                "rootfs": {"type": "layers", "diff_ids": [diff]}}, **extra)
+    cfg = json.dumps(cfg).encode()
+    cid = hashlib.sha256(cfg).hexdigest()
+    manifest = json.dumps([{"Config": cid + ".json", "RepoTags": [tag],
+                            "Layers": ["l/layer.tar"]}]).encode()
+    return tar_of({cid + ".json": cfg, "l/layer.tar": layer, "manifest.json": manifest})
 def api_error(f, *a, **k):
     try:
         f(*a, **k)
@@ -109,4 +129,30 @@ for bad, msg in [({"bogus": "x"}, "invalid filter 'bogus'"),
 #[test]
 fn container_list_filters() {
     run_py("list_filters", LIST_FILTERS);
+}
+
+const IMAGE_INSPECT: &str = r##"
+i = api.inspect_image("busybox")
+assert i["Container"] == "", i
+cc = i["ContainerConfig"]
+for k in ["Hostname", "User", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "Labels"]:
+    assert k in cc, (k, cc)
+assert cc["Cmd"] is None and cc["Volumes"] is None, cc
+# An image a docker daemon made keeps its container and container config.
+arc = saved_image("legacy:1", {"container": "abc123", "docker_version": "20.10.5",
+    "container_config": {"Cmd": ["/bin/sh", "-c", "#(nop) VOLUME [/v]"], "Volumes": {"/v": {}}}})
+list(api.load_image(arc))
+i = api.inspect_image("legacy:1")
+assert i["Container"] == "abc123", i
+assert i["DockerVersion"] == "20.10.5", i
+assert i["ContainerConfig"]["Volumes"] == {"/v": {}}, i
+assert i["ContainerConfig"]["Cmd"][2] == "#(nop) VOLUME [/v]", i
+"##;
+
+/// Image inspect has docker's `Container` and `ContainerConfig` (docker-compose reads
+/// `ContainerConfig` on every recreate), taken from the image config when a docker daemon
+/// wrote them.
+#[test]
+fn image_inspect_container_config() {
+    run_py("image_inspect", IMAGE_INSPECT);
 }
