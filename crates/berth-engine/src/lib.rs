@@ -26,6 +26,7 @@ pub mod build;
 mod containers;
 pub mod error;
 pub mod events;
+mod events_filter;
 mod exec;
 mod exits;
 mod images;
@@ -64,7 +65,7 @@ use berth_image::{ImageStore, StoreConfig};
 pub use attach::{AttachConn, AttachTicket};
 pub use containers::{ContainerInspect, ContainerSummary, CreateRequest, EngineInfo, ListFilters};
 pub use error::{EngineError, ErrorKind, Result};
-pub use events::{Event, EventStream};
+pub use events::{Event, EventFilter, EventStream};
 pub use exec::{ExecConfig, ExecInspect};
 pub use exits::{WaitCondition, WaitResult, Waiter};
 pub use images::{

@@ -63,8 +63,9 @@ fn bad(msg: String) -> EngineError {
     EngineError::InvalidParameter(msg)
 }
 
-/// Docker's filter JSON: `{"key":["v"]}` or the older `{"key":{"v":true}}`.
-fn parse_fields(json: &str) -> Result<BTreeMap<String, Vec<String>>> {
+/// Docker's filter JSON: `{"key":["v"]}` or the older `{"key":{"v":true}}`, with keys from
+/// `accepted` only.
+pub(crate) fn parse_fields(json: &str, accepted: &[&str]) -> Result<BTreeMap<String, Vec<String>>> {
     let v: Value = serde_json::from_str(json).map_err(|e| bad(format!("invalid filter: {e}")))?;
     let Some(map) = v.as_object() else {
         return Err(bad("invalid filter: not an object".into()));
@@ -79,7 +80,7 @@ fn parse_fields(json: &str) -> Result<BTreeMap<String, Vec<String>>> {
             Value::Object(o) => o.keys().cloned().collect(),
             _ => Vec::new(),
         };
-        if !ACCEPTED.contains(&k.as_str()) {
+        if !accepted.contains(&k.as_str()) {
             return Err(bad(format!("invalid filter '{k}'")));
         }
         out.insert(k.clone(), vals);
@@ -125,7 +126,7 @@ impl ListFilters {
         let Some(json) = filters.filter(|s| !s.is_empty()) else {
             return Ok(f);
         };
-        f.fields = parse_fields(json)?;
+        f.fields = parse_fields(json, ACCEPTED)?;
         let mut exited = Vec::new();
         for v in f.values("exited") {
             let code = v
