@@ -245,7 +245,20 @@ impl Engine {
                 "Container {id} is not running"
             )));
         }
-        self.signal(&id, sig, sig == Signal::SIGKILL)
+        if sig != Signal::SIGKILL {
+            return self.signal(&id, sig, false);
+        }
+        // As dockerd: a SIGKILL answers once the container is dead, so an inspect or a remove
+        // right after sees it stopped. The wait is registered before the signal so that the
+        // exit cannot slip in between.
+        let waiter = self.wait(&id, WaitCondition::NotRunning)?;
+        self.signal(&id, sig, true)?;
+        if waiter.wait_timeout(Duration::from_secs(30)).is_none() {
+            return Err(EngineError::Internal(format!(
+                "container {id} did not exit after SIGKILL"
+            )));
+        }
+        Ok(())
     }
 
     /// `docker stop`: the stop signal, then SIGKILL to every process after `timeout` seconds

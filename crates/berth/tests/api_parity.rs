@@ -199,3 +199,26 @@ assert r.status_code == 400 and "invalid filter 'bogus'" in r.text, (r.status_co
 fn events_filters() {
     run_py("events", EVENTS);
 }
+
+const KILL: &str = r#"
+for i in range(5):
+    ct = cli.containers.run("busybox", ["sleep", "100"], detach=True, name="k%d" % i)
+    ct.kill()
+    ct.reload()
+    assert ct.status == "exited" and ct.attrs["State"]["Running"] is False, ct.attrs["State"]
+    assert ct.attrs["State"]["ExitCode"] == 137, ct.attrs["State"]
+    ct.remove()
+# A default-signal kill through the raw API is a SIGKILL too.
+ct = cli.containers.run("busybox", ["sleep", "100"], detach=True, name="kraw")
+r = api._post(api._url("/containers/{0}/kill", ct.id))
+assert r.status_code == 204, r.text
+ct.remove()
+assert cli.containers.list(all=True) == []
+"#;
+
+/// `kill` (SIGKILL) answers once the container is dead: an inspect right after shows it
+/// exited (137) and a remove right after works, as on dockerd.
+#[test]
+fn kill_returns_when_dead() {
+    run_py("kill", KILL);
+}
