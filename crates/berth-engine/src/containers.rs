@@ -183,6 +183,7 @@ impl Engine {
         let mut host_config = req.host_config.unwrap_or_default();
         crate::network::validate_dns(&cfg, &host_config)?;
         host_config.restart_policy.validate()?;
+        host_config.modes.normalize()?;
         host_config.log_config.rotation()?;
         crate::resources::validate(&mut host_config.resources, false)?;
         crate::security::validate(&host_config.confinement)?;

@@ -29,6 +29,7 @@ pub mod events;
 mod events_filter;
 mod exec;
 mod exits;
+pub mod host_modes;
 mod images;
 mod init;
 mod lifecycle;

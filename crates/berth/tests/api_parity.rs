@@ -58,9 +58,14 @@ fn run_py(name: &str, script: &str) -> Option<Daemon> {
     d.import_busybox();
     let path = d.dir.join(format!("{name}.py"));
     std::fs::write(&path, format!("{PRELUDE}{script}\nprint(\"ok\")\n")).unwrap();
+    // A subnet no other test file uses, unique per test process, for scripts that make a
+    // network (and remove it again).
+    let pid = std::process::id();
+    let subnet = format!("172.30.{}.{}/28", pid & 0xff, ((pid >> 8) & 0xf) * 16);
     let o = Command::new("python3")
         .arg(&path)
         .env("SOCK", &d.sock)
+        .env("NET_SUBNET", subnet)
         .output()
         .unwrap();
     assert!(
@@ -221,4 +226,45 @@ assert cli.containers.list(all=True) == []
 #[test]
 fn kill_returns_when_dead() {
     run_py("kill", KILL);
+}
+
+const SYSTEM: &str = r#"
+# docker-py's network test teardown: leave_swarm(force=True) tolerates only a 503.
+assert api.leave_swarm(force=True) is True
+r = api._post(api._url("/swarm/leave"))
+assert r.status_code == 503 and r.json()["message"] == "This node is not part of a swarm", r.text
+i = api.info()
+for k in ["Debug", "ExperimentalBuild", "NFd", "NGoroutines", "SystemTime", "CgroupVersion",
+          "IndexServerAddress", "RegistryConfig", "Plugins", "LiveRestoreEnabled", "Isolation"]:
+    assert k in i, (k, sorted(i))
+assert i["ExperimentalBuild"] is False and i["Debug"] is True, i
+assert i["Swarm"]["LocalNodeState"] == "inactive", i["Swarm"]
+assert i["DefaultRuntime"] in i["Runtimes"], i
+c = api.create_container("busybox", ["true"], name="hc")
+hc = api.inspect_container(c)["HostConfig"]
+want = {"CgroupnsMode": "private", "DeviceCgroupRules": None, "PidMode": "", "Isolation": "",
+        "UTSMode": "", "Runtime": i["DefaultRuntime"], "VolumeDriver": "",
+        "CpuRealtimeRuntime": 0, "CpuRealtimePeriod": 0, "IpcMode": "private"}
+assert {k: hc.get(k, "missing") for k in want} == want, hc
+# What Berth cannot honour is refused, not ignored.
+err = api_error(api.create_container, "busybox", ["true"],
+                host_config=api.create_host_config(pid_mode="host"))
+assert err.status_code == 400 and 'PID mode "host"' in str(err), err
+err = api_error(api.create_container, "busybox", ["true"],
+                host_config=api.create_host_config(runtime="nosuch"))
+assert "unknown or invalid runtime name: nosuch" in str(err), err
+ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=os.environ["NET_SUBNET"])])
+net = api.create_network("parity-net", ipam=ipam)["Id"]
+try:
+    assert api.inspect_network(net)["IPAM"]["Options"] is None, api.inspect_network(net)["IPAM"]
+finally:
+    api.remove_network(net)
+"#;
+
+/// `POST /swarm/leave` answers docker's 503; `/info` has the fields docker-py reads;
+/// inspect's `HostConfig` has CgroupnsMode, PidMode, UTSMode, Runtime and the rest (and
+/// values Berth cannot honour are refused); `IPAM.Options` is null when unset.
+#[test]
+fn swarm_info_and_inspect_fields() {
+    run_py("system", SYSTEM);
 }

@@ -9,6 +9,7 @@ mod containers;
 mod events;
 mod exec;
 mod images;
+mod info;
 mod limits;
 mod logs;
 mod networks;
@@ -169,6 +170,7 @@ pub fn app(engine: AppState, limits: Limits) -> axum::routing::IntoMakeService<S
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/events", get(events::events))
+        .route("/swarm/leave", post(system::swarm_leave))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
         .route("/containers/prune", post(containers::prune))
