@@ -268,3 +268,36 @@ finally:
 fn swarm_info_and_inspect_fields() {
     run_py("system", SYSTEM);
 }
+
+const ATTACH_LOGS: &str = r#"
+import signal
+signal.alarm(30)  # the old daemon hung here for minutes
+ct = api.create_container("busybox", ["sh", "-c", "echo out; echo err >&2"], name="att")["Id"]
+api.start(ct)
+assert api.wait(ct)["StatusCode"] == 0
+t = time.time()
+out = api.attach(ct, stream=False, logs=True)
+assert time.time() - t < 10, time.time() - t
+assert out == b"out\nerr\n", out
+assert api.attach(ct, stdout=True, stderr=False, stream=False, logs=True) == b"out\n"
+assert api.attach(ct, stdout=False, stderr=True, stream=False, logs=True) == b"err\n"
+assert api.attach(ct, stream=False, logs=False) == b""
+tty = api.create_container("busybox", ["echo", "hi"], tty=True, name="att-tty")["Id"]
+api.start(tty)
+api.wait(tty)
+assert api.attach(tty, stream=False, logs=True) == b"hi\r\n", api.attach(tty, stream=False, logs=True)
+# The logs, then the live output of a running container.
+live = api.create_container("busybox", ["sh", "-c", "echo one; sleep 1; echo two"], name="att-live")["Id"]
+api.start(live)
+time.sleep(0.5)
+out = b"".join(api.attach(live, stream=True, logs=True))
+assert out == b"one\ntwo\n", out
+"#;
+
+/// `attach(stream=False, logs=True)` on an exited container answers at once with its log
+/// (the old daemon ignored `logs` and `stream` and hung); `logs` with `stream` replays, then
+/// follows.
+#[test]
+fn attach_logs_without_stream() {
+    run_py("attach_logs", ATTACH_LOGS);
+}
