@@ -301,3 +301,27 @@ assert out == b"one\ntwo\n", out
 fn attach_logs_without_stream() {
     run_py("attach_logs", ATTACH_LOGS);
 }
+
+const LOAD: &str = r#"
+arc = saved_image("loaded:1", {})
+r = api._post(api._url("/images/load"), data=arc, stream=True)
+assert r.status_code == 200 and r.raw._fp.chunked, (r.status_code, r.headers)
+out = list(api.load_image(arc))
+assert out == [{"stream": "Loaded image: loaded:1\n"}], out
+both = tar_of({})  # an archive without manifest.json or index.json
+imgs = cli.images.load(saved_image("loaded:2", {"author": "another image"}))
+assert [i.tags for i in imgs] == [["loaded:2"]], imgs
+for bad in [b"not a tar archive at all", both]:
+    try:
+        cli.images.load(bad)
+        raise SystemExit("expected ImageLoadError")
+    except docker.errors.ImageLoadError as e:
+        assert str(e), e
+"#;
+
+/// `POST /images/load` answers a chunked JSON stream (docker-py decodes it message by
+/// message) and reports a bad archive as an error message in it (`ImageLoadError`).
+#[test]
+fn image_load_stream_and_errors() {
+    run_py("load", LOAD);
+}
