@@ -325,3 +325,65 @@ for bad in [b"not a tar archive at all", both]:
 fn image_load_stream_and_errors() {
     run_py("load", LOAD);
 }
+
+const BUILD: &str = r#"
+import tempfile
+d = tempfile.mkdtemp()
+def write(path, text):
+    os.makedirs(os.path.dirname(os.path.join(d, path)), exist_ok=True)
+    with open(os.path.join(d, path), "w") as f:
+        f.write(text)
+write("Dockerfile", "FROM busybox\nADD . /test\nLABEL step=two\n")
+write(".dockerignore", "ignored\nDockerfile\n.dockerignore\n")
+write("ignored/x", "x")
+write("kept", "k")
+# The Dockerfile is listed in .dockerignore: the builder still reads it, ADD does not see it.
+img, _ = cli.images.build(path=d, tag="ign:1")
+out = cli.containers.run("ign:1", ["sh", "-c", "cd /test && find . | sort"], remove=True)
+assert out == b".\n./kept\n", out
+# `dockerfile` given twice: the first counts, as in dockerd.
+ctx = tar_of({"D1": b"FROM busybox\nLABEL which=one\n", "D2": b"FROM busybox\nLABEL which=two\n"})
+r = api._post(api._url("/build"), data=ctx, headers={"Content-Type": "application/x-tar"},
+              params=[("dockerfile", "D1"), ("dockerfile", "D2"), ("t", "twice:1")])
+assert r.status_code == 200 and "Successfully tagged twice:1" in r.text, r.text
+assert api.inspect_image("twice:1")["Config"]["Labels"] == {"which": "one"}
+# An empty Dockerfile is an error.
+try:
+    cli.images.build(fileobj=io.BytesIO(b""))
+    raise SystemExit("expected a BuildError")
+except docker.errors.BuildError as e:
+    assert "cannot be empty" in str(e), e
+# The build cache: pruned (with what only it kept), then empty.
+r = api.prune_builds()
+assert len(r["CachesDeleted"]) >= 2 and r["SpaceReclaimed"] > 0, r
+r = api.prune_builds()
+assert r == {"CachesDeleted": [], "SpaceReclaimed": 0}, r
+# After the prune the same build runs its steps again (no "Using cache").
+_, logs = cli.images.build(path=d, tag="ign:1")
+assert not any("Using cache" in l.get("stream", "") for l in logs), list(logs)
+"#;
+
+/// Build: `dockerfile` given twice takes the first; a `.dockerignore` listing the Dockerfile
+/// hides it from ADD but not from the builder; an empty Dockerfile is an error;
+/// `POST /build/prune` and `berth builder prune` empty the build cache.
+#[test]
+fn build_parity_and_prune() {
+    let Some(d) = run_py("build", BUILD) else {
+        return;
+    };
+    let ctx = d.dir.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nLABEL a=1\nLABEL b=2\n",
+    )
+    .unwrap();
+    d.ok(&["build", "-q", "-t", "again:1", ctx.to_str().unwrap()]);
+    let out = d.ok(&["builder", "prune", "-f"]);
+    assert!(
+        out.contains("Deleted build cache objects:") && out.contains("Total reclaimed space:"),
+        "{out}"
+    );
+    let out = d.ok(&["builder", "prune", "-f"]);
+    assert_eq!(out, "Total reclaimed space: 0B\n");
+}

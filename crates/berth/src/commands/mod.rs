@@ -399,6 +399,11 @@ pub enum Command {
     /// Show the Berth version information.
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
+    /// Manage builds (`builder prune`).
+    Builder {
+        #[command(subcommand)]
+        command: build::BuilderCommand,
+    },
     Version,
     /// Display system-wide information.
     Info,
@@ -562,6 +567,7 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             containers,
         } => update::update(c, &limits, restart.as_deref(), &containers),
         Command::Build(a) => build::build(c, &a),
+        Command::Builder { command } => build::builder(c, command),
         Command::Version => system::version(c),
         Command::Info => system::info(c),
     }

@@ -197,6 +197,7 @@ pub fn app(engine: AppState, limits: Limits) -> axum::routing::IntoMakeService<S
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/build", post(build::build))
+        .route("/build/prune", post(build::prune))
         .route("/images/get", get(images::save))
         .route("/images/load", post(images::load))
         .route("/images/prune", post(images::prune))
