@@ -387,3 +387,31 @@ fn build_parity_and_prune() {
     let out = d.ok(&["builder", "prune", "-f"]);
     assert_eq!(out, "Total reclaimed space: 0B\n");
 }
+
+const PRUNE: &str = r#"
+c = api.create_container("busybox", ["dd", "if=/dev/zero", "of=/big", "bs=1024", "count=512"], name="pr")["Id"]
+api.start(c)
+assert api.wait(c)["StatusCode"] == 0
+r = api.prune_containers()
+assert r["ContainersDeleted"] == [c] and r["SpaceReclaimed"] >= 512 * 1024, r
+anon = api.create_volume()["Name"]
+assert "com.docker.volume.anonymous" in api.inspect_volume(anon)["Labels"], api.inspect_volume(anon)
+api.create_volume("keepme")
+used = api.create_container("busybox", ["true"], volumes=["/data"], name="vol-user")["Id"]
+from_ct = api.inspect_container(used)["Mounts"][0]["Name"]
+api.remove_container(used)
+r = api.prune_volumes()
+assert sorted(r["VolumesDeleted"]) == sorted([anon, from_ct]), r
+assert [v["Name"] for v in api.volumes()["Volumes"]] == ["keepme"]
+# Clients before API 1.42 get every unused volume pruned, as from dockerd.
+old = docker.APIClient(base_url="unix://" + os.environ["SOCK"], version="1.41")
+assert old.prune_volumes()["VolumesDeleted"] == ["keepme"]
+"#;
+
+/// `container prune` reports the space the writable layers held; `volume prune` removes
+/// unused anonymous volumes (also those made by an unnamed create), named ones only with
+/// `all` or for clients before API 1.42.
+#[test]
+fn prune_space_and_anonymous_volumes() {
+    run_py("prune", PRUNE);
+}

@@ -192,6 +192,8 @@ pub async fn rename(
 
 /// `POST /containers/prune`.
 pub async fn prune(State(engine): State<AppState>) -> ApiResult<impl IntoResponse> {
-    let ids = blocking(move || engine.prune()).await?;
-    Ok(Json(json!({"ContainersDeleted": ids, "SpaceReclaimed": 0})))
+    let (ids, space) = blocking(move || engine.prune()).await?;
+    Ok(Json(
+        json!({"ContainersDeleted": ids, "SpaceReclaimed": space}),
+    ))
 }

@@ -117,8 +117,25 @@ where
     }
 }
 
+/// The API version a request named in its path (`/v1.41/...`); absent without a prefix,
+/// which means the newest.
+#[derive(Debug, Clone)]
+pub struct ApiVersion(pub String);
+
+impl ApiVersion {
+    /// Whether the request's version is older than `major.minor` (no version: the newest).
+    pub fn older_than(v: Option<&ApiVersion>, major: u32, minor: u32) -> bool {
+        let Some(ApiVersion(v)) = v else {
+            return false;
+        };
+        let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let got = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        got < (major, minor)
+    }
+}
+
 /// `/v1.41/containers/json` → `/containers/json`: every route is served with and without the
-/// version prefix.
+/// version prefix; the version goes along as an [`ApiVersion`] extension.
 fn strip_version(mut req: Request) -> Request {
     let path = req.uri().path();
     let Some(rest) = path.strip_prefix("/v") else {
@@ -132,6 +149,7 @@ fn strip_version(mut req: Request) -> Request {
         return req;
     }
     let new_path = rest[slash..].to_owned();
+    let version = ApiVersion(version.to_owned());
     let pq = match req.uri().query() {
         Some(q) => format!("{new_path}?{q}"),
         None => new_path,
@@ -141,6 +159,7 @@ fn strip_version(mut req: Request) -> Request {
         parts.path_and_query = Some(p);
         if let Ok(uri) = Uri::from_parts(parts) {
             *req.uri_mut() = uri;
+            req.extensions_mut().insert(version);
         }
     }
     req
