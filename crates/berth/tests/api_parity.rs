@@ -202,7 +202,29 @@ assert r.status_code == 400 and "invalid filter 'bogus'" in r.text, (r.status_co
 /// image with or without tag, volume, network, daemon) instead of a 400.
 #[test]
 fn events_filters() {
-    run_py("events", EVENTS);
+    let Some(d) = run_py("events", EVENTS) else {
+        return;
+    };
+    // The CLI's `--filter`, as docker's.
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let out = d.ok(&[
+        "events",
+        "--since",
+        "1",
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=start",
+        "--format",
+        "{{.Actor.Attributes.name}}",
+    ]);
+    assert_eq!(out, "ev-web\nev-db\n");
 }
 
 const KILL: &str = r#"
