@@ -304,6 +304,16 @@ mod tests {
     }
 
     #[test]
+    fn api_versions_compare_numerically() {
+        let v = |s: &str| ApiVersion(s.to_owned());
+        assert!(ApiVersion::older_than(Some(&v("1.41")), 1, 42));
+        assert!(ApiVersion::older_than(Some(&v("1.9")), 1, 42));
+        assert!(!ApiVersion::older_than(Some(&v("1.42")), 1, 42));
+        assert!(!ApiVersion::older_than(Some(&v("1.100")), 1, 42));
+        assert!(!ApiVersion::older_than(None, 1, 42));
+    }
+
+    #[test]
     fn flags() {
         let q: HashMap<String, String> = [
             ("a".into(), "1".into()),
