@@ -67,6 +67,23 @@ impl Cache {
         }
     }
 
+    /// Empties the cache kept in `dir` (`builder prune`); returns the keys it held. Builds
+    /// running meanwhile add their entries after it, under the same lock.
+    pub fn clear(dir: &Path) -> Result<Vec<String>, BuildError> {
+        let path = dir.join("cache.json");
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let lock =
+            File::create(dir.join("cache.lock")).map_err(BuildError::io("lock the build cache"))?;
+        // SAFETY: valid fd; flock has no memory effects. Released when `lock` is dropped.
+        unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+        let keys = read_index(&path).into_keys().collect();
+        std::fs::remove_file(&path).map_err(BuildError::io("remove the build cache"))?;
+        drop(lock);
+        Ok(keys)
+    }
+
     /// An in-memory cache (tests).
     pub fn memory() -> Cache {
         Cache::default()

@@ -100,7 +100,9 @@ impl AttachTicket {
     /// `false` when it will not start.
     pub async fn wait_start(&mut self) -> bool {
         // Subscribed before the first look, so a start in between still wakes us.
-        let mut events = self.engine.events(None, None);
+        let mut events = self
+            .engine
+            .events(None, None, crate::EventFilter::default());
         let deadline = tokio::time::Instant::now() + START_WAIT;
         loop {
             match self.ready() {

@@ -6,8 +6,9 @@ use berth_image::Reference;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
+pub use crate::list_filters::ListFilters;
 use crate::record::{ContainerConfig, ContainerRecord, ContainerState, HostConfig};
-use crate::time::{human_duration, now_rfc3339, now_unix, parse_rfc3339};
+use crate::time::now_rfc3339;
 use crate::{names, spec, Engine};
 
 /// The body of docker's `POST /containers/create`: the config at the top level plus
@@ -88,79 +89,6 @@ pub struct ContainerInspect {
     pub mounts: Vec<serde_json::Value>,
     /// Networks (none until networking lands).
     pub network_settings: serde_json::Value,
-}
-
-/// `docker ps --filter` (values of one key are alternatives; keys must all match) and `-n`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListFilters {
-    /// State names: created, running, exited, …
-    pub status: Vec<String>,
-    /// Substrings of the name.
-    pub name: Vec<String>,
-    /// Id prefixes.
-    pub id: Vec<String>,
-    /// `key` or `key=value` labels.
-    pub label: Vec<String>,
-    /// Only the newest N.
-    pub limit: Option<usize>,
-}
-
-impl ListFilters {
-    /// Builds filters from docker's `filters` JSON (`{"status":["running"]}`, or the older
-    /// `{"status":{"running":true}}`) and `limit`.
-    pub fn parse(filters: Option<&str>, limit: Option<i64>) -> Result<ListFilters> {
-        let mut f = ListFilters {
-            limit: limit.filter(|n| *n > 0).map(|n| n as usize),
-            ..Default::default()
-        };
-        let Some(json) = filters.filter(|s| !s.is_empty()) else {
-            return Ok(f);
-        };
-        let v: serde_json::Value = serde_json::from_str(json)
-            .map_err(|e| EngineError::InvalidParameter(format!("invalid filter: {e}")))?;
-        let Some(map) = v.as_object() else {
-            return Err(EngineError::InvalidParameter(
-                "invalid filter: not an object".into(),
-            ));
-        };
-        for (k, vals) in map {
-            let vals: Vec<String> = match vals {
-                serde_json::Value::Array(a) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_owned))
-                    .collect(),
-                serde_json::Value::Object(o) => o.keys().cloned().collect(),
-                _ => Vec::new(),
-            };
-            match k.as_str() {
-                "status" => f.status = vals,
-                "name" => f.name = vals,
-                "id" => f.id = vals,
-                "label" => f.label = vals,
-                other => {
-                    return Err(EngineError::InvalidParameter(format!(
-                        "invalid filter '{other}'"
-                    )))
-                }
-            }
-        }
-        Ok(f)
-    }
-
-    fn matches(&self, r: &ContainerRecord) -> bool {
-        let any = |vals: &[String], pred: &dyn Fn(&str) -> bool| {
-            vals.is_empty() || vals.iter().any(|v| pred(v))
-        };
-        any(&self.status, &|s| s == r.state.status)
-            && any(&self.name, &|n| {
-                r.short_name().contains(n.trim_start_matches('/'))
-            })
-            && any(&self.id, &|i| r.id.starts_with(i))
-            && any(&self.label, &|l| match l.split_once('=') {
-                Some((k, v)) => r.config.labels.get(k).is_some_and(|x| x == v),
-                None => r.config.labels.contains_key(l),
-            })
-    }
 }
 
 /// Counts for `GET /info`.
@@ -255,6 +183,7 @@ impl Engine {
         let mut host_config = req.host_config.unwrap_or_default();
         crate::network::validate_dns(&cfg, &host_config)?;
         host_config.restart_policy.validate()?;
+        host_config.modes.normalize()?;
         host_config.log_config.rotation()?;
         crate::resources::validate(&mut host_config.resources, false)?;
         crate::security::validate(&host_config.confinement)?;
@@ -333,58 +262,7 @@ impl Engine {
     /// `docker ps`: running containers, or all with `all`, newest first.
     pub fn list(&self, all: bool) -> Vec<ContainerSummary> {
         self.list_filtered(all, &ListFilters::default())
-    }
-
-    /// `docker ps` with docker's `filters` and `limit`.
-    pub fn list_filtered(&self, all: bool, f: &ListFilters) -> Vec<ContainerSummary> {
-        let inner = self.lock();
-        let now = now_unix();
-        // A status filter or a limit looks at stopped containers too, as docker does.
-        let all = all || !f.status.is_empty() || f.limit.is_some();
-        let mut out: Vec<ContainerSummary> = inner
-            .containers
-            .values()
-            .filter(|r| all || r.state.running)
-            .filter(|r| f.matches(r))
-            .map(|r| {
-                let created = parse_rfc3339(&r.created).unwrap_or(0);
-                let status = if r.state.running {
-                    let since = parse_rfc3339(&r.state.started_at).unwrap_or(now);
-                    format!("Up {}", human_duration(now - since))
-                } else if r.state.status == "exited" {
-                    let since = parse_rfc3339(&r.state.finished_at).unwrap_or(now);
-                    format!(
-                        "Exited ({}) {} ago",
-                        r.state.exit_code,
-                        human_duration(now - since)
-                    )
-                } else {
-                    "Created".into()
-                };
-                let mut cmd = vec![r.path.clone()];
-                cmd.extend(r.args.iter().cloned());
-                ContainerSummary {
-                    id: r.id.clone(),
-                    names: vec![r.name.clone()],
-                    image: r.config.image.clone(),
-                    image_id: r.image.clone(),
-                    command: cmd.join(" "),
-                    created,
-                    ports: self.summary_ports(r),
-                    labels: r.config.labels.clone(),
-                    state: r.state.status.clone(),
-                    status,
-                    host_config: serde_json::json!({"NetworkMode": r.host_config.network_mode}),
-                    network_settings: self.network_settings(r),
-                    mounts: self.mounts_view(&r.id),
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
-        if let Some(n) = f.limit {
-            out.truncate(n);
-        }
-        out
+            .unwrap_or_default()
     }
 
     /// `docker inspect` of a container.

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+pub use crate::events_filter::EventFilter;
 use crate::Engine;
 
 /// How many past events `since` can reach back to.
@@ -71,6 +72,7 @@ pub struct EventStream {
     backlog: VecDeque<Event>,
     rx: broadcast::Receiver<Event>,
     until: Option<i64>,
+    filter: EventFilter,
 }
 
 impl EventStream {
@@ -91,7 +93,8 @@ impl EventStream {
             };
             match got {
                 Ok(e) if self.until.is_some_and(|u| e.time >= u) => return None,
-                Ok(e) => return Some(e),
+                Ok(e) if self.filter.includes(&e) => return Some(e),
+                Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!("events subscriber fell behind: {n} events dropped");
                 }
@@ -130,22 +133,35 @@ impl Engine {
         let _ = bus.live.send(e);
     }
 
-    /// Emits a container event with docker's `image` and `name` attributes plus `extra`.
+    /// Emits a container event with docker's attributes: the container's labels, `image`
+    /// and `name`, plus `extra` (label filters on events match the labels).
     pub(crate) fn emit_container(&self, id: &str, action: &str, extra: &[(&str, &str)]) {
-        let (image, name) = self
+        let (image, name, labels) = self
             .lock()
             .containers
             .get(id)
-            .map(|r| (r.config.image.clone(), r.short_name().to_owned()))
+            .map(|r| {
+                let labels = r.config.labels.clone();
+                (r.config.image.clone(), r.short_name().to_owned(), labels)
+            })
             .unwrap_or_default();
-        let mut attrs: Vec<(&str, &str)> = vec![("image", &image), ("name", &name)];
+        let mut attrs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        attrs.extend_from_slice(&[("image", &image), ("name", &name)]);
         attrs.extend_from_slice(extra);
         self.emit("container", action, id, &attrs);
     }
 
-    /// `GET /events`: past events at or after `since` (none if not given), then live ones;
-    /// ends at `until` if given.
-    pub fn events(&self, since: Option<i64>, until: Option<i64>) -> EventStream {
+    /// `GET /events`: past events at or after `since` (none if not given), then live ones,
+    /// those `filter` lets through; ends at `until` if given.
+    pub fn events(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+        filter: EventFilter,
+    ) -> EventStream {
         // Subscribed under the lock that `emit` takes: no event falls between backlog and feed.
         let bus = self.events.lock().unwrap_or_else(|p| p.into_inner());
         let rx = bus.live.subscribe();
@@ -154,10 +170,16 @@ impl Engine {
                 .history
                 .iter()
                 .filter(|e| e.time >= s && until.is_none_or(|u| e.time < u))
+                .filter(|e| filter.includes(e))
                 .cloned()
                 .collect(),
             None => VecDeque::new(),
         };
-        EventStream { backlog, rx, until }
+        EventStream {
+            backlog,
+            rx,
+            until,
+            filter,
+        }
     }
 }

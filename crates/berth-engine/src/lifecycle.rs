@@ -248,7 +248,20 @@ impl Engine {
                 "Container {id} is not running"
             )));
         }
-        self.signal(&id, sig, sig == Signal::SIGKILL)
+        if sig != Signal::SIGKILL {
+            return self.signal(&id, sig, false);
+        }
+        // As dockerd: a SIGKILL answers once the container is dead, so an inspect or a remove
+        // right after sees it stopped. The wait is registered before the signal so that the
+        // exit cannot slip in between.
+        let waiter = self.wait(&id, WaitCondition::NotRunning)?;
+        self.signal(&id, sig, true)?;
+        if waiter.wait_timeout(Duration::from_secs(30)).is_none() {
+            return Err(EngineError::Internal(format!(
+                "container {id} did not exit after SIGKILL"
+            )));
+        }
+        Ok(())
     }
 
     /// `docker stop`: the stop signal, then SIGKILL to every process after `timeout` seconds
@@ -373,8 +386,8 @@ impl Engine {
     }
 
     /// `docker container prune`: removes every container that is not running; returns their
-    /// ids.
-    pub fn prune(&self) -> Result<Vec<String>> {
+    /// ids and the bytes their writable layers held (docker's `SpaceReclaimed`).
+    pub fn prune(&self) -> Result<(Vec<String>, u64)> {
         let stopped: Vec<String> = self
             .lock()
             .containers
@@ -382,15 +395,28 @@ impl Engine {
             .filter(|r| !r.state.running)
             .map(|r| r.id.clone())
             .collect();
+        if stopped.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let sizes: std::collections::HashMap<String, u64> = self
+            .disk_usage()?
+            .containers
+            .into_iter()
+            .map(|u| (u.summary.id, u.size_rw))
+            .collect();
         let mut removed = Vec::new();
+        let mut space = 0;
         for id in stopped {
             match self.remove(&id, false) {
-                Ok(()) => removed.push(id),
+                Ok(()) => {
+                    space += sizes.get(&id).copied().unwrap_or(0);
+                    removed.push(id);
+                }
                 // Started meanwhile, or removed by someone else: not ours to prune.
                 Err(e) => tracing::debug!("prune {id}: {e}"),
             }
         }
-        Ok(removed)
+        Ok((removed, space))
     }
 }
 

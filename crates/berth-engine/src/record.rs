@@ -13,7 +13,7 @@ use crate::error::{io_err, EngineError, Result};
 use crate::time::ZERO_TIME;
 
 /// `null` in a request reads as the default value (docker clients send `"Env": null`).
-fn nullable<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+pub(crate) fn nullable<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,
@@ -111,6 +111,9 @@ pub struct HostConfig {
     /// `DnsOptions`, `ExtraHosts`.
     #[serde(flatten)]
     pub net: crate::network::HostNetworking,
+    /// Namespace modes, runtime, isolation, volume driver, device rules, real-time CPU.
+    #[serde(flatten)]
+    pub modes: crate::host_modes::HostModes,
 }
 
 /// Docker's `LogConfig`.

@@ -23,6 +23,11 @@ pub fn set_registry_options(opts: RegistryOptions) {
     let _ = OPTIONS.set(opts);
 }
 
+/// The daemon's insecure registries and mirrors (what `info`'s `RegistryConfig` shows).
+pub fn registry_options() -> RegistryOptions {
+    options()
+}
+
 fn options() -> RegistryOptions {
     OPTIONS
         .get_or_init(|| {

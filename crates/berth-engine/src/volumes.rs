@@ -140,14 +140,17 @@ pub struct VolumePruneReport {
 impl Engine {
     /// `docker volume create`: idempotent for an existing name.
     pub fn volume_create(&self, req: VolumeCreate) -> Result<Volume> {
+        let mut labels = req.labels;
         let name = if req.name.is_empty() {
+            // As dockerd: a volume created without a name is anonymous (`prune` takes it).
+            labels.insert(store::ANONYMOUS_LABEL.into(), String::new());
             crate::names::new_id()?
         } else {
             req.name
         };
         let (v, created) = self
             .volumes
-            .create(&name, &req.driver, req.labels, req.driver_opts)?;
+            .create(&name, &req.driver, labels, req.driver_opts)?;
         if created {
             self.emit("volume", "create", &name, &[("driver", "local")]);
         }
@@ -178,7 +181,8 @@ impl Engine {
     }
 
     /// `docker volume prune`: removes unreferenced volumes — only anonymous ones unless the
-    /// `all` filter is set (docker 23+).
+    /// `all` filter is set (docker 23+, API 1.42; the API layer sets `all` for older
+    /// clients, as dockerd does).
     pub fn volumes_prune(&self, f: &VolumeFilters) -> Result<VolumePruneReport> {
         let mut report = VolumePruneReport::default();
         for (v, refs) in self.volumes.list() {

@@ -38,7 +38,8 @@ impl Networks {
             "Driver": n.driver,
             "EnableIPv4": true,
             "EnableIPv6": false,
-            "IPAM": {"Driver": "default", "Options": {}, "Config": [ipam]},
+            // dockerd shows `null` for IPAM options never set (docker-py compares with None).
+            "IPAM": {"Driver": "default", "Options": null, "Config": [ipam]},
             "Internal": n.internal,
             "Attachable": false,
             "Ingress": false,

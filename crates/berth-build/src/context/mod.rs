@@ -136,6 +136,9 @@ pub struct Context {
     spool: Option<tempfile::TempDir>,
     /// The caps the context was read with; `ADD` of a local archive keeps to them too.
     pub limits: ContextLimits,
+    /// The Dockerfile (path, text) when `.dockerignore` excludes it: the builder reads it,
+    /// COPY and ADD do not see it.
+    hidden_dockerfile: Option<(String, Vec<u8>)>,
 }
 
 impl Context {
@@ -172,16 +175,24 @@ impl Context {
         ctx
     }
 
-    /// Drops the entries the context's `.dockerignore` excludes (the Dockerfile and
-    /// `.dockerignore` themselves are always kept, as docker does).
+    /// Drops the entries the context's `.dockerignore` excludes. The Dockerfile is still read
+    /// when excluded, but COPY and ADD no longer see it or `.dockerignore` (docker's
+    /// `removeDockerfile`: the builder reads its file, then removes both if they match).
     fn apply_ignore(&mut self, dockerfile: &str) -> Result<(), BuildError> {
         let rules = self.ignore_rules()?;
         if rules.is_empty() {
             return Ok(());
         }
-        let df = clean(dockerfile);
-        self.entries
-            .retain(|p, _| p == ".dockerignore" || *p == df || !rules.excluded(p));
+        let df = match clean(dockerfile) {
+            d if d.is_empty() => "Dockerfile".to_owned(),
+            d => d,
+        };
+        if rules.excluded(&df) {
+            if let Some(text) = self.read_text(&df)? {
+                self.hidden_dockerfile = Some((df, text));
+            }
+        }
+        self.entries.retain(|p, _| !rules.excluded(p));
         Ok(())
     }
 
@@ -216,6 +227,11 @@ impl Context {
     /// The bytes of a small text file of the context (the Dockerfile, `.dockerignore`): an
     /// error if it is larger than [`MAX_TEXT_FILE`].
     pub fn read_text(&self, path: &str) -> Result<Option<Vec<u8>>, BuildError> {
+        if let Some((hidden, text)) = &self.hidden_dockerfile {
+            if *hidden == clean(path) {
+                return Ok(Some(text.clone()));
+            }
+        }
         let Some(f) = self.file(path) else {
             return Ok(None);
         };

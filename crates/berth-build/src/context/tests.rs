@@ -35,7 +35,16 @@ fn reads_tar_and_applies_dockerignore() {
         ("x.log", b"log"),
     ]);
     let ctx = Context::from_tar(&t[..], "Dockerfile").unwrap();
-    assert!(ctx.file("Dockerfile").is_some());
+    // An excluded Dockerfile is read by the builder but not seen by COPY (docker's rule);
+    // the same with the default name (no `dockerfile` given).
+    assert!(ctx.file("Dockerfile").is_none());
+    assert_eq!(
+        ctx.read_text("Dockerfile").unwrap(),
+        Some(b"FROM scratch\n".to_vec())
+    );
+    let by_default = Context::from_tar(&t[..], "").unwrap();
+    assert!(by_default.read_text("Dockerfile").unwrap().is_some());
+    assert!(ctx.file(".dockerignore").is_some());
     assert!(ctx.file("x.log").is_none());
     assert_eq!(ctx.read_text("src/a.txt").unwrap(), Some(b"a".to_vec()));
     assert!(ctx.is_dir("src"));

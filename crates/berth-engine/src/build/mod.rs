@@ -57,6 +57,18 @@ impl Engine {
         Ok(result)
     }
 
+    /// `builder prune` (`POST /build/prune`): empties the build cache and collects the layer
+    /// and config blobs only it kept; returns the cache keys removed and the bytes freed.
+    /// (While a build runs, the image store defers collection: then nothing is freed yet.)
+    pub fn build_prune(&self) -> std::result::Result<(Vec<String>, u64), BuildError> {
+        let keys = berth_build::Cache::clear(&self.cfg.data_root.join("build"))?;
+        let (_, _, freed) = self
+            .images
+            .collect_garbage()
+            .map_err(|e| BuildError::Context(format!("collecting build cache blobs: {e}")))?;
+        Ok((keys, freed))
+    }
+
     /// Where build contexts are spooled while a build runs: `<data-root>/tmp`, on disk (the
     /// exec root is usually a tmpfs, i.e. memory).
     pub fn build_context_root(&self) -> PathBuf {

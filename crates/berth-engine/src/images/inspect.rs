@@ -26,7 +26,12 @@ pub struct ImageInspect {
     pub comment: String,
     /// RFC 3339 creation time.
     pub created: String,
-    /// Always empty (no docker daemon built it).
+    /// The container a docker commit or classic build step made it from (empty otherwise).
+    pub container: String,
+    /// That container's config, with docker's keys always present: docker-compose reads it
+    /// on every recreate.
+    pub container_config: Value,
+    /// The docker version that built it, when a docker daemon did.
     pub docker_version: String,
     /// Author.
     pub author: String,
@@ -104,6 +109,16 @@ fn config_json(c: Option<ContainerConfig>) -> Value {
     v
 }
 
+/// A string field docker writes into image configs beyond the OCI ones (`container`,
+/// `docker_version`), or empty.
+fn extra_str(extra: &serde_json::Map<String, Value>, key: &str) -> String {
+    extra
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 impl Engine {
     /// `docker image inspect NAME`.
     pub fn image_inspect(&self, name: &str) -> Result<ImageInspect> {
@@ -135,7 +150,13 @@ impl Engine {
                 .unwrap_or_default(),
             comment,
             created: cfg.created.clone().unwrap_or_default(),
-            docker_version: String::new(),
+            container: extra_str(&cfg.extra, "container"),
+            container_config: config_json(
+                cfg.extra
+                    .get("container_config")
+                    .and_then(|v| serde_json::from_value(v.clone()).ok()),
+            ),
+            docker_version: extra_str(&cfg.extra, "docker_version"),
             author: cfg.author.clone().unwrap_or_default(),
             config: config_json(cfg.config.clone()),
             architecture: cfg.architecture.clone(),

@@ -164,7 +164,22 @@ impl Engine {
                 options: req.options.unwrap_or_default(),
             })
             .map_err(net_err)?;
+        self.emit_network(&n.id, "create", &n.name, &[]);
         Ok(n.id)
+    }
+
+    /// A network event with docker's `name` and `type` attributes plus `extra`.
+    fn emit_network(&self, id: &str, action: &str, name: &str, extra: &[(&str, &str)]) {
+        let mut attrs = vec![("name", name), ("type", "bridge")];
+        attrs.extend_from_slice(extra);
+        self.emit("network", action, id, &attrs);
+    }
+
+    /// The id and name of the network `key` names, for events.
+    fn network_names(&self, key: &str) -> Result<(String, String)> {
+        let v = self.network_inspect(key)?;
+        let field = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+        Ok((field("Id"), field("Name")))
     }
 
     /// `DELETE /networks/{id}`.
@@ -174,7 +189,9 @@ impl Engine {
                 "{key} is a pre-defined network and cannot be removed"
             )));
         }
-        self.net()?.remove(key).map(drop).map_err(net_err)
+        let n = self.net()?.remove(key).map_err(net_err)?;
+        self.emit_network(&n.id, "destroy", &n.name, &[]);
+        Ok(())
     }
 
     /// `POST /networks/prune`: names of the removed networks.
@@ -211,6 +228,7 @@ impl Engine {
             })?),
             None => None,
         };
+        let (net_id, name) = self.network_names(network)?;
         self.net()?
             .connect(
                 &id,
@@ -221,12 +239,17 @@ impl Engine {
                     mac: None,
                 },
             )
-            .map_err(net_err)
+            .map_err(net_err)?;
+        self.emit_network(&net_id, "connect", &name, &[("container", &id)]);
+        Ok(())
     }
 
     /// `POST /networks/{id}/disconnect`.
     pub fn network_disconnect(&self, network: &str, container: &str) -> Result<()> {
         let id = Self::find_id(&self.lock(), container)?;
-        self.net()?.disconnect(&id, network).map_err(net_err)
+        let (net_id, name) = self.network_names(network)?;
+        self.net()?.disconnect(&id, network).map_err(net_err)?;
+        self.emit_network(&net_id, "disconnect", &name, &[("container", &id)]);
+        Ok(())
     }
 }

@@ -268,3 +268,45 @@ pub fn build(c: &Client, a: &BuildArgs) -> Result<i32, Failure> {
     }
     Ok(0)
 }
+
+/// `berth builder …`.
+#[derive(clap::Subcommand, Debug)]
+pub enum BuilderCommand {
+    /// Remove build cache.
+    Prune {
+        /// Remove all build cache (the cache is never in use between builds, so the same).
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Do not prompt for confirmation.
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+}
+
+/// `berth builder prune [-a] [-f]`: `POST /build/prune`, printed as docker does.
+pub fn builder(c: &Client, cmd: BuilderCommand) -> Result<i32, Failure> {
+    let BuilderCommand::Prune { all, force } = cmd;
+    let warning = if all {
+        "WARNING! This will remove all build cache."
+    } else {
+        "WARNING! This will remove all dangling build cache."
+    };
+    if !force && !super::images::confirm(warning)? {
+        return Ok(0);
+    }
+    let q = if all { "?all=1" } else { "" };
+    let v: Value = c
+        .json("POST", &format!("/build/prune{q}"), Body::Empty)
+        .map_err(fail)?;
+    let deleted = v["CachesDeleted"].as_array().cloned().unwrap_or_default();
+    if !deleted.is_empty() {
+        println!("Deleted build cache objects:");
+        for id in deleted.iter().filter_map(Value::as_str) {
+            println!("{id}");
+        }
+        println!();
+    }
+    let space = v["SpaceReclaimed"].as_u64().unwrap_or(0);
+    println!("Total reclaimed space: {}", crate::table::human_size(space));
+    Ok(0)
+}

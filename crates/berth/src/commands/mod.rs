@@ -356,6 +356,9 @@ pub enum Command {
         /// Stream events until this timestamp.
         #[arg(long)]
         until: Option<String>,
+        /// Filter output based on conditions provided (`type=container`, `label=k=v`, …).
+        #[arg(short = 'f', long = "filter")]
+        filters: Vec<String>,
         /// Format output using a Go template.
         #[arg(long)]
         format: Option<String>,
@@ -399,6 +402,11 @@ pub enum Command {
     /// Show the Berth version information.
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
+    /// Manage builds (`builder prune`).
+    Builder {
+        #[command(subcommand)]
+        command: build::BuilderCommand,
+    },
     Version,
     /// Display system-wide information.
     Info,
@@ -541,11 +549,13 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         Command::Events {
             since,
             until,
+            filters,
             format,
         } => {
             let since = since.map(|s| containers::unix_time(&s)).transpose()?;
             let until = until.map(|s| containers::unix_time(&s)).transpose()?;
-            system::events(c, since, until, format.as_deref())
+            let filters = images::filters_query(&filters)?;
+            system::events(c, since, until, &filters, format.as_deref())
         }
         Command::Stats {
             all,
@@ -562,6 +572,7 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             containers,
         } => update::update(c, &limits, restart.as_deref(), &containers),
         Command::Build(a) => build::build(c, &a),
+        Command::Builder { command } => build::builder(c, command),
         Command::Version => system::version(c),
         Command::Info => system::info(c),
     }

@@ -79,12 +79,13 @@ pub fn info(c: &Client) -> Result<i32, Failure> {
     Ok(0)
 }
 
-/// `berth events [--since T] [--until T] [--format F]`: docker's line format
+/// `berth events [--since T] [--until T] [--filter K=V]... [--format F]`: docker's line format
 /// `TIME TYPE ACTION ID (k=v, ...)`.
 pub fn events(
     c: &Client,
     since: Option<i64>,
     until: Option<i64>,
+    filters: &str,
     format: Option<&str>,
 ) -> Result<i32, Failure> {
     let template = format
@@ -97,6 +98,9 @@ pub fn events(
     }
     if let Some(u) = until {
         q.push(format!("until={u}"));
+    }
+    if !filters.is_empty() {
+        q.push(filters.to_owned());
     }
     let path = if q.is_empty() {
         "/events".to_owned()

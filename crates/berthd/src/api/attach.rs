@@ -19,6 +19,8 @@ use super::{blocking, flag, streams, ApiError, ApiResult, AppState, Query};
 
 const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
 const RAW: &str = "application/vnd.docker.raw-stream";
+/// The pause between a 101 and the log replay of `logs=1` (see its use).
+const REPLAY_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
 /// Docker's default detach sequence: ctrl-p ctrl-q.
 const DEFAULT_DETACH: [u8; 2] = [0x10, 0x11];
 
@@ -33,6 +35,8 @@ pub struct Streams {
     pub stderr: bool,
     /// The byte sequence that detaches (empty: none).
     pub detach_keys: Vec<u8>,
+    /// `logs=1`: the container whose log is sent before the live output.
+    pub replay: Option<(AppState, String)>,
 }
 
 /// Parses docker's `detachKeys` (`ctrl-p,ctrl-q`, `a,ctrl-@`, …).
@@ -75,6 +79,7 @@ impl Streams {
             stdout,
             stderr,
             detach_keys,
+            replay: None,
         })
     }
 }
@@ -86,14 +91,20 @@ pub async fn attach(
     q: Query,
     mut req: Request,
 ) -> ApiResult<Response> {
-    let streams = Streams::from_query(&q)?;
+    let mut streams = Streams::from_query(&q)?;
+    if flag(&q, "logs") {
+        streams.replay = Some((engine.clone(), id.clone()));
+    }
+    // As dockerd: without `stream=1` the attach ends after the logs (an exited container's
+    // `attach(logs=True, stream=False)` answers at once).
+    let live = flag(&q, "stream");
     // Errors (no such container) are answered now, and an attach before the start is counted
     // before the 101 goes out (clients start right after it); the wait for the start happens
     // after the 101.
     let mut ticket = streams::setup(move || engine.attach(&id)).await?;
     let tty = ticket.tty;
     let connect = async move {
-        if !ticket.wait_start().await {
+        if !live || !ticket.wait_start().await {
             return None;
         }
         streams::run(move || ticket.connect()).await.flatten()
@@ -140,6 +151,7 @@ pub fn serve(
     if !wants_upgrade {
         let (mut out, body_r) = tokio::io::duplex(64 << 10);
         tokio::spawn(async move {
+            replay(&streams, tty, &mut out).await;
             if let Some(mut conn) = connect.await {
                 if let Some(shim) = shim_stream(&conn) {
                     let on_exit = conn.take_on_exit();
@@ -169,6 +181,13 @@ pub fn serve(
             }
         };
         let mut io = hyper_util::rt::TokioIo::new(upgraded);
+        if streams.replay.is_some() {
+            // docker-py reads the 101 through a buffered reader, then the frames from the raw
+            // socket: log bytes that reach it together with the 101 are lost. dockerd's log
+            // replay comes late enough by itself; ours is given a moment.
+            tokio::time::sleep(REPLAY_DELAY).await;
+        }
+        replay(&streams, tty, &mut io).await;
         match connect.await {
             Some(conn) => relay(io, conn, streams).await,
             None => {
@@ -185,6 +204,22 @@ pub fn serve(
         ],
     )
         .into_response()
+}
+
+/// `logs=1`: the container's log so far, for the streams asked for, before the live output.
+async fn replay<W: AsyncWrite + Unpin>(streams: &Streams, tty: bool, out: &mut W) {
+    let Some((engine, id)) = &streams.replay else {
+        return;
+    };
+    let both = !streams.stdout && !streams.stderr;
+    let opts = berth_engine::LogOptions {
+        stdout: both || streams.stdout,
+        stderr: both || streams.stderr,
+        ..Default::default()
+    };
+    if let Err(e) = super::logs::copy_log(engine.clone(), id.clone(), opts, tty, out).await {
+        tracing::debug!("attach logs: {}", e.message);
+    }
 }
 
 /// The shim connection as an async stream.
@@ -271,6 +306,7 @@ pub async fn drain(mut conn: AttachConn) {
         stdout: true,
         stderr: true,
         detach_keys: Vec::new(),
+        replay: None,
     };
     let _ = copy_output(shim, &mut tokio::io::sink(), on_exit, &all, conn.tty).await;
 }
@@ -334,6 +370,7 @@ mod tests {
             stdout: true,
             stderr: true,
             detach_keys: Vec::new(),
+            replay: None,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()

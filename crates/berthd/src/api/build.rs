@@ -73,10 +73,16 @@ fn options(q: &[(String, String)]) -> ApiResult<(BuildOptions, bool)> {
         ..Default::default()
     };
     let mut quiet = false;
+    let mut seen_dockerfile = false;
     for (k, v) in q {
         match k.as_str() {
             "t" if !v.is_empty() => o.tags.push(v.clone()),
-            "dockerfile" => o.dockerfile = v.clone(),
+            // Given twice (docker-py does for a Dockerfile outside the context): the first, as
+            // Go's `FormValue` in dockerd.
+            "dockerfile" if !seen_dockerfile => {
+                seen_dockerfile = true;
+                o.dockerfile = v.clone();
+            }
             "buildargs" => o.build_args = json_map(v, "buildargs")?,
             "labels" => o.labels = json_map(v, "labels")?,
             "target" if !v.is_empty() => o.target = Some(v.clone()),
@@ -217,6 +223,15 @@ pub async fn build(
         .into_response())
 }
 
+/// `POST /build/prune`: the build cache emptied; docker's `BuildCachePruneReport`.
+pub async fn prune(State(engine): State<AppState>) -> ApiResult<Response> {
+    let (keys, freed) = tokio::task::spawn_blocking(move || engine.build_prune())
+        .await
+        .map_err(|e| ApiError::internal(format!("build prune task failed: {e}")))?
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(axum::Json(json!({"CachesDeleted": keys, "SpaceReclaimed": freed})).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,11 +239,12 @@ mod tests {
     #[test]
     fn query_keeps_repeated_tags_and_decodes() {
         let q = pairs(Some(
-            "t=a%3A1&t=b&buildargs=%7B%22X%22%3A%22y+z%22%7D&nocache=1",
+            "t=a%3A1&t=b&buildargs=%7B%22X%22%3A%22y+z%22%7D&nocache=1&dockerfile=D1&dockerfile=D2",
         ));
         let (o, quiet) = options(&q).unwrap_or_default();
         assert_eq!(o.tags, vec!["a:1", "b"]);
         assert_eq!(o.build_args.get("X").map(String::as_str), Some("y z"));
         assert!(o.no_cache && !quiet);
+        assert_eq!(o.dockerfile, "D1");
     }
 }

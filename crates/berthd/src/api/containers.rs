@@ -145,7 +145,7 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl In
     let filters = ListFilters::parse(q.get("filters").map(String::as_str), limit)?;
     let size = flag(&q, "size");
     let v = blocking(move || {
-        let list = engine.list_filtered(all, &filters);
+        let list = engine.list_filtered(all, &filters)?;
         let mut rows: Vec<Value> = list
             .iter()
             .map(|s| serde_json::to_value(s).unwrap_or_default())
@@ -192,6 +192,8 @@ pub async fn rename(
 
 /// `POST /containers/prune`.
 pub async fn prune(State(engine): State<AppState>) -> ApiResult<impl IntoResponse> {
-    let ids = blocking(move || engine.prune()).await?;
-    Ok(Json(json!({"ContainersDeleted": ids, "SpaceReclaimed": 0})))
+    let (ids, space) = blocking(move || engine.prune()).await?;
+    Ok(Json(
+        json!({"ContainersDeleted": ids, "SpaceReclaimed": space}),
+    ))
 }

@@ -1,8 +1,9 @@
-//! `GET /events?since=&until=`: docker's event stream, one JSON object per line.
+//! `GET /events?since=&until=&filters=`: docker's event stream, one JSON object per line.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use berth_engine::EventFilter;
 
 use super::{streams, ApiError, ApiResult, AppState, Query};
 
@@ -20,11 +21,9 @@ fn unix(q: &Query, k: &str) -> ApiResult<Option<i64>> {
 
 /// The events handler.
 pub async fn events(State(engine): State<AppState>, q: Query) -> ApiResult<Response> {
-    if q.get("filters").is_some_and(|f| !f.is_empty() && f != "{}") {
-        return Err(ApiError::bad_request("event filters are not supported yet"));
-    }
+    let filter = EventFilter::parse(q.get("filters").map(String::as_str))?;
     let (since, until) = (unix(&q, "since")?, unix(&q, "until")?);
-    let stream = streams::setup(move || Ok(engine.events(since, until))).await?;
+    let stream = streams::setup(move || Ok(engine.events(since, until, filter))).await?;
     // Each line is produced when the client's connection asks for more: an idle subscriber is
     // an awaiting future, not a thread, and a client that goes away drops it.
     let body = futures_util::stream::unfold(stream, |mut stream| async move {

@@ -62,6 +62,7 @@ pub async fn start(
         stdout: cfg.attach_stdout,
         stderr: cfg.attach_stderr,
         detach_keys: Vec::new(),
+        replay: None,
     };
     let tty = conn.tty;
     Ok(serve(&mut req, tty, async move { Some(conn) }, streams))

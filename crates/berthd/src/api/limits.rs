@@ -48,7 +48,7 @@ impl ApiError {
 }
 
 impl Limits {
-    fn upload_error(&self) -> ApiError {
+    pub fn upload_error(&self) -> ApiError {
         ApiError::too_large(format!(
             "the request body is larger than this daemon accepts ({} bytes; raise it with \
              berthd --max-upload-size)",

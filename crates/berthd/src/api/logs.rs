@@ -153,6 +153,42 @@ pub async fn logs(
         .into_response())
 }
 
+/// Writes container `id`'s log (not followed) to `out` in chunks, for attach's `logs=1`.
+pub async fn copy_log<W>(
+    engine: AppState,
+    id: String,
+    opts: LogOptions,
+    tty: bool,
+    out: &mut W,
+) -> ApiResult<()>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    let opts = LogOptions {
+        follow: false,
+        ..opts
+    };
+    let reader = streams::setup(move || engine.logs(&id, opts)).await?;
+    let fmt = Format {
+        timestamps: false,
+        tty,
+    };
+    let mut state = Some((reader, FOLLOW_MIN));
+    while let Some((reader, idle)) = state {
+        let Some((chunk, next)) = next_chunk(reader, idle, fmt).await else {
+            break;
+        };
+        out.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        state = next;
+    }
+    out.flush()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ mod containers;
 mod events;
 mod exec;
 mod images;
+mod info;
 mod limits;
 mod logs;
 mod networks;
@@ -116,8 +117,25 @@ where
     }
 }
 
+/// The API version a request named in its path (`/v1.41/...`); absent without a prefix,
+/// which means the newest.
+#[derive(Debug, Clone)]
+pub struct ApiVersion(pub String);
+
+impl ApiVersion {
+    /// Whether the request's version is older than `major.minor` (no version: the newest).
+    pub fn older_than(v: Option<&ApiVersion>, major: u32, minor: u32) -> bool {
+        let Some(ApiVersion(v)) = v else {
+            return false;
+        };
+        let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let got = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        got < (major, minor)
+    }
+}
+
 /// `/v1.41/containers/json` → `/containers/json`: every route is served with and without the
-/// version prefix.
+/// version prefix; the version goes along as an [`ApiVersion`] extension.
 fn strip_version(mut req: Request) -> Request {
     let path = req.uri().path();
     let Some(rest) = path.strip_prefix("/v") else {
@@ -131,6 +149,7 @@ fn strip_version(mut req: Request) -> Request {
         return req;
     }
     let new_path = rest[slash..].to_owned();
+    let version = ApiVersion(version.to_owned());
     let pq = match req.uri().query() {
         Some(q) => format!("{new_path}?{q}"),
         None => new_path,
@@ -140,6 +159,7 @@ fn strip_version(mut req: Request) -> Request {
         parts.path_and_query = Some(p);
         if let Ok(uri) = Uri::from_parts(parts) {
             *req.uri_mut() = uri;
+            req.extensions_mut().insert(version);
         }
     }
     req
@@ -169,6 +189,7 @@ pub fn app(engine: AppState, limits: Limits) -> axum::routing::IntoMakeService<S
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/events", get(events::events))
+        .route("/swarm/leave", post(system::swarm_leave))
         .route("/containers/create", post(containers::create))
         .route("/containers/json", get(containers::list))
         .route("/containers/prune", post(containers::prune))
@@ -195,6 +216,7 @@ pub fn app(engine: AppState, limits: Limits) -> axum::routing::IntoMakeService<S
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
         .route("/build", post(build::build))
+        .route("/build/prune", post(build::prune))
         .route("/images/get", get(images::save))
         .route("/images/load", post(images::load))
         .route("/images/prune", post(images::prune))
@@ -279,6 +301,16 @@ mod tests {
                 "{path} missing in openapi.yaml"
             );
         }
+    }
+
+    #[test]
+    fn api_versions_compare_numerically() {
+        let v = |s: &str| ApiVersion(s.to_owned());
+        assert!(ApiVersion::older_than(Some(&v("1.41")), 1, 42));
+        assert!(ApiVersion::older_than(Some(&v("1.9")), 1, 42));
+        assert!(!ApiVersion::older_than(Some(&v("1.42")), 1, 42));
+        assert!(!ApiVersion::older_than(Some(&v("1.100")), 1, 42));
+        assert!(!ApiVersion::older_than(None, 1, 42));
     }
 
     #[test]

@@ -4,11 +4,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::{Extension, Json};
 use berth_engine::volumes::{VolumeCreate, VolumeFilters};
 use serde_json::json;
 
-use super::{blocking, flag, ApiError, ApiResult, AppState, Query};
+use super::{blocking, flag, ApiError, ApiResult, ApiVersion, AppState, Query};
 
 /// `GET /volumes?filters=`.
 pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl IntoResponse> {
@@ -48,8 +48,16 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /volumes/prune?filters=` (`all=true` for named volumes too).
-pub async fn prune(State(engine): State<AppState>, q: Query) -> ApiResult<impl IntoResponse> {
-    let f = VolumeFilters::parse(q.get("filters").map(String::as_str))?;
+/// `POST /volumes/prune?filters=` (`all=true` for named volumes too; implied before API 1.42,
+/// as in dockerd, whose older clients expect every unused volume pruned).
+pub async fn prune(
+    State(engine): State<AppState>,
+    version: Option<Extension<ApiVersion>>,
+    q: Query,
+) -> ApiResult<impl IntoResponse> {
+    let mut f = VolumeFilters::parse(q.get("filters").map(String::as_str))?;
+    if ApiVersion::older_than(version.as_ref().map(|v| &v.0), 1, 42) {
+        f.all = true;
+    }
     Ok(Json(blocking(move || engine.volumes_prune(&f)).await?))
 }

@@ -45,7 +45,10 @@ pub async fn save(State(engine): State<AppState>, q: PairsQuery) -> ApiResult<Re
 }
 
 /// `POST /images/load?quiet=`: a docker-save or OCI archive as the body; answers docker's
-/// JSON message stream (`{"stream":"Loaded image: NAME\n"}` per image).
+/// JSON message stream, chunked, one message a chunk (`{"stream":"Loaded image: NAME\n"}` per
+/// image). As dockerd, a bad archive is an error message in that stream (docker-py raises
+/// `ImageLoadError` from it), not an HTTP error; only an upload over the size cap is refused
+/// with a status.
 pub async fn load(
     State(engine): State<AppState>,
     Extension(limits): Extension<Limits>,
@@ -55,15 +58,30 @@ pub async fn load(
     limits.check_length(&headers)?;
     let reader = BodyReader::new(body, limits.upload);
     let over = reader.over_limit();
-    let lines = blocking(move || engine.load_images(reader))
-        .await
-        .map_err(|e| limits.or_upload_error(&over, e))?;
-    let mut out = String::new();
-    for l in lines {
-        out.push_str(&serde_json::json!({ "stream": format!("{l}\n") }).to_string());
-        out.push('\n');
-    }
-    Ok(([(CONTENT_TYPE, "application/json")], out).into_response())
+    let messages: Vec<serde_json::Value> = match blocking(move || engine.load_images(reader)).await
+    {
+        Ok(lines) => lines
+            .into_iter()
+            .map(|l| serde_json::json!({ "stream": format!("{l}\n") }))
+            .collect(),
+        Err(_) if over.load(std::sync::atomic::Ordering::SeqCst) => {
+            return Err(limits.upload_error())
+        }
+        Err(e) => vec![serde_json::json!({
+            "errorDetail": {"message": e.message},
+            "error": e.message,
+        })],
+    };
+    // A stream body: hyper sends it chunked (no Content-Length), as docker-py's JSON stream
+    // decoder needs.
+    let chunks = messages
+        .into_iter()
+        .map(|m| Ok::<_, std::convert::Infallible>(format!("{m}\n")));
+    Ok((
+        [(CONTENT_TYPE, "application/json")],
+        Body::from_stream(futures_util::stream::iter(chunks)),
+    )
+        .into_response())
 }
 
 /// `GET /containers/{id}/export`.
