@@ -274,9 +274,18 @@ impl Drop for Daemon {
         if self.child.is_none() && UnixStream::connect(&self.sock).is_err() {
             self.spawn();
         }
-        let ids = self.berth(&["ps", "-a", "-q", "--no-trunc"]);
-        for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            let _ = self.berth(&["rm", "-f", id]);
+        // Retried: a container caught between a restart policy's stop and start answers 409
+        // ("being started") for a moment, and one left here would outlive the test.
+        for _ in 0..20 {
+            let ids = self.berth(&["ps", "-a", "-q", "--no-trunc"]);
+            let ids = String::from_utf8_lossy(&ids.stdout).into_owned();
+            if ids.trim().is_empty() {
+                break;
+            }
+            for id in ids.lines() {
+                let _ = self.berth(&["rm", "-f", id]);
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
         self.kill9();
         // Safety net: unmount anything a failed removal left, then delete the roots.
