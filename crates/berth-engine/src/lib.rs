@@ -34,6 +34,8 @@ mod images;
 mod init;
 mod lifecycle;
 mod list_filters;
+/// Docker's `filters` JSON, one parser for every route that takes it.
+pub use list_filters::parse_fields as parse_filter_json;
 mod listing;
 pub mod logs;
 mod names;

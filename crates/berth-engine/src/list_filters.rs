@@ -65,7 +65,7 @@ fn bad(msg: String) -> EngineError {
 
 /// Docker's filter JSON: `{"key":["v"]}` or the older `{"key":{"v":true}}`, with keys from
 /// `accepted` only.
-pub(crate) fn parse_fields(json: &str, accepted: &[&str]) -> Result<BTreeMap<String, Vec<String>>> {
+pub fn parse_fields(json: &str, accepted: &[&str]) -> Result<BTreeMap<String, Vec<String>>> {
     let v: Value = serde_json::from_str(json).map_err(|e| bad(format!("invalid filter: {e}")))?;
     let Some(map) = v.as_object() else {
         return Err(bad("invalid filter: not an object".into()));

@@ -96,28 +96,8 @@ pub fn parse_filters(raw: Option<&str>) -> Result<BTreeMap<String, Vec<String>>>
     let Some(raw) = raw.filter(|s| !s.is_empty()) else {
         return Ok(BTreeMap::new());
     };
-    let v: Value = serde_json::from_str(raw)
-        .map_err(|e| EngineError::InvalidParameter(format!("invalid filter: {e}")))?;
-    let mut out = BTreeMap::new();
-    for (k, vals) in v.as_object().into_iter().flatten() {
-        if !matches!(
-            k.as_str(),
-            "name" | "id" | "driver" | "label" | "type" | "scope" | "dangling"
-        ) {
-            return Err(EngineError::InvalidParameter(format!(
-                "invalid filter '{k}'"
-            )));
-        }
-        let list: Vec<String> = match vals {
-            Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect(),
-            Value::Object(o) => o.keys().cloned().collect(),
-            _ => Vec::new(),
-        };
-        out.insert(k.clone(), list);
-    }
+    let accepted = ["name", "id", "driver", "label", "type", "scope", "dangling"];
+    let mut out = crate::list_filters::parse_fields(raw, &accepted)?;
     out.remove("scope");
     out.remove("dangling");
     Ok(out)

@@ -228,26 +228,10 @@ pub async fn search(
             .ok_or_else(|| ApiError::bad_request("limit must be between 1 and 100"))?,
         None => 25,
     };
-    let filters: std::collections::HashMap<String, Vec<String>> = match q.get("filters") {
-        Some(f) if !f.is_empty() => serde_json::from_str::<Value>(f)
-            .ok()
-            .and_then(|v| v.as_object().cloned())
-            .map(|m| {
-                m.into_iter()
-                    .map(|(k, v)| {
-                        let vals = match v {
-                            Value::Array(a) => a
-                                .iter()
-                                .filter_map(|x| x.as_str().map(str::to_owned))
-                                .collect(),
-                            Value::Object(o) => o.keys().cloned().collect(),
-                            _ => Vec::new(),
-                        };
-                        (k, vals)
-                    })
-                    .collect()
-            })
-            .ok_or_else(|| ApiError::bad_request("invalid filters"))?,
+    let filters = match q.get("filters") {
+        Some(f) if !f.is_empty() => {
+            berth_engine::parse_filter_json(f, &["is-official", "is-automated", "stars"])?
+        }
         _ => Default::default(),
     };
     let auth = auth_from(&headers)?;
