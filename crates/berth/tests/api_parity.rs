@@ -46,11 +46,7 @@ def api_error(f, *a, **k):
 /// Runs `script` after [`PRELUDE`] against a fresh daemon with busybox; the script prints
 /// `ok` at its end.
 fn run_py(name: &str, script: &str) -> Option<Daemon> {
-    let has_docker_py = Command::new("python3")
-        .args(["-c", "import docker"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_docker_py {
+    if !common::has_docker_py() {
         common::skip("docker-py (python3-docker) not installed");
         return None;
     }

@@ -49,11 +49,7 @@ print("docker-py ok")
 
 #[test]
 fn docker_py_drives_containers() {
-    let has_docker_py = Command::new("python3")
-        .args(["-c", "import docker"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_docker_py {
+    if !common::has_docker_py() {
         common::skip("docker-py (python3-docker) not installed");
         return;
     }

@@ -431,6 +431,14 @@ pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool
     }
 }
 
+/// Whether docker-py (python3-docker) can be imported.
+pub fn has_docker_py() -> bool {
+    Command::new("python3")
+        .args(["-c", "import docker"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Whether a test that cannot run (a tool, a package or root missing) must fail instead of
 /// skipping: `BERTH_REQUIRE_ALL=1`, which CI sets so that a machine missing something cannot
 /// pass by skipping.
