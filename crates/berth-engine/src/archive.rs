@@ -7,7 +7,6 @@
 //! their host directories. All resolution goes through [`fsops`] (`RESOLVE_IN_ROOT`, then
 //! fd-relative steps), so nothing the container does can make a copy touch host files.
 
-pub mod fsops;
 mod pack;
 mod unpack;
 
@@ -21,6 +20,7 @@ use serde::Serialize;
 pub use unpack::UnpackOptions;
 
 use crate::error::{EngineError, Result};
+use crate::fsops;
 use crate::volumes::clean_path;
 use crate::Engine;
 

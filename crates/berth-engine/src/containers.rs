@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
 pub use crate::list_filters::ListFilters;
-use crate::record::{ContainerConfig, ContainerRecord, ContainerState, HostConfig};
+use crate::model::{ContainerConfig, ContainerRecord, ContainerState, HostConfig};
 use crate::time::now_rfc3339;
 use crate::{names, spec, Engine};
 
@@ -23,7 +23,7 @@ pub struct CreateRequest {
     pub host_config: Option<HostConfig>,
     /// Networks to join and per-network settings (aliases, fixed address).
     #[serde(rename = "NetworkingConfig", default)]
-    pub networking_config: Option<crate::network::NetworkingConfig>,
+    pub networking_config: Option<crate::model::NetworkingConfig>,
 }
 
 /// One row of `GET /containers/json`.

@@ -14,7 +14,7 @@ use berth_shim_proto::{frames, ExecArgs, ShimArgs};
 
 use crate::attach::AttachConn;
 use crate::error::{io_err, EngineError, Result};
-use crate::record::ContainerConfig;
+use crate::model::ContainerConfig;
 use crate::{names, spec, user, Engine};
 
 /// The body of `POST /containers/{id}/exec`.

@@ -26,10 +26,12 @@ pub mod build;
 mod containers;
 pub mod error;
 pub mod events;
-mod events_filter;
+pub mod model;
+
 mod exec;
 mod exits;
-pub mod host_modes;
+mod fsops;
+
 mod images;
 mod init;
 mod lifecycle;
@@ -76,7 +78,7 @@ pub use images::{
     ImageFilters, ImageInspect, ImagePruneReport, ImageSummary,
 };
 pub use logs::{LogEntry, LogOptions, LogPoll, LogReader, LogStream};
-pub use record::{ContainerConfig, ContainerRecord, ContainerState, HostConfig, RestartPolicy};
+pub use model::{ContainerConfig, ContainerRecord, ContainerState, HostConfig, RestartPolicy};
 pub use shim::ExitRecord;
 pub use top::TopResult;
 

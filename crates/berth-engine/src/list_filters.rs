@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::error::{EngineError, Result};
-use crate::record::ContainerRecord;
+use crate::model::ContainerRecord;
 
 /// The filter keys dockerd accepts on `GET /containers/json`.
 const ACCEPTED: &[&str] = &[
@@ -282,14 +282,14 @@ mod tests {
             created: crate::time::ZERO_TIME.into(),
             path: "sh".into(),
             args: vec![],
-            state: crate::record::ContainerState::default(),
+            state: crate::model::ContainerState::default(),
             image: "sha256:00".into(),
             name: "/x".into(),
             restart_count: 0,
             driver: "overlay".into(),
             platform: "linux".into(),
-            config: crate::record::ContainerConfig::default(),
-            host_config: crate::record::HostConfig::default(),
+            config: crate::model::ContainerConfig::default(),
+            host_config: crate::model::HostConfig::default(),
             manually_stopped: false,
         };
         r.config.labels.insert("p".into(), "1".into());

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use crate::containers::ContainerSummary;
 use crate::error::{EngineError, Result};
 use crate::list_filters::ListFilters;
-use crate::record::ContainerRecord;
+use crate::model::ContainerRecord;
 use crate::time::{human_duration, now_unix, parse_rfc3339};
 use crate::{Engine, Inner};
 

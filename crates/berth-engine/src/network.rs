@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 
 use berth_network::{AttachRequest, ContainerNet, DnsConfig, EtcFiles, NetConfig, Networks};
 use berth_runtime::oci_spec::runtime::Spec;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 use crate::error::{EngineError, Result};
-use crate::record::{ContainerConfig, ContainerRecord, HostConfig};
+use crate::model::{
+    ContainerConfig, ContainerRecord, EndpointSettings, HostConfig, NetworkingConfig,
+};
 use crate::Engine;
 
 pub use ops::NetworkCreateRequest;
@@ -33,95 +33,6 @@ pub struct NetworkOptions {
     /// The daemon's `--dns`: the name servers of containers that name none themselves, and the
     /// upstream of the embedded DNS servers; empty: the host's.
     pub dns: Vec<std::net::Ipv4Addr>,
-}
-
-/// The networking part of docker's `HostConfig` (flattened into it).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct HostNetworking {
-    /// `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}` (`-p`).
-    #[serde(deserialize_with = "nullable")]
-    pub port_bindings: BTreeMap<String, Option<Vec<PortBinding>>>,
-    /// Publish every exposed port to a random host port (`-P`).
-    pub publish_all_ports: bool,
-    /// Name servers (`--dns`).
-    #[serde(deserialize_with = "nullable")]
-    pub dns: Vec<String>,
-    /// Search domains (`--dns-search`).
-    #[serde(deserialize_with = "nullable")]
-    pub dns_search: Vec<String>,
-    /// Resolver options (`--dns-option`).
-    #[serde(deserialize_with = "nullable")]
-    pub dns_options: Vec<String>,
-    /// `host:ip` lines for /etc/hosts (`--add-host`).
-    #[serde(deserialize_with = "nullable")]
-    pub extra_hosts: Vec<String>,
-}
-
-/// One host side of a port binding.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct PortBinding {
-    /// Host address (empty: all).
-    #[serde(deserialize_with = "nullable")]
-    pub host_ip: String,
-    /// Host port (empty: random).
-    #[serde(deserialize_with = "nullable")]
-    pub host_port: String,
-}
-
-/// The networking part of docker's container `Config` (flattened into it).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct ConfigNetworking {
-    /// `{"80/tcp": {}}`: ports the image or `--expose` declares.
-    #[serde(deserialize_with = "nullable")]
-    pub exposed_ports: BTreeMap<String, Value>,
-    /// A fixed MAC address (older API versions put `--mac-address` here).
-    #[serde(
-        deserialize_with = "nullable",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub mac_address: String,
-}
-
-/// `null` reads as the default value.
-fn nullable<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// One entry of `NetworkingConfig.EndpointsConfig` in a create request.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct EndpointSettings {
-    /// DNS aliases on that network.
-    pub aliases: Option<Vec<String>>,
-    /// `{"IPv4Address": "…"}`.
-    #[serde(rename = "IPAMConfig")]
-    pub ipam_config: Option<IpamConfig>,
-    /// A fixed MAC address.
-    pub mac_address: Option<String>,
-}
-
-/// `EndpointSettings.IPAMConfig`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct IpamConfig {
-    /// The requested address.
-    #[serde(rename = "IPv4Address")]
-    pub ipv4_address: Option<String>,
-}
-
-/// Docker's `NetworkingConfig` of a create request.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct NetworkingConfig {
-    /// Per network name.
-    pub endpoints_config: Option<std::collections::BTreeMap<String, EndpointSettings>>,
 }
 
 /// How a container's network namespace is made.

@@ -147,7 +147,7 @@ impl Engine {
 
     /// `update` of limits on a rootless daemon without a delegated cgroup: refused clearly
     /// (a restart-policy-only update passes).
-    pub(crate) fn rootless_check_update(&self, r: &crate::resources::Resources) -> Result<()> {
+    pub(crate) fn rootless_check_update(&self, r: &crate::model::Resources) -> Result<()> {
         if !self.cfg.rootless || cgroups_writable() {
             return Ok(());
         }

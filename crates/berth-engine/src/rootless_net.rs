@@ -15,8 +15,8 @@ use std::process::{Command, Stdio};
 use serde_json::{json, Value};
 
 use crate::error::EngineError;
-use crate::network::PortBinding;
-use crate::record::ContainerRecord;
+use crate::model::ContainerRecord;
+use crate::model::PortBinding;
 use crate::{Engine, HostConfig, Result};
 
 /// The network mode name (podman's).

@@ -25,7 +25,7 @@ use berth_image::snapshot::{IdMapping, Mount};
 use serde_json::{json, Value};
 
 use crate::error::{EngineError, Result};
-use crate::record::HostConfig;
+use crate::model::HostConfig;
 
 pub use subid::HostIdFiles;
 

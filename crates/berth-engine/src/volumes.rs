@@ -24,10 +24,7 @@ use crate::error::{EngineError, Result};
 use crate::Engine;
 
 pub(crate) use local::is_mount_point;
-pub use mounts::{
-    clean_path, BindOptions, DriverConfig, MountPoint, MountSpec, StorageConfig, TmpfsOptions,
-    VolumeOptions,
-};
+pub use mounts::clean_path;
 pub use store::{UsageData, Volume, VolumeStore, ANONYMOUS_LABEL};
 
 /// The body of `POST /volumes/create`.

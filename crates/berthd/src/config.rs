@@ -65,7 +65,7 @@ impl Size {
 
 /// A docker size string (`64g`, `512m`, `100`) for the setting `key`.
 pub fn parse_size(text: &str, key: &str) -> Result<u64> {
-    berth_engine::record::parse_size(text)
+    berth_engine::model::parse_size(text)
         .ok_or_else(|| anyhow::anyhow!("invalid {key} {text:?}: a size such as 512m or 2g"))
 }
 

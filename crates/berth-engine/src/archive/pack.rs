@@ -12,7 +12,7 @@ use nix::fcntl::{readlinkat, OFlag};
 use nix::sys::stat::{fstat, major, minor, FileStat};
 use tar::{EntryType, Header};
 
-use super::fsops::{kind, list_dir, lstat_at, open_at, os};
+use crate::fsops::{kind, list_dir, lstat_at, open_at, os};
 
 /// A tar writer over one container root.
 struct Packer<W: Write> {
@@ -58,7 +58,7 @@ impl<W: Write> Packer<W> {
         let st = match name {
             Some(n) => {
                 nix::sys::stat::fstatat(parent, os(n), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
-                    .map_err(super::fsops::ioe)?
+                    .map_err(crate::fsops::ioe)?
             }
             None => lstat_at(parent, None)?,
         };
@@ -70,14 +70,14 @@ impl<W: Write> Packer<W> {
                     flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                     nix::sys::stat::Mode::empty(),
                 )
-                .map_err(super::fsops::ioe),
+                .map_err(crate::fsops::ioe),
                 None => open_at(parent, None, flags),
             }
         };
         match kind(&st) {
             libc::S_IFDIR => {
                 let dir = open(OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
-                if !same(&fstat(&dir).map_err(super::fsops::ioe)?, &st) {
+                if !same(&fstat(&dir).map_err(crate::fsops::ioe)?, &st) {
                     return Err(raced());
                 }
                 let mut h = header(&st, EntryType::Directory);
@@ -97,7 +97,7 @@ impl<W: Write> Packer<W> {
                     self.links.insert((st.st_dev, st.st_ino), path.clone());
                 }
                 let fd = open(OFlag::O_RDONLY)?;
-                let now = fstat(&fd).map_err(super::fsops::ioe)?;
+                let now = fstat(&fd).map_err(crate::fsops::ioe)?;
                 if !same(&now, &st) || kind(&now) != libc::S_IFREG {
                     return Err(raced());
                 }
@@ -116,7 +116,7 @@ impl<W: Write> Packer<W> {
                     Some(n) => readlinkat(parent.as_fd(), os(n)),
                     None => readlinkat(parent.as_fd(), ""),
                 }
-                .map_err(super::fsops::ioe)?;
+                .map_err(crate::fsops::ioe)?;
                 let mut h = header(&st, EntryType::Symlink);
                 self.builder.append_link(&mut h, &path, target)?;
             }

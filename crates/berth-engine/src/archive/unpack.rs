@@ -59,7 +59,7 @@ fn write_err(source: std::io::Error) -> ExtractError {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::archive::fsops::open_root;
+    use crate::fsops::open_root;
 
     #[test]
     fn a_symlink_to_slash_stays_in_the_root() {

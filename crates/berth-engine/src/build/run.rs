@@ -13,7 +13,7 @@ use berth_image::Digest;
 use berth_runtime::container::Container;
 
 use super::other;
-use crate::record::{ContainerConfig, HostConfig};
+use crate::model::{ContainerConfig, HostConfig};
 use crate::shim::{self, ShimPaths};
 use crate::{names, spec, user, Engine};
 

@@ -7,7 +7,7 @@ use berth_image::store::{ChangeKind, CommitOptions};
 use serde::Serialize;
 
 use crate::error::{EngineError, Result};
-use crate::record::ContainerRecord;
+use crate::model::ContainerRecord;
 use crate::Engine;
 
 /// What `POST /commit` asks for.

@@ -5,8 +5,9 @@ use berth_runtime::oci_spec::runtime::LinuxResources;
 use serde_json::Value;
 
 use super::bad;
-use super::{oci_resources, validate, Resources, UpdateConfig};
+use super::{oci_resources, validate};
 use crate::error::{EngineError, Result};
+use crate::model::{Resources, UpdateConfig};
 use crate::Engine;
 
 /// Docker's update rule: non-zero fields of `new` replace those of `cur`, with docker's

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use berth_runtime::oci_spec::runtime::{Mount, Spec};
 use serde_json::{json, Value};
 
-use super::mounts::{parse_bind, parse_mount, parse_tmpfs, parse_volumes_from, MountPoint};
+use super::mounts::{parse_bind, parse_mount, parse_tmpfs, parse_volumes_from};
 use super::store::ANONYMOUS_LABEL;
 use crate::error::{EngineError, Result};
-use crate::record::{ContainerConfig, HostConfig};
+use crate::model::MountPoint;
+use crate::model::{ContainerConfig, HostConfig};
 use crate::{Engine, Inner};
 
 /// Adds `mp`, refusing a second mount on the same path; entries from `--volumes-from`

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use berth_engine::host_modes::DEFAULT_RUNTIME;
+use berth_engine::model::host_modes::DEFAULT_RUNTIME;
 use serde_json::{json, Value};
 
 use super::system::{kernel_version, VERSION};

@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use berth_engine::network::{EndpointSettings, NetworkCreateRequest};
+use berth_engine::model::EndpointSettings;
+use berth_engine::network::NetworkCreateRequest;
 use serde::Deserialize;
 use serde_json::json;
 

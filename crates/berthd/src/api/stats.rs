@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use berth_engine::resources::UpdateConfig;
+use berth_engine::model::UpdateConfig;
 use berth_engine::stats::with_previous;
 use serde_json::json;
 

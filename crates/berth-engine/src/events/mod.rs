@@ -7,8 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-pub use crate::events_filter::EventFilter;
+mod filter;
+
 use crate::Engine;
+pub use filter::EventFilter;
 
 /// How many past events `since` can reach back to.
 const HISTORY: usize = 1024;

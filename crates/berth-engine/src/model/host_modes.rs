@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::nullable;
 use crate::error::{EngineError, Result};
-use crate::record::nullable;
 
 /// The runtime every container runs under (`info`'s `DefaultRuntime`).
 pub const DEFAULT_RUNTIME: &str = "berth-runtime";

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use berth_image::Reference;
 
+use super::Event;
 use crate::error::Result;
-use crate::events::Event;
 
 /// The keys docker's event filter knows.
 const ACCEPTED: &[&str] = &[
