@@ -19,10 +19,10 @@ use serde::Serialize;
 
 pub use unpack::UnpackOptions;
 
+use crate::containers::Containers;
 use crate::error::{EngineError, Result};
 use crate::fsops;
 use crate::volumes::clean_path;
-use crate::Engine;
 
 /// Docker's `X-Docker-Container-Path-Stat` (base64 JSON in that header).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -80,7 +80,7 @@ fn rfc3339(secs: i64) -> String {
 
 /// A container root opened for one copy; unmounts a root it mounted when dropped.
 struct Root<'a> {
-    engine: &'a Engine,
+    engine: &'a Containers,
     id: String,
     fd: OwnedFd,
     /// The path inside `fd` (differs from the asked path when it lies in a volume of a
@@ -123,7 +123,7 @@ fn io_to_engine<'a>(path: &'a str, id: &'a str) -> impl Fn(std::io::Error) -> En
     }
 }
 
-impl Engine {
+impl Containers {
     fn open_container_root(&self, key: &str, path: &str) -> Result<Root<'_>> {
         // Relative paths are relative to the root, as in docker.
         let clean = clean_path(path);
@@ -197,6 +197,7 @@ impl Engine {
         }
         std::fs::create_dir_all(&dir).map_err(crate::error::io_err("create", &dir))?;
         self.images
+            .store
             .container_mount(id)?
             .mount(&dir)
             .map_err(crate::error::io_err("mount rootfs on", &dir))?;

@@ -13,9 +13,9 @@ use std::time::Duration;
 use berth_shim_proto::frames::{self, kind};
 use berth_shim_proto::{StdioOpts, ATTACH_SOCKET};
 
+use crate::containers::Containers;
 use crate::error::{EngineError, Result};
 use crate::exits::{WaitCondition, Waiter};
-use crate::Engine;
 
 /// How long an attach made before `start` waits for it.
 const START_WAIT: Duration = Duration::from_secs(300);
@@ -65,7 +65,7 @@ fn connect(dir: &Path) -> std::io::Result<UnixStream> {
 /// An attach accepted (the container exists), not yet connected. While it waits for a start it
 /// is counted, so the start tells the shim to hold the output for it; dropping it uncounts it.
 pub struct AttachTicket {
-    engine: Arc<Engine>,
+    engine: Arc<Containers>,
     id: String,
     /// Whether the container has a terminal (decides the stream's content type).
     pub tty: bool,
@@ -102,7 +102,8 @@ impl AttachTicket {
         // Subscribed before the first look, so a start in between still wakes us.
         let mut events = self
             .engine
-            .events(None, None, crate::EventFilter::default());
+            .events
+            .subscribe(None, None, crate::EventFilter::default());
         let deadline = tokio::time::Instant::now() + START_WAIT;
         loop {
             match self.ready() {
@@ -153,7 +154,7 @@ impl Drop for AttachTicket {
     }
 }
 
-impl Engine {
+impl Containers {
     /// The shim's stdio options for container `id`: its config, and the attaches waiting for
     /// this start (the shim holds the output for them).
     pub(crate) fn shim_stdio_opts(&self, id: &str, cfg: &crate::ContainerConfig) -> StdioOpts {

@@ -1,6 +1,11 @@
-//! Creating containers and describing them: `create`, `ps` (list), `inspect`, `info`.
+//! The containers service ([`Containers`]): its state and lock, and creating and describing
+//! containers (`create`, `ps`, `inspect`, `info`). The rest of its operations are `impl
+//! Containers` blocks in the modules named after them (`lifecycle`, `exec`, `attach`, `logs`,
+//! `exits`, `archive`, `pause`, `stats`, `top`, `network`, `volumes/container`, …).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use berth_image::Reference;
 use serde::{Deserialize, Serialize};
@@ -8,8 +13,145 @@ use serde::{Deserialize, Serialize};
 use crate::error::{EngineError, Result};
 pub use crate::list_filters::ListFilters;
 use crate::model::{ContainerConfig, ContainerRecord, ContainerState, HostConfig};
+use crate::record::RecordStore;
 use crate::time::now_rfc3339;
-use crate::{names, spec, Engine};
+use crate::{exec, exits, names, spec, EngineConfig, Events, Images, Networks, Volumes};
+
+/// The services containers use (they never use containers: the dependency points one way).
+pub(crate) struct Services {
+    pub images: Arc<Images>,
+    pub volumes: Arc<Volumes>,
+    pub networks: Arc<Networks>,
+    pub events: Arc<Events>,
+}
+
+/// The containers' mutable state, behind the service's one lock.
+#[derive(Default)]
+pub(crate) struct Inner {
+    pub containers: BTreeMap<String, ContainerRecord>,
+    pub waiters: HashMap<String, Vec<exits::Registered>>,
+    pub execs: exec::ExecTable,
+    /// Containers whose start is in progress.
+    pub starting: HashSet<String>,
+    /// Attaches waiting for a container's start, by container id.
+    pub attach_pending: HashMap<String, usize>,
+}
+
+/// The containers service: records, lifecycle through the shim, exec, attach, logs, stats,
+/// archive, commit, and each container's networks and volumes.
+pub struct Containers {
+    pub(crate) cfg: EngineConfig,
+    pub(crate) records: RecordStore,
+    inner: Mutex<Inner>,
+    pub(crate) watcher: exits::Watcher,
+    /// A handle on ourselves for background work (delayed restarts, exec reapers).
+    pub(crate) me: OnceLock<Weak<Containers>>,
+    pub(crate) images: Arc<Images>,
+    pub(crate) volumes: Arc<Volumes>,
+    pub(crate) networks: Arc<Networks>,
+    pub(crate) events: Arc<Events>,
+}
+
+impl Containers {
+    /// Takes the loaded records, reconciles them with what the shims left, opens the
+    /// containers' networking and starts the exit watcher.
+    pub(crate) fn open(
+        cfg: EngineConfig,
+        records: RecordStore,
+        loaded: Vec<ContainerRecord>,
+        s: Services,
+    ) -> Result<Arc<Containers>> {
+        let mut inner = Inner::default();
+        for rec in loaded {
+            inner.containers.insert(rec.id.clone(), rec);
+        }
+        let c = Arc::new(Containers {
+            cfg,
+            records,
+            inner: Mutex::new(inner),
+            watcher: exits::Watcher::new()?,
+            me: OnceLock::new(),
+            images: s.images,
+            volumes: s.volumes,
+            networks: s.networks,
+            events: s.events,
+        });
+        let _ = c.me.set(Arc::downgrade(&c));
+        c.recover();
+        c.open_network();
+        exits::spawn_watcher(&c);
+        Ok(c)
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `<exec-root>/containers/<id>`: bundle, rootfs mount point, shim files.
+    pub(crate) fn exec_dir(&self, id: &str) -> PathBuf {
+        self.cfg.exec_root.join("containers").join(id)
+    }
+
+    /// The runtime library's state root.
+    pub(crate) fn runtime_root(&self) -> PathBuf {
+        self.cfg.exec_root.join("runtime")
+    }
+
+    /// `<data-root>/containers/<id>/<id>-json.log`.
+    pub(crate) fn log_path(&self, id: &str) -> PathBuf {
+        self.records
+            .container_dir(id)
+            .join(format!("{id}-json.log"))
+    }
+
+    /// Finds a container by full id, unique id prefix or name (with or without `/`).
+    pub(crate) fn find_id(inner: &Inner, key: &str) -> Result<String> {
+        let name = key.trim_start_matches('/');
+        if inner.containers.contains_key(key) {
+            return Ok(key.to_owned());
+        }
+        if let Some(r) = inner.containers.values().find(|r| r.short_name() == name) {
+            return Ok(r.id.clone());
+        }
+        let hits: Vec<&String> = if key.is_empty() {
+            Vec::new()
+        } else {
+            inner
+                .containers
+                .keys()
+                .filter(|id| id.starts_with(key))
+                .collect()
+        };
+        match hits.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(EngineError::NoSuchContainer(key.to_owned())),
+            _ => Err(EngineError::InvalidParameter(format!(
+                "multiple IDs found with provided prefix: {key}"
+            ))),
+        }
+    }
+
+    /// Emits a container event with docker's attributes: the container's labels, `image`
+    /// and `name`, plus `extra` (label filters on events match the labels).
+    pub(crate) fn emit_container(&self, id: &str, action: &str, extra: &[(&str, &str)]) {
+        let (image, name, labels) = self
+            .lock()
+            .containers
+            .get(id)
+            .map(|r| {
+                let labels = r.config.labels.clone();
+                (r.config.image.clone(), r.short_name().to_owned(), labels)
+            })
+            .unwrap_or_default();
+        let mut attrs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        attrs.extend_from_slice(&[("image", &image), ("name", &name)]);
+        attrs.extend_from_slice(extra);
+        self.events.emit("container", action, id, &attrs);
+    }
+}
 
 /// The body of docker's `POST /containers/create`: the config at the top level plus
 /// `HostConfig`.
@@ -149,9 +291,9 @@ fn merge_image_config(
     }
 }
 
-impl Engine {
+impl Containers {
     /// `docker create`: records a container from an image; its writable layer is prepared now,
-    /// nothing runs until [`Engine::start`]. Returns the new id.
+    /// nothing runs until [`Containers::start`]. Returns the new id.
     pub fn create(&self, req: CreateRequest, name: Option<&str>) -> Result<String> {
         let mut cfg = req.config;
         if cfg.image.is_empty() {
@@ -163,13 +305,13 @@ impl Engine {
             .filter(|n| !n.is_empty())
             .map(names::validate)
             .transpose()?;
-        let image = self.images.resolve(&cfg.image).map_err(|e| match e {
+        let image = self.images.store.resolve(&cfg.image).map_err(|e| match e {
             berth_image::StoreError::NotFound(_) => {
                 EngineError::NoSuchImage(familiar_with_tag(&cfg.image))
             }
             e => e.into(),
         })?;
-        let (_, img_cfg) = self.images.manifest_and_config(&image.record.id)?;
+        let (_, img_cfg) = self.images.store.manifest_and_config(&image.record.id)?;
         merge_image_config(&mut cfg, img_cfg.config.as_ref());
         crate::network::merge_exposed(&mut cfg, img_cfg.config.as_ref());
         let args = spec::process_args(&cfg);
@@ -180,46 +322,9 @@ impl Engine {
         if cfg.hostname.is_empty() {
             cfg.hostname = id[..12].to_owned();
         }
-        let mut host_config = req.host_config.unwrap_or_default();
-        crate::network::validate_dns(&cfg, &host_config)?;
-        host_config.restart_policy.validate()?;
-        host_config.modes.normalize()?;
-        host_config.log_config.rotation()?;
-        crate::resources::validate(&mut host_config.resources, false)?;
-        crate::security::validate(&host_config.confinement)?;
-        crate::userns::validate(self.cfg.userns_remap.as_deref(), &host_config)?;
-        if host_config.log_config.kind.is_empty() {
-            host_config.log_config.kind = "json-file".into();
-        }
-        if host_config.auto_remove && !matches!(host_config.restart_policy.name.as_str(), "" | "no")
-        {
-            return Err(EngineError::InvalidParameter(
-                "can't create 'AutoRemove' container with restart policy".into(),
-            ));
-        }
+        let host_config = self.checked_host_config(&cfg, req.host_config.unwrap_or_default())?;
         let mut inner = self.lock();
-        let taken = |n: &str| inner.containers.values().find(|r| r.short_name() == n);
-        let name = match wanted {
-            Some(n) => {
-                if let Some(other) = taken(&n) {
-                    return Err(EngineError::Conflict(format!(
-                        "Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                        other.id
-                    )));
-                }
-                n
-            }
-            None => {
-                let mut retry = 0;
-                loop {
-                    let n = names::generate(retry)?;
-                    if taken(&n).is_none() {
-                        break n;
-                    }
-                    retry += 1;
-                }
-            }
-        };
+        let name = Self::pick_name(&inner, wanted)?;
         let image_volumes = img_cfg.config.as_ref().and_then(|c| c.volumes.as_ref());
         self.setup_mounts(&inner, &id, &mut cfg, &host_config, image_volumes)?;
         let mut rec = ContainerRecord {
@@ -239,6 +344,7 @@ impl Engine {
         };
         if let Err(e) = self
             .images
+            .store
             .prepare_container(&id, &image.record.id.to_string())
         {
             self.release_mounts(&id, true);
@@ -248,8 +354,8 @@ impl Engine {
             .net_register(&inner, &mut rec, req.networking_config.as_ref())
             .and_then(|()| self.records.save(&rec))
         {
-            self.net_unregister(&id);
-            let _ = self.images.remove_container(&id);
+            self.networks.net_unregister(&id);
+            let _ = self.images.store.remove_container(&id);
             self.release_mounts(&id, true);
             return Err(e);
         }
@@ -257,6 +363,53 @@ impl Engine {
         drop(inner);
         self.emit_container(&id, "create", &[]);
         Ok(id)
+    }
+
+    /// Every check of a create request's `HostConfig` that needs no lock, before anything is
+    /// made; fills in docker's defaults.
+    fn checked_host_config(
+        &self,
+        cfg: &ContainerConfig,
+        mut host: HostConfig,
+    ) -> Result<HostConfig> {
+        crate::network::validate_dns(cfg, &host)?;
+        host.restart_policy.validate()?;
+        host.modes.normalize()?;
+        host.log_config.rotation()?;
+        crate::resources::validate(&mut host.resources, false)?;
+        crate::security::validate(&host.confinement)?;
+        crate::userns::validate(self.cfg.userns_remap.as_deref(), &host)?;
+        if host.log_config.kind.is_empty() {
+            host.log_config.kind = "json-file".into();
+        }
+        if host.auto_remove && !matches!(host.restart_policy.name.as_str(), "" | "no") {
+            return Err(EngineError::InvalidParameter(
+                "can't create 'AutoRemove' container with restart policy".into(),
+            ));
+        }
+        Ok(host)
+    }
+
+    /// The asked name if free (docker's conflict message otherwise), or a generated one.
+    fn pick_name(inner: &Inner, wanted: Option<String>) -> Result<String> {
+        let taken = |n: &str| inner.containers.values().find(|r| r.short_name() == n);
+        if let Some(n) = wanted {
+            if let Some(other) = taken(&n) {
+                return Err(EngineError::Conflict(format!(
+                    "Conflict. The container name \"/{n}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    other.id
+                )));
+            }
+            return Ok(n);
+        }
+        let mut retry = 0;
+        loop {
+            let n = names::generate(retry)?;
+            if taken(&n).is_none() {
+                return Ok(n);
+            }
+            retry += 1;
+        }
     }
 
     /// `docker ps`: running containers, or all with `all`, newest first.
@@ -276,11 +429,12 @@ impl Engine {
             .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
         let upper = self
             .images
+            .store
             .snapshots()
             .upper_dir(&id)
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let network_settings = self.network_settings(&record);
+        let network_settings = self.networks.network_settings(&record);
         Ok(ContainerInspect {
             record,
             log_path: self.log_path(&id).display().to_string(),
@@ -308,7 +462,7 @@ impl Engine {
         let inner = self.lock();
         let mut i = EngineInfo {
             containers: inner.containers.len(),
-            images: self.images.images().len(),
+            images: self.images.store.images().len(),
             ..Default::default()
         };
         for r in inner.containers.values() {

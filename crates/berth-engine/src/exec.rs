@@ -15,7 +15,7 @@ use berth_shim_proto::{frames, ExecArgs, ShimArgs};
 use crate::attach::AttachConn;
 use crate::error::{io_err, EngineError, Result};
 use crate::model::ContainerConfig;
-use crate::{names, spec, user, Engine};
+use crate::{names, spec, user, Containers};
 
 /// The body of `POST /containers/{id}/exec`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -80,7 +80,7 @@ pub struct ExecInspect {
 
 pub(crate) type ExecTable = HashMap<String, ExecRecord>;
 
-impl Engine {
+impl Containers {
     /// `POST /containers/{id}/exec`: registers an exec instance; returns its id.
     pub fn exec_create(&self, key: &str, cfg: ExecConfig) -> Result<String> {
         if cfg.cmd.as_ref().is_none_or(|c| c.is_empty()) {
@@ -267,7 +267,7 @@ impl Engine {
 
 /// Reaps the exec's shim on a thread; records the exit if its EXIT frame never arrived (the
 /// shim was killed).
-fn spawn_reaper(engine: Weak<Engine>, exec_id: &str, mut child: std::process::Child) {
+fn spawn_reaper(engine: Weak<Containers>, exec_id: &str, mut child: std::process::Child) {
     let id = exec_id.to_owned();
     let reaper = std::thread::Builder::new()
         .name("berth-exec".into())
@@ -285,7 +285,7 @@ fn spawn_reaper(engine: Weak<Engine>, exec_id: &str, mut child: std::process::Ch
 }
 
 /// Records an exec's exit (once: the first of the EXIT frame and the reaper wins).
-fn record_exec_exit(engine: &Weak<Engine>, exec_id: &str, code: i32) {
+fn record_exec_exit(engine: &Weak<Containers>, exec_id: &str, code: i32) {
     if let Some(e) = engine.upgrade() {
         if let Some(x) = e.lock().execs.get_mut(exec_id) {
             if x.running {

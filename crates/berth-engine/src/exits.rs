@@ -12,10 +12,10 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tokio::sync::Notify;
 
+use crate::containers::Containers;
 use crate::error::{EngineError, Result};
 use crate::shim::{self, ExitRecord};
 use crate::time::now_rfc3339;
-use crate::Engine;
 
 /// How often running containers are checked even without an inotify event.
 const SWEEP: Duration = Duration::from_millis(500);
@@ -147,8 +147,8 @@ impl Watcher {
 }
 
 /// Starts the thread that notices exits; it ends when the engine is dropped.
-pub(crate) fn spawn_watcher(engine: &Arc<Engine>) {
-    let weak: Weak<Engine> = Arc::downgrade(engine);
+pub(crate) fn spawn_watcher(engine: &Arc<Containers>) {
+    let weak: Weak<Containers> = Arc::downgrade(engine);
     let spawned = std::thread::Builder::new()
         .name("berth-exits".into())
         .spawn(move || loop {
@@ -172,7 +172,7 @@ pub(crate) fn spawn_watcher(engine: &Arc<Engine>) {
     }
 }
 
-impl Engine {
+impl Containers {
     /// Checks every running container for an exit file (or a vanished shim).
     pub(crate) fn sweep(&self) {
         let running: Vec<String> = self
@@ -235,10 +235,10 @@ impl Engine {
             let (image, name) = (rec.config.image.clone(), rec.short_name().to_owned());
             let attrs = [("image", image.as_str()), ("name", name.as_str())];
             if status.oom_killed {
-                self.emit("container", "oom", id, &attrs);
+                self.events.emit("container", "oom", id, &attrs);
             }
             let code = status.exit_code.to_string();
-            self.emit(
+            self.events.emit(
                 "container",
                 "die",
                 id,
@@ -247,7 +247,7 @@ impl Engine {
             if let Err(e) = self.records.save_state(rec) {
                 tracing::error!("saving container {id}: {e}");
             }
-            self.net_teardown(id);
+            self.networks.net_teardown(id);
             auto_remove = rec.host_config.auto_remove;
             restart = !auto_remove
                 && rec.host_config.restart_policy.should_restart(

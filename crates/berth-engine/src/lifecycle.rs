@@ -11,7 +11,7 @@ use crate::error::{io_err, EngineError, Result};
 use crate::exits::WaitCondition;
 use crate::shim::{self, ShimPaths};
 use crate::time::now_rfc3339;
-use crate::{spec, user, Engine};
+use crate::{spec, user, Containers};
 
 /// Docker's default grace period of `stop`.
 pub const DEFAULT_STOP_TIMEOUT: i64 = 10;
@@ -40,7 +40,7 @@ fn is_mount_point(path: &Path) -> bool {
     std::fs::metadata(parent).is_ok_and(|p| p.dev() != m.dev())
 }
 
-impl Engine {
+impl Containers {
     /// Where a running container's root is mounted.
     pub(crate) fn rootfs_dir(&self, id: &str) -> PathBuf {
         self.exec_dir(id).join("rootfs")
@@ -94,7 +94,7 @@ impl Engine {
         std::fs::create_dir_all(&rootfs).map_err(io_err("create", &rootfs))?;
         let _ = std::fs::remove_file(exec_dir.join(shim::EXIT_FILE));
         if !is_mount_point(&rootfs) {
-            let mount = self.images.container_mount(&id)?;
+            let mount = self.images.store.container_mount(&id)?;
             self.mount_rootfs(host, &mount, &rootfs)?;
         }
         let result = self.start_mounted(&id, cfg, host, rotation, &exec_dir, &rootfs);
@@ -125,7 +125,7 @@ impl Engine {
                 Ok(true)
             }
             Err(e) => {
-                self.net_teardown(&id);
+                self.networks.net_teardown(&id);
                 self.unmount_rootfs(&id);
                 self.volumes_stopped(&id);
                 let auto_remove = {
@@ -340,7 +340,7 @@ impl Engine {
         };
         self.unmount_rootfs(&id);
         self.release_mounts(&id, rec.host_config.auto_remove);
-        match self.images.remove_container(&id) {
+        match self.images.store.remove_container(&id) {
             Ok(()) | Err(berth_image::StoreError::NoContainer(_)) => {}
             Err(e) => tracing::warn!("removing the layer of {id}: {e}"),
         }
@@ -350,14 +350,14 @@ impl Engine {
                 tracing::warn!("remove {}: {e}", exec_dir.display());
             }
         }
-        self.net_unregister(&id);
+        self.networks.net_unregister(&id);
         self.records.remove(&id)?;
         self.notify_removed(&id, rec.state.exit_code);
         Ok(())
     }
 }
 
-impl Engine {
+impl Containers {
     /// `docker rename`.
     pub fn rename(&self, key: &str, new_name: &str) -> Result<()> {
         let new_name = crate::names::validate(new_name)?;
@@ -380,7 +380,7 @@ impl Engine {
         let old = std::mem::replace(&mut rec.name, format!("/{new_name}"));
         self.records.save(rec)?;
         drop(inner);
-        self.net_rename(&id, &new_name);
+        self.networks.net_rename(&id, &new_name);
         self.emit_container(&id, "rename", &[("oldName", &old)]);
         Ok(())
     }
@@ -399,10 +399,11 @@ impl Engine {
             return Ok((Vec::new(), 0));
         }
         let sizes: std::collections::HashMap<String, u64> = self
+            .images
+            .store
             .disk_usage()?
             .containers
             .into_iter()
-            .map(|u| (u.summary.id, u.size_rw))
             .collect();
         let mut removed = Vec::new();
         let mut space = 0;

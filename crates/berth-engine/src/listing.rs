@@ -7,7 +7,7 @@ use crate::error::{EngineError, Result};
 use crate::list_filters::ListFilters;
 use crate::model::ContainerRecord;
 use crate::time::{human_duration, now_unix, parse_rfc3339};
-use crate::{Engine, Inner};
+use crate::{Containers, Inner};
 
 /// Creation time in nanoseconds, so containers made within one second keep their order
 /// (`before`/`since` depend on it).
@@ -34,7 +34,7 @@ fn status_text(r: &ContainerRecord, now: i64) -> String {
     }
 }
 
-impl Engine {
+impl Containers {
     /// `docker ps` with docker's `filters` and `limit`. A `before`/`since` container that does
     /// not exist is an error, as in docker.
     pub fn list_filtered(&self, all: bool, f: &ListFilters) -> Result<Vec<ContainerSummary>> {
@@ -95,11 +95,12 @@ impl Engine {
         }
         let wanted: HashSet<String> = names
             .iter()
-            .filter_map(|n| self.images.resolve(n).ok())
+            .filter_map(|n| self.images.store.resolve(n).ok())
             .map(|i| i.record.id.to_string())
             .collect();
         let parents: HashMap<String, String> = self
             .images
+            .store
             .images()
             .into_iter()
             .filter_map(|i| Some((i.record.id.to_string(), i.record.parent?.to_string())))
@@ -129,12 +130,12 @@ impl Engine {
             image_id: r.image.clone(),
             command: cmd.join(" "),
             created: parse_rfc3339(&r.created).unwrap_or(0),
-            ports: self.summary_ports(r),
+            ports: self.networks.summary_ports(r),
             labels: r.config.labels.clone(),
             state: r.state.status.clone(),
             status: status_text(r, now),
             host_config: serde_json::json!({"NetworkMode": r.host_config.network_mode}),
-            network_settings: self.network_settings(r),
+            network_settings: self.networks.network_settings(r),
             mounts: self.mounts_view(&r.id),
         }
     }

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::containers::Containers;
 use crate::error::{EngineError, Result};
-use crate::Engine;
 
 /// The most rotated files looked for (`LOG.1` … `LOG.N`).
 const ROTATED_MAX: u32 = 100;
@@ -249,7 +249,7 @@ impl Iterator for LogReader {
     }
 }
 
-impl Engine {
+impl Containers {
     /// `docker logs`: entries of container `key`'s log.
     pub fn logs(self: &Arc<Self>, key: &str, opts: LogOptions) -> Result<LogReader> {
         let id = Self::find_id(&self.lock(), key)?;

@@ -6,20 +6,24 @@
 mod ops;
 mod step;
 
+pub(crate) use step::StepNet;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use berth_network::{AttachRequest, ContainerNet, DnsConfig, EtcFiles, NetConfig, Networks};
+use berth_network::{
+    AttachRequest, ContainerNet, DnsConfig, EtcFiles, NetConfig, Networks as NetManager,
+};
 use berth_runtime::oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 
+use crate::containers::Containers;
 use crate::error::{EngineError, Result};
 use crate::model::{
     ContainerConfig, ContainerRecord, EndpointSettings, HostConfig, NetworkingConfig,
 };
-use crate::Engine;
 
-pub use ops::NetworkCreateRequest;
+pub use ops::{NetworkCreateRequest, Networks};
 
 /// The daemon's networking options (`--bridge`, `--bip`).
 #[derive(Debug, Clone, Default)]
@@ -103,63 +107,12 @@ fn table_name(data_root: &Path) -> String {
     format!("berth_{h:08x}")
 }
 
-impl Engine {
-    /// Opens the network manager and reconciles it (after `recover`, so running states are
-    /// true). Failure is logged: containers then run without networks but `none` still works.
+impl Containers {
+    /// Opens the network manager and reconciles it with the containers' states (after
+    /// `recover`, so running states are true).
     pub(crate) fn open_network(&self) {
-        let Some(opts) = &self.cfg.network else {
-            return;
-        };
-        let default_bridge = match opts.bridge.as_deref() {
-            None | Some("none") => None,
-            Some(name) => match default_bridge(name, opts.bip.as_deref()) {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    tracing::error!("default bridge: {e}");
-                    None
-                }
-            },
-        };
-        let cfg = NetConfig {
-            state_dir: self.cfg.data_root.join("network"),
-            netns_dir: self.cfg.exec_root.join("netns"),
-            table: table_name(&self.cfg.data_root),
-            default_bridge,
-            dns_upstream: opts.dns.clone(),
-        };
         let alive = |id: &str| self.lock().containers.get(id).map(|r| r.state.running);
-        match Networks::open(cfg, &alive) {
-            Ok(n) => {
-                let _ = self.net.set(n);
-            }
-            Err(e) => tracing::error!("networking disabled: {e}"),
-        }
-    }
-
-    /// The daemon's `--dns` servers, for containers that name none themselves.
-    fn daemon_dns(&self) -> Vec<String> {
-        self.cfg
-            .network
-            .iter()
-            .flat_map(|n| n.dns.iter().map(ToString::to_string))
-            .collect()
-    }
-
-    pub(crate) fn net(&self) -> Result<&Networks> {
-        self.net.get().ok_or_else(|| {
-            EngineError::Internal("networking is not available in this daemon".into())
-        })
-    }
-
-    /// The mode a create request gets when it names none.
-    fn default_mode(&self) -> &'static str {
-        if self.cfg.rootless {
-            return self.rootless_default_mode();
-        }
-        match self.net.get().map(|n| n.get("bridge").is_ok()) {
-            Some(true) => "bridge",
-            _ => "none",
-        }
+        self.networks.open_manager(&alive);
     }
 
     /// Normalises `NetworkMode` and records the container's networks (create time).
@@ -171,7 +124,7 @@ impl Engine {
     ) -> Result<()> {
         let host = &mut rec.host_config;
         if host.network_mode.is_empty() || host.network_mode == "default" {
-            host.network_mode = self.default_mode().into();
+            host.network_mode = self.networks.default_mode().into();
         }
         let mode = host.network_mode.clone();
         let endpoints = networking
@@ -186,7 +139,7 @@ impl Engine {
             Self::find_id(inner, other)?;
         }
         if mode == crate::rootless_net::PASTA {
-            return self.pasta_register(host);
+            return self.networks.pasta_register(host);
         }
         if matches!(mode.as_str(), "none" | "host") || mode.starts_with("container:") {
             if mode.starts_with("container:") && !host.net.port_bindings.is_empty() {
@@ -197,7 +150,7 @@ impl Engine {
             }
             return Ok(());
         }
-        let net = self.net()?;
+        let net = self.networks.net()?;
         let mut requests = Vec::new();
         // Docker's CLI names the default network "default" in EndpointsConfig.
         let primary = endpoints
@@ -269,7 +222,7 @@ impl Engine {
             search: host.net.dns_search.clone(),
             options: host.net.dns_options.clone(),
             extra_hosts: host.net.extra_hosts.clone(),
-            daemon_servers: self.daemon_dns(),
+            daemon_servers: self.networks.daemon_dns(),
         };
         let (ns, files) = if let Some(other) = mode.strip_prefix("container:") {
             let oid = Self::find_id(&self.lock(), other)?;
@@ -285,8 +238,8 @@ impl Engine {
                     ))
                 })?;
             let path = self
-                .net
-                .get()
+                .networks
+                .manager()
                 .and_then(|n| n.container(&oid))
                 .and_then(|c| c.netns)
                 .unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/ns/net")));
@@ -299,11 +252,11 @@ impl Engine {
                 .map_err(net_err)?;
             (NsMode::Host, files)
         } else if mode == crate::rootless_net::PASTA {
-            let path = self.pasta_setup(id, host)?;
+            let path = self.networks.pasta_setup(id, host)?;
             let written =
                 berth_network::files::write(&files, &cfg.hostname, None, &dns, None, false);
             if let Err(e) = written {
-                self.pasta_teardown(id);
+                self.networks.pasta_teardown(id);
                 return Err(net_err(e));
             }
             (NsMode::Join(path), files)
@@ -312,7 +265,7 @@ impl Engine {
                 .map_err(net_err)?;
             (NsMode::Fresh, files)
         } else {
-            let net = self.net()?;
+            let net = self.networks.net()?;
             let path = net.setup(id).map_err(net_err)?;
             let (own, embedded) = first_addresses(net, id);
             let written =
@@ -328,65 +281,10 @@ impl Engine {
         };
         let r = edit_spec(spec, &ns, &files);
         if r.is_err() {
-            self.net_teardown(id);
+            self.networks.net_teardown(id);
         }
         tracing::debug!("network of {id} ({mode}) ready in {:?}", t.elapsed());
         r
-    }
-
-    /// At daemon shutdown: removes bridges and rules no running container needs.
-    pub fn network_shutdown(&self) {
-        if let Some(n) = self.net.get() {
-            n.shutdown();
-        }
-    }
-
-    /// Releases the network of a container that stopped.
-    pub(crate) fn net_teardown(&self, id: &str) {
-        if self.cfg.rootless {
-            self.pasta_teardown(id);
-        }
-        if let Some(n) = self.net.get() {
-            let t = std::time::Instant::now();
-            n.teardown(id);
-            tracing::debug!("network of {id} released in {:?}", t.elapsed());
-        }
-    }
-
-    /// Forgets a removed container's networking.
-    pub(crate) fn net_unregister(&self, id: &str) {
-        if self.cfg.rootless {
-            self.pasta_teardown(id);
-        }
-        if let Some(n) = self.net.get() {
-            n.unregister(id);
-        }
-    }
-
-    /// Follows a rename in the DNS names.
-    pub(crate) fn net_rename(&self, id: &str, name: &str) {
-        if let Some(n) = self.net.get() {
-            n.rename(id, name);
-        }
-    }
-
-    /// The `NetworkSettings` of `inspect`.
-    pub(crate) fn network_settings(&self, rec: &ContainerRecord) -> Value {
-        let exposed: Vec<String> = rec.config.net.exposed_ports.keys().cloned().collect();
-        match self.net.get() {
-            Some(n) => n.settings(&rec.id, &exposed, &rec.host_config.network_mode),
-            None if self.cfg.rootless => self.pasta_settings(rec),
-            None => json!({"Networks": {}}),
-        }
-    }
-
-    /// `ps`'s `Ports`.
-    pub(crate) fn summary_ports(&self, rec: &ContainerRecord) -> Vec<Value> {
-        match self.net.get() {
-            Some(n) => n.summary_ports(&rec.id),
-            None if self.cfg.rootless => self.pasta_summary_ports(rec),
-            None => Vec::new(),
-        }
     }
 
     /// The three files' host paths for inspect (`ResolvConfPath`, `HostnamePath`, `HostsPath`).
@@ -400,6 +298,120 @@ impl Engine {
             }
         };
         (s(&f.resolv_conf), s(&f.hostname), s(&f.hosts))
+    }
+}
+
+impl Networks {
+    /// Opens the network manager and reconciles it (`alive`: whether a container runs).
+    /// Failure is logged: containers then run without networks but `none` still works.
+    pub(crate) fn open_manager(&self, alive: &dyn Fn(&str) -> Option<bool>) {
+        let Some(opts) = &self.cfg.network else {
+            return;
+        };
+        let default_bridge = match opts.bridge.as_deref() {
+            None | Some("none") => None,
+            Some(name) => match default_bridge(name, opts.bip.as_deref()) {
+                Ok(b) => Some(b),
+                Err(e) => {
+                    tracing::error!("default bridge: {e}");
+                    None
+                }
+            },
+        };
+        let cfg = NetConfig {
+            state_dir: self.cfg.data_root.join("network"),
+            netns_dir: self.cfg.exec_root.join("netns"),
+            table: table_name(&self.cfg.data_root),
+            default_bridge,
+            dns_upstream: opts.dns.clone(),
+        };
+        match NetManager::open(cfg, alive) {
+            Ok(n) => {
+                let _ = self.manager.set(n);
+            }
+            Err(e) => tracing::error!("networking disabled: {e}"),
+        }
+    }
+
+    /// The daemon's `--dns` servers, for containers that name none themselves.
+    pub(crate) fn daemon_dns(&self) -> Vec<String> {
+        self.cfg
+            .network
+            .iter()
+            .flat_map(|n| n.dns.iter().map(ToString::to_string))
+            .collect()
+    }
+
+    pub(crate) fn net(&self) -> Result<&NetManager> {
+        self.manager().ok_or_else(|| {
+            EngineError::Internal("networking is not available in this daemon".into())
+        })
+    }
+
+    /// The mode a create request gets when it names none.
+    pub(crate) fn default_mode(&self) -> &'static str {
+        if self.cfg.rootless {
+            return self.rootless_default_mode();
+        }
+        match self.manager().map(|n| n.get("bridge").is_ok()) {
+            Some(true) => "bridge",
+            _ => "none",
+        }
+    }
+
+    /// At daemon shutdown: removes bridges and rules no running container needs.
+    pub fn shutdown(&self) {
+        if let Some(n) = self.manager() {
+            n.shutdown();
+        }
+    }
+
+    /// Releases the network of a container that stopped.
+    pub(crate) fn net_teardown(&self, id: &str) {
+        if self.cfg.rootless {
+            self.pasta_teardown(id);
+        }
+        if let Some(n) = self.manager() {
+            let t = std::time::Instant::now();
+            n.teardown(id);
+            tracing::debug!("network of {id} released in {:?}", t.elapsed());
+        }
+    }
+
+    /// Forgets a removed container's networking.
+    pub(crate) fn net_unregister(&self, id: &str) {
+        if self.cfg.rootless {
+            self.pasta_teardown(id);
+        }
+        if let Some(n) = self.manager() {
+            n.unregister(id);
+        }
+    }
+
+    /// Follows a rename in the DNS names.
+    pub(crate) fn net_rename(&self, id: &str, name: &str) {
+        if let Some(n) = self.manager() {
+            n.rename(id, name);
+        }
+    }
+
+    /// The `NetworkSettings` of `inspect`.
+    pub(crate) fn network_settings(&self, rec: &ContainerRecord) -> Value {
+        let exposed: Vec<String> = rec.config.net.exposed_ports.keys().cloned().collect();
+        match self.manager() {
+            Some(n) => n.settings(&rec.id, &exposed, &rec.host_config.network_mode),
+            None if self.cfg.rootless => self.pasta_settings(rec),
+            None => json!({"Networks": {}}),
+        }
+    }
+
+    /// `ps`'s `Ports`.
+    pub(crate) fn summary_ports(&self, rec: &ContainerRecord) -> Vec<Value> {
+        match self.manager() {
+            Some(n) => n.summary_ports(&rec.id),
+            None if self.cfg.rootless => self.pasta_summary_ports(rec),
+            None => Vec::new(),
+        }
     }
 }
 
@@ -452,7 +464,7 @@ fn default_bridge(
 
 /// The container's address on its first network, and the embedded DNS server's (that
 /// network's gateway) when it is a user-defined one: what its `/etc` files name.
-fn first_addresses(net: &Networks, id: &str) -> (Option<Ipv4Addr>, Option<Ipv4Addr>) {
+fn first_addresses(net: &NetManager, id: &str) -> (Option<Ipv4Addr>, Option<Ipv4Addr>) {
     let c = net.container(id).unwrap_or_default();
     let first = c.requests.first().and_then(|r| net.get(&r.network).ok());
     let own = first

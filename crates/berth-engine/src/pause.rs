@@ -3,10 +3,10 @@
 
 use berth_runtime::container::Container;
 
+use crate::containers::Containers;
 use crate::error::{EngineError, Result};
-use crate::Engine;
 
-impl Engine {
+impl Containers {
     /// Freezes every process of a running container.
     pub fn pause(&self, key: &str) -> Result<()> {
         self.set_paused(key, true)

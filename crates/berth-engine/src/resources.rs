@@ -1,6 +1,6 @@
 //! Resource limits: docker's `Resources` (the part of `HostConfig` that `update` may change,
 //! plus `ShmSize`), checked with docker's messages, turned into the spec's `linux.resources`,
-//! `process.rlimits`, device nodes and `/dev/shm` size, and applied live by [`Engine::update`]
+//! `process.rlimits`, device nodes and `/dev/shm` size, and applied live by [`Containers::update`](crate::Containers::update)
 //! to the container's cgroup (`/berth/<id>` in whichever hierarchy holds each controller).
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};

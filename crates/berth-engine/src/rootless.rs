@@ -14,7 +14,7 @@ use berth_runtime::oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 
 use crate::error::EngineError;
-use crate::{Engine, Result};
+use crate::{Containers, Result};
 
 /// Whether `id` falls in a `/proc/self/{uid,gid}_map` text's ranges (inside ids).
 fn mapped(map: &str, id: u32) -> bool {
@@ -132,7 +132,7 @@ pub(crate) fn proc_stats(pids: &[i32]) -> berth_cgroups::Stats {
     s
 }
 
-impl Engine {
+impl Containers {
     /// A rootless container's counters when it has no cgroup (see [`proc_stats`]); `None`
     /// when the cgroup is the source (rootful, or a writable cgroup).
     pub(crate) fn rootless_stats(&self, id: &str) -> Option<berth_cgroups::Stats> {
@@ -168,19 +168,20 @@ impl Engine {
         }
         let bad = |e: serde_json::Error| EngineError::Internal(format!("container spec: {e}"));
         let mut v = serde_json::to_value(spec).map_err(bad)?;
-        self.rootless_apply_value(&mut v)?;
+        rootless_apply_value(self.cfg.rootless, &mut v)?;
         serde_json::from_value(v).map_err(bad)
     }
+}
 
-    /// [`Engine::rootless_apply`] on a spec already in JSON form (build RUN steps).
-    pub(crate) fn rootless_apply_value(&self, v: &mut Value) -> Result<()> {
-        if !self.cfg.rootless {
-            return Ok(());
-        }
-        let read = |f| std::fs::read_to_string(f).unwrap_or_default();
-        let (uid_map, gid_map) = (read("/proc/self/uid_map"), read("/proc/self/gid_map"));
-        adjust(v, (&uid_map, &gid_map), cgroups_writable())
+/// `Containers::rootless_apply` on a spec already in JSON form (also build RUN steps):
+/// nothing unless the daemon is rootless.
+pub(crate) fn rootless_apply_value(rootless: bool, v: &mut Value) -> Result<()> {
+    if !rootless {
+        return Ok(());
     }
+    let read = |f| std::fs::read_to_string(f).unwrap_or_default();
+    let (uid_map, gid_map) = (read("/proc/self/uid_map"), read("/proc/self/gid_map"));
+    adjust(v, (&uid_map, &gid_map), cgroups_writable())
 }
 
 #[cfg(test)]

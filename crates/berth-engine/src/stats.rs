@@ -7,9 +7,9 @@
 use berth_cgroups::stats::{BlkioEntry, Stats};
 use serde_json::{json, Map, Value};
 
+use crate::containers::Containers;
 use crate::error::{EngineError, Result};
 use crate::time::{now_rfc3339, ZERO_TIME};
-use crate::Engine;
 
 /// Host CPU time in nanoseconds: the `cpu` line of `/proc/stat` (docker's `system_cpu_usage`).
 pub fn system_cpu_usage() -> u64 {
@@ -154,7 +154,7 @@ pub fn with_previous(mut cur: Value, prev: Option<&Value>) -> Value {
     cur
 }
 
-impl Engine {
+impl Containers {
     /// One reading of container `key`'s counters (zeros when it is not running), with
     /// `prev`'s CPU counters as `precpu_stats`.
     pub fn stats(&self, key: &str, prev: Option<&Value>) -> Result<Value> {

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use berth_runtime::container::Container;
 
+use crate::containers::Containers;
 use crate::error::{EngineError, Result};
-use crate::Engine;
 
 /// docker's `{"Titles": [...], "Processes": [[...]]}`.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -151,7 +151,7 @@ fn top_with_ps(ps_args: &str, pids: &[i32]) -> Result<TopResult> {
     parse_ps(&String::from_utf8_lossy(&out.stdout), pids)
 }
 
-impl Engine {
+impl Containers {
     /// `docker top`: the processes of running container `key`; with `ps_args`, as the host's
     /// `ps` shows them with those options.
     pub fn top(&self, key: &str, ps_args: &str) -> Result<TopResult> {

@@ -224,7 +224,7 @@ pub fn apply(
     Ok(())
 }
 
-impl crate::Engine {
+impl crate::containers::Containers {
     /// The daemon's remap for this container, if it is remapped.
     pub(crate) fn remap_for(&self, host: &HostConfig) -> Option<&Remap> {
         Remap::for_container(self.cfg.userns_remap.as_deref(), host)

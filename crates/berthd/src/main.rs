@@ -290,7 +290,7 @@ fn main() -> Result<()> {
         });
     }
     if !flags.registry.insecure.is_empty() || !flags.registry.mirrors.is_empty() {
-        berth_engine::registry::set_registry_options(flags.registry.clone());
+        engine_cfg.registry = flags.registry.clone();
     }
     engine_cfg.userns_remap = config::userns_remap(flags.userns_remap.as_deref())?;
     let engine = berth_engine::Engine::open(engine_cfg).context("opening the engine")?;
@@ -347,7 +347,7 @@ async fn serve(
     for path in &sockets {
         let _ = std::fs::remove_file(path);
     }
-    engine.network_shutdown();
+    engine.networks().shutdown();
     tracing::info!("berthd stopped; containers keep running under their shims");
     Ok(())
 }

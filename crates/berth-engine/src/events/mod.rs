@@ -9,8 +9,8 @@ use tokio::sync::broadcast;
 
 mod filter;
 
-use crate::Engine;
 pub use filter::EventFilter;
+use std::sync::Mutex;
 
 /// How many past events `since` can reach back to.
 const HISTORY: usize = 1024;
@@ -106,7 +106,13 @@ impl EventStream {
     }
 }
 
-impl Engine {
+/// The events service: history and live feed, behind its own lock.
+#[derive(Default)]
+pub struct Events {
+    bus: Mutex<EventBus>,
+}
+
+impl Events {
     /// Records an event and hands it to every subscriber.
     pub(crate) fn emit(&self, kind: &str, action: &str, id: &str, attrs: &[(&str, &str)]) {
         let d = SystemTime::now()
@@ -126,7 +132,7 @@ impl Engine {
             time: d.as_secs() as i64,
             time_nano: d.as_nanos() as i64,
         };
-        let mut bus = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let mut bus = self.bus.lock().unwrap_or_else(|p| p.into_inner());
         if bus.history.len() == HISTORY {
             bus.history.pop_front();
         }
@@ -135,37 +141,16 @@ impl Engine {
         let _ = bus.live.send(e);
     }
 
-    /// Emits a container event with docker's attributes: the container's labels, `image`
-    /// and `name`, plus `extra` (label filters on events match the labels).
-    pub(crate) fn emit_container(&self, id: &str, action: &str, extra: &[(&str, &str)]) {
-        let (image, name, labels) = self
-            .lock()
-            .containers
-            .get(id)
-            .map(|r| {
-                let labels = r.config.labels.clone();
-                (r.config.image.clone(), r.short_name().to_owned(), labels)
-            })
-            .unwrap_or_default();
-        let mut attrs: Vec<(&str, &str)> = labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        attrs.extend_from_slice(&[("image", &image), ("name", &name)]);
-        attrs.extend_from_slice(extra);
-        self.emit("container", action, id, &attrs);
-    }
-
     /// `GET /events`: past events at or after `since` (none if not given), then live ones,
     /// those `filter` lets through; ends at `until` if given.
-    pub fn events(
+    pub fn subscribe(
         &self,
         since: Option<i64>,
         until: Option<i64>,
         filter: EventFilter,
     ) -> EventStream {
         // Subscribed under the lock that `emit` takes: no event falls between backlog and feed.
-        let bus = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let bus = self.bus.lock().unwrap_or_else(|p| p.into_inner());
         let rx = bus.live.subscribe();
         let backlog = match since {
             Some(s) => bus

@@ -6,9 +6,9 @@ use std::io::Write;
 use berth_image::store::{ChangeKind, CommitOptions};
 use serde::Serialize;
 
+use crate::containers::Containers;
 use crate::error::{EngineError, Result};
 use crate::model::ContainerRecord;
-use crate::Engine;
 
 /// What `POST /commit` asks for.
 #[derive(Debug, Clone, Default)]
@@ -135,7 +135,7 @@ fn config_changes(rec: &ContainerRecord) -> Vec<String> {
     out
 }
 
-impl Engine {
+impl Containers {
     fn container_record(&self, key: &str) -> Result<ContainerRecord> {
         let inner = self.lock();
         let id = Self::find_id(&inner, key)?;
@@ -165,6 +165,7 @@ impl Engine {
         };
         let info = self
             .images
+            .store
             .commit(&rec.id, &opts, req.repo_tag.as_deref())
             .map_err(|e| match e {
                 berth_image::StoreError::Change(c) => EngineError::InvalidParameter(c.to_string()),
@@ -181,7 +182,7 @@ impl Engine {
     /// `docker diff CONTAINER`: paths added, changed and deleted in the writable layer.
     pub fn container_changes(&self, container: &str) -> Result<Vec<ChangeItem>> {
         let rec = self.container_record(container)?;
-        let changes = self.images.diff(&rec.id)?;
+        let changes = self.images.store.diff(&rec.id)?;
         let items = changes
             .into_iter()
             .map(|c| ChangeItem {
@@ -195,6 +196,7 @@ impl Engine {
             .collect();
         let upper = self
             .images
+            .store
             .snapshots()
             .upper_dir(&rec.id)
             .map_err(berth_image::StoreError::from)?;
@@ -215,7 +217,7 @@ impl Engine {
             if rec.state.running && super::is_mount_point(&rootfs) {
                 berth_image::archive::export_dir(&rootfs, w)?;
             } else {
-                self.images.export_container(&rec.id, w)?;
+                self.images.store.export_container(&rec.id, w)?;
             }
             Ok(())
         })?;

@@ -9,7 +9,35 @@ use serde_json::{json, Value};
 
 use super::net_err;
 use crate::error::{EngineError, Result};
-use crate::Engine;
+use std::sync::{Arc, OnceLock};
+
+use crate::containers::Containers;
+use crate::{EngineConfig, Events};
+
+/// The networks service: the network objects (`/networks`), the daemon's network manager
+/// (`berth-network`) and each container's endpoints in it, the rootless user-mode network.
+pub struct Networks {
+    pub(crate) cfg: EngineConfig,
+    /// Set once at open; unset when networking is off or failed to open.
+    pub(crate) manager: OnceLock<berth_network::Networks>,
+    pub(crate) events: Arc<Events>,
+}
+
+impl Networks {
+    /// A service whose manager `open_manager` sets up.
+    pub(crate) fn new(cfg: EngineConfig, events: Arc<Events>) -> Networks {
+        Networks {
+            cfg,
+            manager: OnceLock::new(),
+            events,
+        }
+    }
+
+    /// The manager, when networking is on.
+    pub(crate) fn manager(&self) -> Option<&berth_network::Networks> {
+        self.manager.get()
+    }
+}
 
 /// The body of `POST /networks/create`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -103,9 +131,9 @@ pub fn parse_filters(raw: Option<&str>) -> Result<BTreeMap<String, Vec<String>>>
     Ok(out)
 }
 
-impl Engine {
+impl Networks {
     /// `GET /networks`: every network (docker's shape), filtered.
-    pub fn networks(&self, filters: Option<&str>) -> Result<Vec<Value>> {
+    pub fn list(&self, filters: Option<&str>) -> Result<Vec<Value>> {
         let f = parse_filters(filters)?;
         let net = self.net()?;
         let mut all: Vec<Value> = net.list().iter().map(|n| net.inspect(n)).collect();
@@ -115,7 +143,7 @@ impl Engine {
     }
 
     /// `GET /networks/{id}`.
-    pub fn network_inspect(&self, key: &str) -> Result<Value> {
+    pub fn inspect(&self, key: &str) -> Result<Value> {
         if matches!(key, "host" | "none") {
             return Ok(builtin(key));
         }
@@ -125,7 +153,7 @@ impl Engine {
     }
 
     /// `POST /networks/create`: returns the new id.
-    pub fn network_create(&self, req: NetworkCreateRequest) -> Result<String> {
+    pub fn create(&self, req: NetworkCreateRequest) -> Result<String> {
         let pool = req
             .ipam
             .and_then(|i| i.config)
@@ -149,21 +177,21 @@ impl Engine {
     }
 
     /// A network event with docker's `name` and `type` attributes plus `extra`.
-    fn emit_network(&self, id: &str, action: &str, name: &str, extra: &[(&str, &str)]) {
+    pub(crate) fn emit_network(&self, id: &str, action: &str, name: &str, extra: &[(&str, &str)]) {
         let mut attrs = vec![("name", name), ("type", "bridge")];
         attrs.extend_from_slice(extra);
-        self.emit("network", action, id, &attrs);
+        self.events.emit("network", action, id, &attrs);
     }
 
     /// The id and name of the network `key` names, for events.
-    fn network_names(&self, key: &str) -> Result<(String, String)> {
-        let v = self.network_inspect(key)?;
+    pub(crate) fn network_names(&self, key: &str) -> Result<(String, String)> {
+        let v = self.inspect(key)?;
         let field = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
         Ok((field("Id"), field("Name")))
     }
 
     /// `DELETE /networks/{id}`.
-    pub fn network_remove(&self, key: &str) -> Result<()> {
+    pub fn remove(&self, key: &str) -> Result<()> {
         if matches!(key, "host" | "none") {
             return Err(EngineError::Conflict(format!(
                 "{key} is a pre-defined network and cannot be removed"
@@ -175,10 +203,12 @@ impl Engine {
     }
 
     /// `POST /networks/prune`: names of the removed networks.
-    pub fn network_prune(&self) -> Result<Vec<String>> {
+    pub fn prune(&self) -> Result<Vec<String>> {
         Ok(self.net()?.prune())
     }
+}
 
+impl Containers {
     /// `POST /networks/{id}/connect`.
     pub fn network_connect(
         &self,
@@ -208,8 +238,9 @@ impl Engine {
             })?),
             None => None,
         };
-        let (net_id, name) = self.network_names(network)?;
-        self.net()?
+        let (net_id, name) = self.networks.network_names(network)?;
+        self.networks
+            .net()?
             .connect(
                 &id,
                 AttachRequest {
@@ -220,16 +251,21 @@ impl Engine {
                 },
             )
             .map_err(net_err)?;
-        self.emit_network(&net_id, "connect", &name, &[("container", &id)]);
+        self.networks
+            .emit_network(&net_id, "connect", &name, &[("container", &id)]);
         Ok(())
     }
 
     /// `POST /networks/{id}/disconnect`.
     pub fn network_disconnect(&self, network: &str, container: &str) -> Result<()> {
         let id = Self::find_id(&self.lock(), container)?;
-        let (net_id, name) = self.network_names(network)?;
-        self.net()?.disconnect(&id, network).map_err(net_err)?;
-        self.emit_network(&net_id, "disconnect", &name, &[("container", &id)]);
+        let (net_id, name) = self.networks.network_names(network)?;
+        self.networks
+            .net()?
+            .disconnect(&id, network)
+            .map_err(net_err)?;
+        self.networks
+            .emit_network(&net_id, "disconnect", &name, &[("container", &id)]);
         Ok(())
     }
 }

@@ -6,9 +6,9 @@ use serde_json::Value;
 
 use super::bad;
 use super::{oci_resources, validate};
+use crate::containers::Containers;
 use crate::error::{EngineError, Result};
 use crate::model::{Resources, UpdateConfig};
-use crate::Engine;
 
 /// Docker's update rule: non-zero fields of `new` replace those of `cur`, with docker's
 /// conflict messages.
@@ -72,7 +72,7 @@ fn merge(cur: &mut Resources, new: &Resources) -> Result<()> {
     Ok(())
 }
 
-impl Engine {
+impl Containers {
     /// `docker update`: changes the limits (and restart policy) of a container, live when it
     /// runs. Returns docker's warnings.
     pub fn update(&self, key: &str, upd: UpdateConfig) -> Result<Vec<String>> {

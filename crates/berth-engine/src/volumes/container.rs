@@ -14,7 +14,7 @@ use super::store::ANONYMOUS_LABEL;
 use crate::error::{EngineError, Result};
 use crate::model::MountPoint;
 use crate::model::{ContainerConfig, HostConfig};
-use crate::{Engine, Inner};
+use crate::{Containers, Inner};
 
 /// Adds `mp`, refusing a second mount on the same path; entries from `--volumes-from`
 /// (`inherited`) give way.
@@ -34,7 +34,7 @@ fn push(out: &mut Vec<MountPoint>, inherited: &mut Vec<String>, mp: MountPoint) 
     Ok(())
 }
 
-impl Engine {
+impl Containers {
     /// Resolves a new container's mounts from its `HostConfig` and the image's `VOLUME`s
     /// (merged into `cfg.volumes`), creates the volumes they need and records the references.
     /// On error nothing is left behind. Called by `create` with the engine lock held.
@@ -51,7 +51,7 @@ impl Engine {
         for raw in &host.storage.volumes_from {
             let (key, rw) = parse_volumes_from(raw)?;
             let other = Self::find_id(inner, key)?;
-            for mut mp in self.volumes.mounts_of(&other) {
+            for mut mp in self.volumes.store.mounts_of(&other) {
                 if mp.kind == "tmpfs" {
                     continue;
                 }
@@ -93,7 +93,7 @@ impl Engine {
                     mp.name = crate::names::new_id()?;
                     labels.insert(ANONYMOUS_LABEL.into(), String::new());
                 }
-                let (_, new) = self.volumes.create(&mp.name, "local", labels, opts)?;
+                let (_, new) = self.volumes.store.create(&mp.name, "local", labels, opts)?;
                 if new {
                     created.push(mp.name.clone());
                 }
@@ -105,16 +105,17 @@ impl Engine {
                     crate::perms::create_dir_all(p, crate::perms::SHARED)?;
                 }
             }
-            self.volumes.attach(id, out.clone())
+            self.volumes.store.attach(id, out.clone())
         })();
         if let Err(e) = result {
             for name in created {
-                let _ = self.volumes.remove(&name, true);
+                let _ = self.volumes.store.remove(&name, true);
             }
             return Err(e);
         }
         for name in &created {
-            self.emit("volume", "create", name, &[("driver", "local")]);
+            self.events
+                .emit("volume", "create", name, &[("driver", "local")]);
         }
         Ok(())
     }
@@ -122,12 +123,12 @@ impl Engine {
     /// Drops a removed container's volume references; with `remove_anonymous` (`rm -v`,
     /// `--rm`) its anonymous volumes go too, unless another container still uses them.
     pub(crate) fn release_mounts(&self, id: &str, remove_anonymous: bool) {
-        let mounts = self.volumes.detach(id);
+        let mounts = self.volumes.store.detach(id);
         if !remove_anonymous {
             return;
         }
         for mp in mounts.iter().filter(|m| m.anonymous) {
-            if let Err(e) = self.volume_remove(&mp.name, true) {
+            if let Err(e) = self.volumes.remove(&mp.name, true) {
                 tracing::warn!("removing anonymous volume {}: {e}", mp.name);
             }
         }
@@ -135,15 +136,16 @@ impl Engine {
 
     /// A container stopped (or failed to start): release the volume mounts it held.
     pub(crate) fn volumes_stopped(&self, id: &str) {
-        self.volumes.stopped(id);
+        self.volumes.store.stopped(id);
     }
 
-    /// `docker rm [-v]`: [`Engine::remove`], then with `volumes` the container's anonymous
+    /// `docker rm [-v]`: [`Containers::remove`], then with `volumes` the container's anonymous
     /// volumes.
     pub fn remove_with_volumes(&self, key: &str, force: bool, volumes: bool) -> Result<()> {
         let id = Self::find_id(&self.lock(), key)?;
         let anonymous: Vec<String> = self
             .volumes
+            .store
             .mounts_of(&id)
             .into_iter()
             .filter(|m| m.anonymous)
@@ -152,7 +154,7 @@ impl Engine {
         self.remove(&id, force)?;
         if volumes {
             for name in anonymous {
-                if let Err(e) = self.volume_remove(&name, true) {
+                if let Err(e) = self.volumes.remove(&name, true) {
                     tracing::warn!("removing anonymous volume {name}: {e}");
                 }
             }
@@ -163,10 +165,11 @@ impl Engine {
     /// `Mounts` of `inspect` and `ps` in docker's shape.
     pub(crate) fn mounts_view(&self, id: &str) -> Vec<Value> {
         self.volumes
+            .store
             .mounts_of(id)
             .iter()
             .map(|m| {
-                let src = m.volume_name().map(|n| self.volumes.data_dir(n));
+                let src = m.volume_name().map(|n| self.volumes.store.data_dir(n));
                 m.docker_view(src.as_deref())
             })
             .collect()
@@ -176,7 +179,7 @@ impl Engine {
     /// container).
     pub(crate) fn mount_source(&self, mp: &MountPoint) -> Option<PathBuf> {
         match mp.kind.as_str() {
-            "volume" => Some(self.volumes.data_dir(&mp.name)),
+            "volume" => Some(self.volumes.store.data_dir(&mp.name)),
             "bind" => Some(PathBuf::from(&mp.source)),
             _ => None,
         }
@@ -184,14 +187,14 @@ impl Engine {
 
     /// A container's mount points.
     pub(crate) fn mount_points(&self, id: &str) -> Vec<MountPoint> {
-        self.volumes.mounts_of(id)
+        self.volumes.store.mounts_of(id)
     }
 
     /// Adds the container's mounts to its spec at start: volumes with driver options are
     /// mounted, empty volumes filled from the image (`rootfs`), bind sources resolved to real
     /// paths; a user mount replaces a default mount on the same path.
     pub(crate) fn add_volume_mounts(&self, id: &str, rootfs: &Path, spec: &mut Spec) -> Result<()> {
-        let mut mps = self.volumes.mounts_of(id);
+        let mut mps = self.volumes.store.mounts_of(id);
         if mps.is_empty() {
             return Ok(());
         }
@@ -201,8 +204,8 @@ impl Engine {
             let mut options: Vec<String> = Vec::new();
             let (kind, source) = match mp.kind.as_str() {
                 "volume" => {
-                    self.volumes.ensure_mounted(&mp.name, id)?;
-                    let dir = self.volumes.data_dir(&mp.name);
+                    self.volumes.store.ensure_mounted(&mp.name, id)?;
+                    let dir = self.volumes.store.data_dir(&mp.name);
                     if mp.copy_data {
                         super::copyup::copy_up(rootfs, &mp.destination, &dir).map_err(|e| {
                             EngineError::Internal(format!(

@@ -1,0 +1,55 @@
+//! What spans the services: `docker system df`.
+
+use crate::error::Result;
+use crate::images::{ContainerUsage, DiskUsageReport};
+use crate::Engine;
+
+impl Engine {
+    /// `docker system df`.
+    pub fn disk_usage(&self) -> Result<DiskUsageReport> {
+        let du = self.images.store.disk_usage()?;
+        let mut images = self.images.list();
+        for i in &mut images {
+            if let Some(u) = du.images.iter().find(|u| u.id.to_string() == i.id) {
+                i.shared_size = u.shared_size as i64;
+                i.containers = u.containers as i64;
+                i.size = u.size;
+            }
+        }
+        let containers = self
+            .containers
+            .list(true)
+            .into_iter()
+            .map(|s| {
+                let size_rw = du
+                    .containers
+                    .iter()
+                    .find(|(id, _)| *id == s.id)
+                    .map_or(0, |(_, n)| *n);
+                let image = images
+                    .iter()
+                    .find(|i| i.id == s.image_id)
+                    .map_or(0, |i| i.size);
+                ContainerUsage {
+                    summary: s,
+                    size_rw,
+                    size_root_fs: size_rw + image,
+                }
+            })
+            .collect();
+        Ok(DiskUsageReport {
+            layers_size: du.layers_size + du.blobs_size,
+            images,
+            containers,
+            volumes: self
+                .volumes
+                .usage()
+                .iter()
+                .filter_map(|v| serde_json::to_value(v).ok())
+                .collect(),
+            build_cache: Vec::new(),
+            snapshots_size: du.layers_size,
+            blobs_size: du.blobs_size,
+        })
+    }
+}
