@@ -34,6 +34,19 @@ pub struct DaemonConfig {
     pub dns: Vec<String>,
     /// Remap containers' root to subordinate ids (`default`, `USER[:GROUP]`, `UID:GID`).
     pub userns_remap: Option<String>,
+    /// Where to listen (`unix://PATH`, `tcp://ADDR:PORT`), as `-H`.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// TLS on tcp:// hosts (`false`: plain HTTP, loopback only).
+    pub tls: Option<bool>,
+    /// TLS with client certificates checked against `tlscacert`.
+    pub tlsverify: Option<bool>,
+    /// The CA that signs client certificates.
+    pub tlscacert: Option<String>,
+    /// The server's certificate.
+    pub tlscert: Option<String>,
+    /// The server's private key.
+    pub tlskey: Option<String>,
     /// Berth's own (dockerd has no such key): the largest streamed request body (a build
     /// context as sent, `docker load`, `docker import`, `docker cp` into a container).
     pub max_upload_size: Option<Size>,
