@@ -112,11 +112,11 @@ pub fn tls(
 /// Serves plain HTTP on `listener`, turning away TLS clients with a log line.
 pub fn plain(listener: std::net::TcpListener) -> Result<Incoming<TcpStream>> {
     spawn_acceptor(listener, |tcp, peer| async move {
-        let local = tcp.local_addr().ok();
         match first_byte(&tcp).await {
             Some(TLS_HANDSHAKE) => {
+                let local = tcp.local_addr().map(|a| a.to_string()).unwrap_or_default();
                 tracing::warn!(
-                    "a TLS client ({peer}) connected to the plain HTTP port {local:?}: \
+                    "a TLS client ({peer}) connected to the plain HTTP port tcp://{local}: \
                      closed (this port serves HTTP without TLS; the client wants TLS)"
                 );
                 None
