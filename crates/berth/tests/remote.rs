@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "pty/mod.rs"]
+mod pty;
 #[path = "remote/setup.rs"]
 mod setup;
 
@@ -12,6 +14,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::{stderr, stdout, Daemon};
+use pty::OnPty;
 use setup::{free_port, run_bounded, Ca, Sshd, TlsDaemon};
 
 fn assert_ok(o: &Output, what: &str, log: &str) -> String {
@@ -90,6 +93,49 @@ fn berth_runs_the_tutorial_over_mutual_tls() {
     );
     let o = t.berth(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+}
+
+/// `exec -it` and `run -it` on a terminal, then a detach (ctrl-p ctrl-q), through `cmd`
+/// (a CLI already pointed at a remote daemon).
+fn terminal_session(cmd: impl Fn() -> Command, container: &str) {
+    let mut c = cmd();
+    c.args(["exec", "-it", container, "sh"]);
+    let mut p = OnPty::spawn(c);
+    p.send(b"echo $((6*7))x\n");
+    p.expect("42x");
+    p.send(b"exit 7\n");
+    assert_eq!(p.exit_code(), Some(7), "{}", p.text());
+    let mut c = cmd();
+    c.args(["run", "-it", "--name", "tty1", "busybox", "sh"]);
+    let mut p = OnPty::spawn(c);
+    p.send(b"echo in-$((1+1))\n");
+    p.expect("in-2");
+    // Detach: the CLI closes its side of the connection (TLS: close_notify, then the socket;
+    // ssh: the ssh process) and returns; the container keeps running.
+    p.send(b"\x10\x11");
+    assert_eq!(p.exit_code(), Some(0), "{}", p.text());
+    let mut c = cmd();
+    c.args(["inspect", "--format", "{{.State.Running}}", "tty1"]);
+    let o = run_bounded(c, None);
+    assert_eq!(stdout(&o), "true\n", "{}", stderr(&o));
+}
+
+#[test]
+fn terminals_work_over_tls() {
+    let t = TlsDaemon::start();
+    t.d.import_busybox();
+    t.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    terminal_session(
+        || {
+            let mut cmd = Command::new(common::BERTH);
+            cmd.env("DOCKER_HOST", t.host())
+                .env("DOCKER_TLS_VERIFY", "1")
+                .env("DOCKER_CERT_PATH", &t.certs)
+                .env("BERTH_CONFIG", t.d.dir.join("cfg"));
+            cmd
+        },
+        "box",
+    );
 }
 
 /// The docker CLI at `docker` against the TLS daemon, configured by docker's variables.
@@ -359,6 +405,17 @@ fn ssh_carries_berth_and_the_docker_cli_through_dial_stdio() {
     );
     // The container is the one the local socket sees: same daemon.
     assert!(d.ok(&["ps"]).contains(" s1\n"));
+    terminal_session(
+        || {
+            let mut cmd = Command::new(common::BERTH);
+            cmd.env("PATH", sshd.path())
+                .env("BERTH_CONFIG", d.dir.join("cfg"))
+                .env_remove("BERTH_HOST")
+                .args(["-H", &url]);
+            cmd
+        },
+        "s1",
+    );
     let Some(docker) = common::docker_cli() else {
         common::skip("docker CLI not installed");
         return;
@@ -443,4 +500,43 @@ fn contexts_store_endpoints_and_switch_between_them() {
     assert_eq!(ok(&["context", "ls", "-q"]), "default\n");
     assert!(!cfg.join("contexts/meta").join(&id).exists());
     assert!(!cfg.join("contexts/tls").join(&id).exists());
+}
+
+#[test]
+fn the_certificate_script_sets_up_mutual_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/tls-certs.sh");
+    let o = run_bounded(
+        {
+            let mut c = Command::new("bash");
+            c.arg(script).arg(&certs).args(["localhost", "127.0.0.1"]);
+            c
+        },
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let port = free_port();
+    let host = format!("tcp://127.0.0.1:{port}");
+    let f = |n: &str| certs.join(n).to_str().unwrap().to_owned();
+    let d = Daemon::start_with(&[
+        "--bridge",
+        "none",
+        "-H",
+        &host,
+        "--tlsverify",
+        "--tlscacert",
+        &f("ca.pem"),
+        "--tlscert",
+        &f("server-cert.pem"),
+        "--tlskey",
+        &f("server-key.pem"),
+    ]);
+    // The client's set is ca.pem, cert.pem, key.pem: DOCKER_CERT_PATH as made.
+    let mut cmd = Command::new(common::BERTH);
+    cmd.env("DOCKER_CERT_PATH", &certs)
+        .env("BERTH_CONFIG", d.dir.join("cfg"))
+        .args(["--tlsverify", "-H", &host, "version"]);
+    let out = assert_ok(&run_bounded(cmd, None), "version", &d.log());
+    assert!(out.contains("Server: Berth Engine"), "{out}");
 }
