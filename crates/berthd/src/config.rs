@@ -146,6 +146,20 @@ mod tests {
     }
 
     #[test]
+    fn remote_api_keys_are_dockerds() {
+        let c: DaemonConfig = serde_json::from_str(
+            r#"{"hosts": ["unix:///run/b.sock", "tcp://0.0.0.0:2376"], "tls": true,
+                "tlsverify": true, "tlscacert": "/c/ca.pem", "tlscert": "/c/cert.pem",
+                "tlskey": "/c/key.pem"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.hosts, ["unix:///run/b.sock", "tcp://0.0.0.0:2376"]);
+        assert_eq!((c.tls, c.tlsverify), (Some(true), Some(true)));
+        assert_eq!(c.tlscacert.as_deref(), Some("/c/ca.pem"));
+        assert_eq!(c.tlskey.as_deref(), Some("/c/key.pem"));
+    }
+
+    #[test]
     fn limit_keys_take_numbers_and_size_strings() {
         let c: DaemonConfig = serde_json::from_str(
             r#"{"max-upload-size": "1g", "build-context-max-size": 4096,
