@@ -174,7 +174,7 @@ fn set_current(name: &str) -> Result<(), Failure> {
     };
     write_file(
         &config_file(),
-        &serde_json::to_vec_pretty(&cfg).unwrap_or_default(),
+        &serde_json::to_vec_pretty(&cfg).map_err(fail)?,
         0o600,
     )
 }
@@ -284,7 +284,7 @@ fn create(name: &str, description: &str, docker: Option<&str>) -> Result<i32, Fa
         "Metadata": {"Description": description},
         "Endpoints": {"docker": {"Host": ep.host, "SkipTLSVerify": ep.skip_tls_verify}},
     });
-    let text = serde_json::to_vec(&meta).unwrap_or_default();
+    let text = serde_json::to_vec(&meta).map_err(fail)?;
     write_file(&meta_dir(name).join("meta.json"), &text, 0o644)?;
     println!("{name}");
     eprintln!("Successfully created context {name:?}");
