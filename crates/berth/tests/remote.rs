@@ -420,14 +420,25 @@ fn ssh_carries_berth_and_the_docker_cli_through_dial_stdio() {
         common::skip("docker CLI not installed");
         return;
     };
-    // docker runs `docker system dial-stdio` remotely: there `docker` is the berth CLI.
-    let mut cmd = Command::new(docker);
-    cmd.env("PATH", sshd.path())
-        .env("DOCKER_CONFIG", d.dir.join("docker-config"))
-        .env("DOCKER_HOST", &url)
-        .args(["run", "--rm", "busybox", "echo", "docker-via-ssh"]);
-    let o = run_bounded(cmd, None);
-    assert_eq!(assert_ok(&o, "docker over ssh", &log()), "docker-via-ssh\n");
+    // docker runs `docker system dial-stdio` remotely: there `docker` is the berth CLI. Both
+    // docker CLIs (28 and Debian's 20.10) when present.
+    let docker20 = Path::new("/usr/bin/docker");
+    for cli in [
+        Some(docker.as_path()),
+        Some(docker20).filter(|p| p.exists()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let mut cmd = Command::new(cli);
+        cmd.env("PATH", sshd.path())
+            .env("DOCKER_CONFIG", d.dir.join("docker-config"))
+            .env("DOCKER_HOST", &url)
+            .args(["run", "--rm", "busybox", "echo", "docker-via-ssh"]);
+        let o = run_bounded(cmd, None);
+        let what = format!("{} over ssh", cli.display());
+        assert_eq!(assert_ok(&o, &what, &log()), "docker-via-ssh\n");
+    }
 }
 
 #[test]
