@@ -246,6 +246,22 @@ impl TlsStream {
     }
 }
 
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last handle: end the session properly, so the daemon sees a clean close rather
+        // than a truncation.
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        st.conn.send_close_notify();
+        let mut out = Vec::new();
+        while st.conn.wants_write() {
+            if st.conn.write_tls(&mut out).is_err() {
+                break;
+            }
+        }
+        let _ = (&self.tcp).write_all(&out);
+    }
+}
+
 /// Handshake I/O errors: rustls puts its own error inside; an early EOF means the server
 /// closed on our ClientHello (berthd's plain port does so).
 fn handshake_error(e: io::Error) -> io::Error {
