@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
 
 export DEBIAN_FRONTEND=noninteractive
-need_pkgs=(busybox-static iproute2 nftables pkg-config podman docker-registry skopeo umoci apache2-utils gcc libc6-dev docker.io python3-docker uidmap passt)
+need_pkgs=(busybox-static iproute2 nftables pkg-config podman docker-registry skopeo umoci apache2-utils gcc libc6-dev docker.io python3-docker uidmap passt openssh-server)
 missing=()
 for p in "${need_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -20,6 +20,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$no_start" = 0 ] || rm -f /usr/sbin/policy-rc.d
   if command -v systemctl >/dev/null 2>&1; then
     systemctl disable --now docker.service docker.socket containerd.service >/dev/null 2>&1 || true
+    # openssh-server is wanted for sshd itself (tests/remote.rs starts its own on a free port
+    # with its own config): a machine that had no ssh server before gets none at boot either.
+    # One that had it keeps it untouched.
+    case " ${missing[*]} " in
+      *" openssh-server "*) systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true ;;
+    esac
   fi
 fi
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest

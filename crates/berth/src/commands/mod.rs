@@ -335,6 +335,11 @@ pub enum Command {
     },
     /// Copy files/folders between a container and the local filesystem.
     Cp(cp::CpArgs),
+    /// Manage contexts (named daemon endpoints).
+    Context {
+        #[command(subcommand)]
+        command: crate::context::ContextCommand,
+    },
     /// Manage Berth (`system df`, `system prune`).
     System {
         #[command(subcommand)]
@@ -538,6 +543,8 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         Command::Load(a) => images::load(c, &a),
         Command::Image { command } => images::image(c, command),
         Command::System { command } => system::system(c, command),
+        // Handled before connecting (`context::run`): contexts need no daemon.
+        Command::Context { command } => crate::context::run(command, ""),
         Command::Volume { command } => volume::volume(c, command),
         Command::Network { command } => network::network(c, command),
         Command::Port {

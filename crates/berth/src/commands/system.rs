@@ -2,7 +2,7 @@
 
 mod df;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 
 use serde_json::Value;
 
@@ -22,6 +22,36 @@ pub fn system(c: &Client, cmd: SystemCommand) -> Result<i32, Failure> {
             filters,
         } => df::prune(c, all, force, volumes, &filters),
         SystemCommand::Info => info(c),
+        SystemCommand::DialStdio => dial_stdio(c),
+    }
+}
+
+/// `berth system dial-stdio`: one connection to the daemon, relayed to stdin/stdout. Ends
+/// when the daemon closes the connection; the end of stdin half-closes it (the HTTP exchange
+/// or a hijacked stream may still answer).
+fn dial_stdio(c: &Client) -> Result<i32, Failure> {
+    let conn = c.connect()?;
+    let mut up = conn.try_clone()?;
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut up);
+            let _ = up.shutdown(std::net::Shutdown::Write);
+        })?;
+    let mut down = conn;
+    let mut out = std::io::stdout().lock();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match down.read(&mut buf) {
+            Ok(0) => return Ok(0),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure::daemon(e)),
+        };
+        // Stdout is line-buffered: every chunk goes out at once (attach keystrokes).
+        if out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+            return Ok(0);
+        }
     }
 }
 

@@ -180,7 +180,7 @@ async fn not_found(req: Request) -> ApiError {
 }
 
 /// The router behind the version-stripping rewrite.
-type Service = tower::util::MapRequest<Router, fn(Request) -> Request>;
+pub type Service = tower::util::MapRequest<Router, fn(Request) -> Request>;
 
 /// The whole API as a service for `axum::serve`.
 pub fn app(engine: AppState, limits: Limits) -> axum::routing::IntoMakeService<Service> {

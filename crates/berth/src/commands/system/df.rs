@@ -38,6 +38,10 @@ pub enum SystemCommand {
     },
     /// Display system-wide information.
     Info,
+    /// Proxy stdin and stdout to the daemon's socket (what `-H ssh://` runs on the remote
+    /// host, as `docker system dial-stdio`).
+    #[command(name = "dial-stdio", hide = true)]
+    DialStdio,
 }
 
 fn arr(v: &Value) -> Vec<Value> {
