@@ -2,7 +2,6 @@
 //! inspect/history/tag, commit/diff/export, save/load and prune/df in the submodules.
 
 mod archive;
-mod commit;
 pub mod filters;
 mod inspect;
 mod space;
@@ -20,10 +19,9 @@ use crate::error::{EngineError, Result};
 use crate::time::parse_rfc3339;
 use crate::{EngineConfig, Events};
 
-pub use commit::{ChangeItem, CommitRequest};
 pub use filters::ImageFilters;
 pub use inspect::{HistoryItem, ImageInspect};
-pub use space::{ContainerUsage, DiskUsageReport, ImagePruneReport};
+pub use space::ImagePruneReport;
 
 /// The images service: the image store, pulls and pushes, tags, save/load, prune.
 pub struct Images {

@@ -25,29 +25,21 @@
 
 #![warn(missing_docs)]
 
-pub mod archive;
-pub mod attach;
 pub mod build;
 mod containers;
 pub mod error;
 pub mod events;
 pub mod model;
 
-mod exec;
-mod exits;
 mod fsops;
 
 mod images;
 mod init;
-mod lifecycle;
 mod list_filters;
 /// Docker's `filters` JSON, one parser for every route that takes it.
 pub use list_filters::parse_fields as parse_filter_json;
-mod listing;
-pub mod logs;
 mod names;
 pub mod network;
-mod pause;
 pub mod perms;
 pub mod record;
 pub mod registry;
@@ -57,12 +49,11 @@ mod rootless_net;
 pub mod security;
 mod shim;
 pub mod spec;
-pub mod stats;
 mod system;
+pub use system::{ContainerUsage, DiskUsageReport};
 #[cfg(test)]
 mod tests;
 pub mod time;
-mod top;
 pub mod user;
 pub mod userns;
 pub mod volumes;
@@ -70,26 +61,27 @@ pub mod volumes;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use attach::{AttachConn, AttachTicket};
 pub use build::Builds;
+pub use containers::attach::{AttachConn, AttachTicket};
+pub use containers::exec::{ExecConfig, ExecInspect};
+pub use containers::exits::{WaitCondition, WaitResult, Waiter};
+pub use containers::logs::{LogEntry, LogOptions, LogPoll, LogReader, LogStream};
+pub use containers::top::TopResult;
 pub use containers::Containers;
 pub(crate) use containers::Inner;
+pub use containers::{archive, attach, logs, stats};
+pub use containers::{ChangeItem, CommitRequest};
 pub use containers::{ContainerInspect, ContainerSummary, CreateRequest, EngineInfo, ListFilters};
 pub use error::{EngineError, ErrorKind, Result};
 pub use events::Events;
 pub use events::{Event, EventFilter, EventStream};
-pub use exec::{ExecConfig, ExecInspect};
-pub use exits::{WaitCondition, WaitResult, Waiter};
 pub use images::Images;
 pub use images::{
-    ChangeItem, CommitRequest, ContainerUsage, DiskUsageReport, HistoryItem, ImageDeleteItem,
-    ImageFilters, ImageInspect, ImagePruneReport, ImageSummary,
+    HistoryItem, ImageDeleteItem, ImageFilters, ImageInspect, ImagePruneReport, ImageSummary,
 };
-pub use logs::{LogEntry, LogOptions, LogPoll, LogReader, LogStream};
 pub use model::{ContainerConfig, ContainerRecord, ContainerState, HostConfig, RestartPolicy};
 pub use network::Networks;
 pub use shim::ExitRecord;
-pub use top::TopResult;
 pub use volumes::Volumes;
 
 /// Where the engine keeps things, and which shim binary it runs.

@@ -11,17 +11,12 @@ pub(crate) use step::StepNet;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use berth_network::{
-    AttachRequest, ContainerNet, DnsConfig, EtcFiles, NetConfig, Networks as NetManager,
-};
+use berth_network::{AttachRequest, EtcFiles, NetConfig, Networks as NetManager};
 use berth_runtime::oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 
-use crate::containers::Containers;
 use crate::error::{EngineError, Result};
-use crate::model::{
-    ContainerConfig, ContainerRecord, EndpointSettings, HostConfig, NetworkingConfig,
-};
+use crate::model::{ContainerConfig, ContainerRecord, EndpointSettings, HostConfig};
 
 pub use ops::{NetworkCreateRequest, Networks};
 
@@ -40,7 +35,7 @@ pub struct NetworkOptions {
 }
 
 /// How a container's network namespace is made.
-enum NsMode {
+pub(crate) enum NsMode {
     /// The runtime makes a fresh one (`none`).
     Fresh,
     /// Join this one (our pinned namespace, or another container's).
@@ -50,7 +45,7 @@ enum NsMode {
 }
 
 impl EndpointSettings {
-    fn to_request(&self, network: &str) -> Result<AttachRequest> {
+    pub(crate) fn to_request(&self, network: &str) -> Result<AttachRequest> {
         let ipv4 = match self
             .ipam_config
             .as_ref()
@@ -105,200 +100,6 @@ fn table_name(data_root: &Path) -> String {
         h = (h ^ u32::from(*b)).wrapping_mul(0x0100_0193);
     }
     format!("berth_{h:08x}")
-}
-
-impl Containers {
-    /// Opens the network manager and reconciles it with the containers' states (after
-    /// `recover`, so running states are true).
-    pub(crate) fn open_network(&self) {
-        let alive = |id: &str| self.lock().containers.get(id).map(|r| r.state.running);
-        self.networks.open_manager(&alive);
-    }
-
-    /// Normalises `NetworkMode` and records the container's networks (create time).
-    pub(crate) fn net_register(
-        &self,
-        inner: &crate::Inner,
-        rec: &mut ContainerRecord,
-        networking: Option<&NetworkingConfig>,
-    ) -> Result<()> {
-        let host = &mut rec.host_config;
-        if host.network_mode.is_empty() || host.network_mode == "default" {
-            host.network_mode = self.networks.default_mode().into();
-        }
-        let mode = host.network_mode.clone();
-        let endpoints = networking
-            .and_then(|n| n.endpoints_config.clone())
-            .unwrap_or_default();
-        if let Some(other) = mode.strip_prefix("container:") {
-            if other.is_empty() {
-                return Err(EngineError::InvalidParameter(
-                    "container: needs a container".into(),
-                ));
-            }
-            Self::find_id(inner, other)?;
-        }
-        if mode == crate::rootless_net::PASTA {
-            return self.networks.pasta_register(host);
-        }
-        if matches!(mode.as_str(), "none" | "host") || mode.starts_with("container:") {
-            if mode.starts_with("container:") && !host.net.port_bindings.is_empty() {
-                return Err(EngineError::Conflict(
-                    "conflicting options: port publishing and the container type network mode"
-                        .into(),
-                ));
-            }
-            return Ok(());
-        }
-        let net = self.networks.net()?;
-        let mut requests = Vec::new();
-        // Docker's CLI names the default network "default" in EndpointsConfig.
-        let primary = endpoints
-            .get(&mode)
-            .or_else(|| endpoints.get("default"))
-            .cloned()
-            .unwrap_or_default();
-        let mut first = primary.to_request(&mode)?;
-        if first.mac.is_none() && !rec.config.net.mac_address.is_empty() {
-            first.mac = Some(rec.config.net.mac_address.clone());
-        }
-        requests.push(first);
-        for (name, ep) in &endpoints {
-            if name != &mode && name != "default" {
-                requests.push(ep.to_request(name)?);
-            }
-        }
-        for r in &requests {
-            net.validate(r).map_err(net_err)?;
-        }
-        let bindings = rec
-            .host_config
-            .net
-            .port_bindings
-            .iter()
-            .map(|(k, v)| {
-                let list = v
-                    .iter()
-                    .flatten()
-                    .map(|b| (b.host_ip.clone(), b.host_port.clone()))
-                    .collect();
-                (k.clone(), list)
-            })
-            .collect();
-        let exposed: Vec<String> = rec.config.net.exposed_ports.keys().cloned().collect();
-        let port_requests = berth_network::ports::requests(
-            &bindings,
-            &exposed,
-            rec.host_config.net.publish_all_ports,
-        )
-        .map_err(net_err)?;
-        net.register(
-            &rec.id,
-            ContainerNet {
-                name: rec.short_name().to_owned(),
-                hostname: rec.config.hostname.clone(),
-                requests,
-                port_requests,
-                ..Default::default()
-            },
-        )
-        .map_err(net_err)
-    }
-
-    /// Sets up the container's network and points the spec at it: namespace, `/etc` files.
-    /// Runs right before the shim; on error nothing network-related is left.
-    pub(crate) fn net_apply(
-        &self,
-        id: &str,
-        cfg: &ContainerConfig,
-        host: &HostConfig,
-        spec: Spec,
-    ) -> Result<Spec> {
-        let t = std::time::Instant::now();
-        let mode = host.network_mode.as_str();
-        let files = EtcFiles::in_dir(&self.records.container_dir(id));
-        let dns = DnsConfig {
-            servers: host.net.dns.clone(),
-            search: host.net.dns_search.clone(),
-            options: host.net.dns_options.clone(),
-            extra_hosts: host.net.extra_hosts.clone(),
-            daemon_servers: self.networks.daemon_dns(),
-        };
-        let (ns, files) = if let Some(other) = mode.strip_prefix("container:") {
-            let oid = Self::find_id(&self.lock(), other)?;
-            let pid = self
-                .lock()
-                .containers
-                .get(&oid)
-                .filter(|r| r.state.running)
-                .map(|r| r.state.pid)
-                .ok_or_else(|| {
-                    EngineError::Conflict(format!(
-                        "cannot join network of a non running container: {oid}"
-                    ))
-                })?;
-            let path = self
-                .networks
-                .manager()
-                .and_then(|n| n.container(&oid))
-                .and_then(|c| c.netns)
-                .unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/ns/net")));
-            (
-                NsMode::Join(path),
-                EtcFiles::in_dir(&self.records.container_dir(&oid)),
-            )
-        } else if mode == "host" {
-            berth_network::files::write(&files, &cfg.hostname, None, &dns, None, true)
-                .map_err(net_err)?;
-            (NsMode::Host, files)
-        } else if mode == crate::rootless_net::PASTA {
-            let path = self.networks.pasta_setup(id, host)?;
-            let written =
-                berth_network::files::write(&files, &cfg.hostname, None, &dns, None, false);
-            if let Err(e) = written {
-                self.networks.pasta_teardown(id);
-                return Err(net_err(e));
-            }
-            (NsMode::Join(path), files)
-        } else if mode == "none" {
-            berth_network::files::write(&files, &cfg.hostname, None, &dns, None, false)
-                .map_err(net_err)?;
-            (NsMode::Fresh, files)
-        } else {
-            let net = self.networks.net()?;
-            let path = net.setup(id).map_err(net_err)?;
-            let (own, embedded) = first_addresses(net, id);
-            let written =
-                berth_network::files::write(&files, &cfg.hostname, own, &dns, embedded, false);
-            if let Err(e) = written {
-                net.teardown(id);
-                return Err(net_err(e));
-            }
-            match path {
-                Some(p) => (NsMode::Join(p), files),
-                None => (NsMode::Fresh, files),
-            }
-        };
-        let r = edit_spec(spec, &ns, &files);
-        if r.is_err() {
-            self.networks.net_teardown(id);
-        }
-        tracing::debug!("network of {id} ({mode}) ready in {:?}", t.elapsed());
-        r
-    }
-
-    /// The three files' host paths for inspect (`ResolvConfPath`, `HostnamePath`, `HostsPath`).
-    pub(crate) fn etc_paths(&self, id: &str) -> (String, String, String) {
-        let f = EtcFiles::in_dir(&self.records.container_dir(id));
-        let s = |p: &Path| {
-            if p.exists() {
-                p.display().to_string()
-            } else {
-                String::new()
-            }
-        };
-        (s(&f.resolv_conf), s(&f.hostname), s(&f.hosts))
-    }
 }
 
 impl Networks {
@@ -464,7 +265,7 @@ fn default_bridge(
 
 /// The container's address on its first network, and the embedded DNS server's (that
 /// network's gateway) when it is a user-defined one: what its `/etc` files name.
-fn first_addresses(net: &NetManager, id: &str) -> (Option<Ipv4Addr>, Option<Ipv4Addr>) {
+pub(crate) fn first_addresses(net: &NetManager, id: &str) -> (Option<Ipv4Addr>, Option<Ipv4Addr>) {
     let c = net.container(id).unwrap_or_default();
     let first = c.requests.first().and_then(|r| net.get(&r.network).ok());
     let own = first
@@ -476,7 +277,7 @@ fn first_addresses(net: &NetManager, id: &str) -> (Option<Ipv4Addr>, Option<Ipv4
 }
 
 /// Points the spec's network namespace at `ns` and bind-mounts the `/etc` files.
-fn edit_spec(spec: Spec, ns: &NsMode, files: &EtcFiles) -> Result<Spec> {
+pub(crate) fn edit_spec(spec: Spec, ns: &NsMode, files: &EtcFiles) -> Result<Spec> {
     let bad = |e: serde_json::Error| EngineError::Internal(format!("container spec: {e}"));
     let mut v = serde_json::to_value(spec).map_err(bad)?;
     if let Some(list) = v

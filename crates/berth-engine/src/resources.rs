@@ -11,13 +11,12 @@ use serde_json::{json, Map, Value};
 use crate::error::{EngineError, Result};
 use crate::model::{DeviceMapping, Resources, ThrottleDevice};
 
-mod update;
 mod validate;
 
 use validate::rlimit_name;
 pub use validate::{host_cpus, parse_cpuset, validate};
 
-fn bad(msg: impl Into<String>) -> EngineError {
+pub(crate) fn bad(msg: impl Into<String>) -> EngineError {
     EngineError::InvalidParameter(msg.into())
 }
 

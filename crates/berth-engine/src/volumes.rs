@@ -10,10 +10,9 @@
 //! - this file: the volume API (`create`, `ls` with filters, `inspect`, `rm`, `prune`, usage
 //!   for `system df`).
 
-mod container;
-mod copyup;
+pub(crate) mod copyup;
 mod local;
-mod mounts;
+pub(crate) mod mounts;
 mod store;
 
 use std::collections::BTreeMap;

@@ -5,8 +5,7 @@
 use serde::Serialize;
 
 use super::filters::ImageFilters;
-use super::{familiar, ImageDeleteItem, ImageSummary};
-use crate::containers::ContainerSummary;
+use super::{familiar, ImageDeleteItem};
 use crate::error::Result;
 use crate::Images;
 
@@ -18,39 +17,6 @@ pub struct ImagePruneReport {
     pub images_deleted: Vec<ImageDeleteItem>,
     /// Bytes freed (unpacked layers plus blobs).
     pub space_reclaimed: u64,
-}
-
-/// One container in `system df`: the summary plus its writable layer's size.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ContainerUsage {
-    /// The `ps` row.
-    #[serde(flatten)]
-    pub summary: ContainerSummary,
-    /// Bytes in the writable layer.
-    pub size_rw: u64,
-    /// Writable layer plus image.
-    pub size_root_fs: u64,
-}
-
-/// `GET /system/df`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DiskUsageReport {
-    /// Every unpacked layer snapshot (each counted once) plus every stored blob.
-    pub layers_size: u64,
-    /// Images with `SharedSize` and `Containers` filled.
-    pub images: Vec<ImageSummary>,
-    /// Containers with sizes.
-    pub containers: Vec<ContainerUsage>,
-    /// Volumes with `UsageData` (size, reference count).
-    pub volumes: Vec<serde_json::Value>,
-    /// Build cache (no builder yet).
-    pub build_cache: Vec<serde_json::Value>,
-    /// Berth detail: bytes of unpacked layers.
-    pub snapshots_size: u64,
-    /// Berth detail: bytes of compressed blobs (manifests, configs, layer archives).
-    pub blobs_size: u64,
 }
 
 impl Images {

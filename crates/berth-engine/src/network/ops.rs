@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use berth_network::{AttachRequest, CreateNetwork};
+use berth_network::CreateNetwork;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -11,7 +11,6 @@ use super::net_err;
 use crate::error::{EngineError, Result};
 use std::sync::{Arc, OnceLock};
 
-use crate::containers::Containers;
 use crate::{EngineConfig, Events};
 
 /// The networks service: the network objects (`/networks`), the daemon's network manager
@@ -205,67 +204,5 @@ impl Networks {
     /// `POST /networks/prune`: names of the removed networks.
     pub fn prune(&self) -> Result<Vec<String>> {
         Ok(self.net()?.prune())
-    }
-}
-
-impl Containers {
-    /// `POST /networks/{id}/connect`.
-    pub fn network_connect(
-        &self,
-        network: &str,
-        container: &str,
-        aliases: Vec<String>,
-        ipv4: Option<String>,
-    ) -> Result<()> {
-        let (id, mode) = {
-            let inner = self.lock();
-            let id = Self::find_id(&inner, container)?;
-            let mode = inner
-                .containers
-                .get(&id)
-                .map(|r| r.host_config.network_mode.clone())
-                .unwrap_or_default();
-            (id, mode)
-        };
-        if matches!(mode.as_str(), "host" | "none") || mode.starts_with("container:") {
-            return Err(EngineError::InvalidParameter(format!(
-                "container cannot be disconnected from network \"{mode}\" nor connected to another: its network mode is {mode}"
-            )));
-        }
-        let ipv4 = match ipv4.filter(|s| !s.is_empty()) {
-            Some(s) => Some(s.parse().map_err(|_| {
-                EngineError::InvalidParameter(format!("invalid IPv4 address: {s}"))
-            })?),
-            None => None,
-        };
-        let (net_id, name) = self.networks.network_names(network)?;
-        self.networks
-            .net()?
-            .connect(
-                &id,
-                AttachRequest {
-                    network: network.to_owned(),
-                    aliases,
-                    ipv4,
-                    mac: None,
-                },
-            )
-            .map_err(net_err)?;
-        self.networks
-            .emit_network(&net_id, "connect", &name, &[("container", &id)]);
-        Ok(())
-    }
-
-    /// `POST /networks/{id}/disconnect`.
-    pub fn network_disconnect(&self, network: &str, container: &str) -> Result<()> {
-        let id = Self::find_id(&self.lock(), container)?;
-        let (net_id, name) = self.networks.network_names(network)?;
-        self.networks
-            .net()?
-            .disconnect(&id, network)
-            .map_err(net_err)?;
-        self.networks
-            .emit_network(&net_id, "disconnect", &name, &[("container", &id)]);
-        Ok(())
     }
 }

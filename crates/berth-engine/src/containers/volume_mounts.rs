@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use berth_runtime::oci_spec::runtime::{Mount, Spec};
 use serde_json::{json, Value};
 
-use super::mounts::{parse_bind, parse_mount, parse_tmpfs, parse_volumes_from};
-use super::store::ANONYMOUS_LABEL;
 use crate::error::{EngineError, Result};
 use crate::model::MountPoint;
 use crate::model::{ContainerConfig, HostConfig};
+use crate::volumes::mounts::{parse_bind, parse_mount, parse_tmpfs, parse_volumes_from};
+use crate::volumes::ANONYMOUS_LABEL;
 use crate::{Containers, Inner};
 
 /// Adds `mp`, refusing a second mount on the same path; entries from `--volumes-from`
@@ -207,12 +207,14 @@ impl Containers {
                     self.volumes.store.ensure_mounted(&mp.name, id)?;
                     let dir = self.volumes.store.data_dir(&mp.name);
                     if mp.copy_data {
-                        super::copyup::copy_up(rootfs, &mp.destination, &dir).map_err(|e| {
-                            EngineError::Internal(format!(
-                                "copying image content of {} into volume {}: {e}",
-                                mp.destination, mp.name
-                            ))
-                        })?;
+                        crate::volumes::copyup::copy_up(rootfs, &mp.destination, &dir).map_err(
+                            |e| {
+                                EngineError::Internal(format!(
+                                    "copying image content of {} into volume {}: {e}",
+                                    mp.destination, mp.name
+                                ))
+                            },
+                        )?;
                     }
                     options.push("rbind".into());
                     ("bind", dir.display().to_string())

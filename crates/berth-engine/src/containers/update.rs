@@ -4,11 +4,10 @@
 use berth_runtime::oci_spec::runtime::LinuxResources;
 use serde_json::Value;
 
-use super::bad;
-use super::{oci_resources, validate};
 use crate::containers::Containers;
 use crate::error::{EngineError, Result};
 use crate::model::{Resources, UpdateConfig};
+use crate::resources::{bad, oci_resources, validate};
 
 /// Docker's update rule: non-zero fields of `new` replace those of `cur`, with docker's
 /// conflict messages.

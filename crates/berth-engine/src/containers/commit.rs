@@ -214,7 +214,7 @@ impl Containers {
         let rec = self.container_record(container)?;
         let rootfs = self.rootfs_dir(&rec.id);
         self.with_container_ids(&rec.id, &mut w, |w| {
-            if rec.state.running && super::is_mount_point(&rootfs) {
+            if rec.state.running && crate::images::is_mount_point(&rootfs) {
                 berth_image::archive::export_dir(&rootfs, w)?;
             } else {
                 self.images.store.export_container(&rec.id, w)?;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use berth_shim_proto::{frames, ExecArgs, ShimArgs};
 
-use crate::attach::AttachConn;
+use crate::containers::attach::AttachConn;
 use crate::error::{io_err, EngineError, Result};
 use crate::model::ContainerConfig;
 use crate::{names, spec, user, Containers};

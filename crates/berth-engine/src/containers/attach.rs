@@ -13,9 +13,9 @@ use std::time::Duration;
 use berth_shim_proto::frames::{self, kind};
 use berth_shim_proto::{StdioOpts, ATTACH_SOCKET};
 
+use crate::containers::exits::{WaitCondition, Waiter};
 use crate::containers::Containers;
 use crate::error::{EngineError, Result};
-use crate::exits::{WaitCondition, Waiter};
 
 /// How long an attach made before `start` waits for it.
 const START_WAIT: Duration = Duration::from_secs(300);

@@ -3,6 +3,23 @@
 //! Containers` blocks in the modules named after them (`lifecycle`, `exec`, `attach`, `logs`,
 //! `exits`, `archive`, `pause`, `stats`, `top`, `network`, `volumes/container`, …).
 
+pub mod archive;
+pub mod attach;
+mod commit;
+pub mod exec;
+pub mod exits;
+mod lifecycle;
+mod listing;
+pub mod logs;
+mod net;
+mod pause;
+mod rootless;
+pub mod stats;
+pub mod top;
+mod update;
+mod userns;
+mod volume_mounts;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -15,7 +32,8 @@ pub use crate::list_filters::ListFilters;
 use crate::model::{ContainerConfig, ContainerRecord, ContainerState, HostConfig};
 use crate::record::RecordStore;
 use crate::time::now_rfc3339;
-use crate::{exec, exits, names, spec, EngineConfig, Events, Images, Networks, Volumes};
+use crate::{names, spec, EngineConfig, Events, Images, Networks, Volumes};
+pub use commit::{ChangeItem, CommitRequest};
 
 /// The services containers use (they never use containers: the dependency points one way).
 pub(crate) struct Services {

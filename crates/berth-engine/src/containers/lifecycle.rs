@@ -7,8 +7,8 @@ use std::time::Duration;
 use berth_runtime::container::Container;
 use nix::sys::signal::Signal;
 
+use crate::containers::exits::WaitCondition;
 use crate::error::{io_err, EngineError, Result};
-use crate::exits::WaitCondition;
 use crate::shim::{self, ShimPaths};
 use crate::time::now_rfc3339;
 use crate::{spec, user, Containers};
