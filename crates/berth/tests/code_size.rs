@@ -23,11 +23,6 @@ const LONG_FNS: &[(&str, &str, &str)] = &[
         "clap match: one arm per command",
     ),
     (
-        "crates/berth-engine/src/build/run.rs",
-        "run_step",
-        "until the engine is split into services (issue 16)",
-    ),
-    (
         "crates/berth-engine/src/containers.rs",
         "create",
         "until the engine is split into services (issue 16)",

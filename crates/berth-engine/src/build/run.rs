@@ -122,8 +122,40 @@ pub(super) fn run_step(
     let mount = engine.images.prepare_snapshot(&id, top).map_err(other)?;
     mount.mount(&rootfs).map_err(other)?;
     make_workdir(&rootfs, &req.workdir).map_err(other)?;
-    let passwd = user::read_in_root(&rootfs, "etc/passwd").map_err(other)?;
-    let group = user::read_in_root(&rootfs, "etc/group").map_err(other)?;
+    let mut v = step_spec(engine, &id, &dir, &rootfs, req)?;
+    add_run_mounts(engine, &rootfs, req, &mut v)?;
+    let cfg_path = dir.join("config.json");
+    std::fs::write(&cfg_path, serde_json::to_vec(&v).map_err(other)?).map_err(other)?;
+    let status = run_in_shim(engine, &id, &dir, output)?;
+    if status.exit_code != 0 {
+        return Err(BackendError::RunFailed {
+            command: req.args.join(" "),
+            code: status.exit_code,
+        });
+    }
+    // Unmount before reading the upper dir so the diff is complete and stable.
+    if is_mount_point(&rootfs) {
+        berth_image::snapshot::unmount(&rootfs).map_err(other)?;
+    }
+    let (descriptor, diff_id) = engine.images.container_layer(&id).map_err(other)?;
+    Ok(NewLayer {
+        descriptor,
+        diff_id,
+    })
+}
+
+/// The step's OCI spec as JSON: a container config for the step (its user looked up in the
+/// image's own passwd/group), its network, and the rootless adjustments. JSON rather than the
+/// typed spec because the run mounts are added to it next.
+fn step_spec(
+    engine: &Engine,
+    id: &str,
+    dir: &Path,
+    rootfs: &Path,
+    req: &RunRequest,
+) -> Result<serde_json::Value, BackendError> {
+    let passwd = user::read_in_root(rootfs, "etc/passwd").map_err(other)?;
+    let group = user::read_in_root(rootfs, "etc/group").map_err(other)?;
     let who = user::resolve(&req.user, &passwd, &group).map_err(other)?;
     let cfg = ContainerConfig {
         hostname: id[..12].to_owned(),
@@ -138,9 +170,9 @@ pub(super) fn run_step(
         network_mode: req.network.clone(),
         ..Default::default()
     };
-    let spec = spec::build(&id, &cfg, &host, &who, &rootfs).map_err(other)?;
+    let spec = spec::build(id, &cfg, &host, &who, rootfs).map_err(other)?;
     let (spec, _net) = engine
-        .net_apply_step(&id, &req.network, &cfg.hostname, &dir, spec)
+        .net_apply_step(id, &req.network, &cfg.hostname, dir, spec)
         .map_err(other)?;
     let mut v = serde_json::to_value(&spec).map_err(other)?;
     if req.network == "host" {
@@ -152,6 +184,17 @@ pub(super) fn run_step(
         }
     }
     engine.rootless_apply_value(&mut v).map_err(other)?;
+    Ok(v)
+}
+
+/// `RUN --mount`: a cache is a directory kept under the data root by id, bound read-write;
+/// a tmpfs is fresh for the step. Their targets are created in the rootfs first.
+fn add_run_mounts(
+    engine: &Engine,
+    rootfs: &Path,
+    req: &RunRequest,
+    v: &mut serde_json::Value,
+) -> Result<(), BackendError> {
     for m in &req.mounts {
         let (target, mount) = match m {
             RunMount::Cache { id: cache, target } => {
@@ -173,23 +216,32 @@ pub(super) fn run_step(
                 serde_json::json!({"destination": target, "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}),
             ),
         };
-        make_workdir(&rootfs, target).map_err(other)?;
+        make_workdir(rootfs, target).map_err(other)?;
         if let Some(list) = v.pointer_mut("/mounts").and_then(|l| l.as_array_mut()) {
             list.push(mount);
         }
     }
-    let cfg_path = dir.join("config.json");
-    std::fs::write(&cfg_path, serde_json::to_vec(&v).map_err(other)?).map_err(other)?;
+    Ok(())
+}
+
+/// Starts the step's container under a shim and waits for its exit record, tailing its log
+/// into `output` meanwhile. A shim that dies without writing one fails the step.
+fn run_in_shim(
+    engine: &Engine,
+    id: &str,
+    dir: &Path,
+    output: &mut dyn FnMut(&[u8]),
+) -> Result<shim::ExitRecord, BackendError> {
     let runtime_root = engine.runtime_root();
     std::fs::create_dir_all(&runtime_root).map_err(other)?;
     let log_path = dir.join("output.log");
     shim::spawn(
-        &id,
+        id,
         &ShimPaths {
             binary: &engine.cfg.shim_binary,
-            bundle: &dir,
+            bundle: dir,
             runtime_root: &runtime_root,
-            state_dir: &dir,
+            state_dir: dir,
             log_path: &log_path,
             rotation: Default::default(),
             stdio: Default::default(),
@@ -200,12 +252,12 @@ pub(super) fn run_step(
     let mut wait = Duration::from_millis(1);
     let status = loop {
         tail_log(&mut file, &log_path, &mut pos, &mut buf, output);
-        if let Some(s) = shim::read_exit(&dir) {
+        if let Some(s) = shim::read_exit(dir) {
             break s;
         }
-        if !shim::shim_alive(&dir) && shim::read_exit(&dir).is_none() {
+        if !shim::shim_alive(dir) && shim::read_exit(dir).is_none() {
             std::thread::sleep(Duration::from_millis(20));
-            match shim::read_exit(&dir) {
+            match shim::read_exit(dir) {
                 Some(s) => break s,
                 None => return Err(other("the build container's monitor died")),
             }
@@ -217,19 +269,5 @@ pub(super) fn run_step(
     if !buf.is_empty() {
         output(&buf);
     }
-    if status.exit_code != 0 {
-        return Err(BackendError::RunFailed {
-            command: req.args.join(" "),
-            code: status.exit_code,
-        });
-    }
-    // Unmount before reading the upper dir so the diff is complete and stable.
-    if is_mount_point(&rootfs) {
-        berth_image::snapshot::unmount(&rootfs).map_err(other)?;
-    }
-    let (descriptor, diff_id) = engine.images.container_layer(&id).map_err(other)?;
-    Ok(NewLayer {
-        descriptor,
-        diff_id,
-    })
+    Ok(status)
 }
