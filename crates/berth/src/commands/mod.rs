@@ -185,10 +185,7 @@ pub enum Command {
         command: Vec<String>,
     },
     /// Rename a container.
-    Rename {
-        container: String,
-        new_name: String,
-    },
+    Rename { container: String, new_name: String },
     /// Manage containers (`container prune`).
     Container {
         #[command(subcommand)]
@@ -303,9 +300,7 @@ pub enum Command {
     /// Create a new image from a container's changes.
     Commit(images::CommitArgs),
     /// Inspect changes to files or directories on a container's filesystem.
-    Diff {
-        container: String,
-    },
+    Diff { container: String },
     /// Export a container's filesystem as a tar archive.
     Export(images::ExportArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default).
@@ -404,7 +399,6 @@ pub enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// Show the Berth version information.
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
     /// Manage builds (`builder prune`).
@@ -412,6 +406,7 @@ pub enum Command {
         #[command(subcommand)]
         command: build::BuilderCommand,
     },
+    /// Show the Berth version information.
     Version,
     /// Display system-wide information.
     Info,

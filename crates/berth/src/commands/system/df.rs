@@ -129,8 +129,61 @@ fn summary(v: &Value) -> Vec<Value> {
     ]
 }
 
+/// `system df -v`: docker's four sections, one table each (the build cache table is
+/// docker's header without rows: the builder keeps no per-record usage to show).
 fn verbose(v: &Value) {
     println!("Images space usage:\n");
+    let header = [
+        "REPOSITORY",
+        "TAG",
+        "IMAGE ID",
+        "CREATED",
+        "SIZE",
+        "SHARED SIZE",
+        "UNIQUE SIZE",
+        "CONTAINERS",
+    ];
+    print!("{}", render(&header, &image_rows(v)));
+    println!("\nContainers space usage:\n");
+    let header = [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "LOCAL VOLUMES",
+        "SIZE",
+        "CREATED",
+        "STATUS",
+        "NAMES",
+    ];
+    print!("{}", render(&header, &container_rows(v)));
+    println!("\nLocal Volumes space usage:\n");
+    let rows: Vec<Vec<String>> = arr(&v["Volumes"])
+        .iter()
+        .map(|x| {
+            vec![
+                x["Name"].as_str().unwrap_or_default().to_owned(),
+                x["UsageData"]["RefCount"].as_i64().unwrap_or(0).to_string(),
+                human_size(n(&x["UsageData"]["Size"])),
+            ]
+        })
+        .collect();
+    print!("{}", render(&["VOLUME NAME", "LINKS", "SIZE"], &rows));
+    let cache: u64 = arr(&v["BuildCache"]).iter().map(|x| n(&x["Size"])).sum();
+    println!("\nBuild cache usage: {}\n", human_size(cache));
+    let header = [
+        "CACHE ID",
+        "CACHE TYPE",
+        "SIZE",
+        "CREATED",
+        "LAST USED",
+        "USAGE",
+        "SHARED",
+    ];
+    print!("{}", render(&header, &[]));
+}
+
+/// One row per tag of each image (`<none>` for an untagged one), as docker lists them.
+fn image_rows(v: &Value) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     for i in arr(&v["Images"]) {
         let tags: Vec<String> = arr(&i["RepoTags"])
@@ -161,24 +214,11 @@ fn verbose(v: &Value) {
             }
         }
     }
-    print!(
-        "{}",
-        render(
-            &[
-                "REPOSITORY",
-                "TAG",
-                "IMAGE ID",
-                "CREATED",
-                "SIZE",
-                "SHARED SIZE",
-                "UNIQUE SIZE",
-                "CONTAINERS"
-            ],
-            &rows
-        )
-    );
-    println!("\nContainers space usage:\n");
-    let rows: Vec<Vec<String>> = arr(&v["Containers"])
+    rows
+}
+
+fn container_rows(v: &Value) -> Vec<Vec<String>> {
+    arr(&v["Containers"])
         .iter()
         .map(|c| {
             let names: Vec<String> = arr(&c["Names"])
@@ -199,52 +239,7 @@ fn verbose(v: &Value) {
                 names.join(","),
             ]
         })
-        .collect();
-    print!(
-        "{}",
-        render(
-            &[
-                "CONTAINER ID",
-                "IMAGE",
-                "COMMAND",
-                "LOCAL VOLUMES",
-                "SIZE",
-                "CREATED",
-                "STATUS",
-                "NAMES"
-            ],
-            &rows
-        )
-    );
-    println!("\nLocal Volumes space usage:\n");
-    let rows: Vec<Vec<String>> = arr(&v["Volumes"])
-        .iter()
-        .map(|x| {
-            vec![
-                x["Name"].as_str().unwrap_or_default().to_owned(),
-                x["UsageData"]["RefCount"].as_i64().unwrap_or(0).to_string(),
-                human_size(n(&x["UsageData"]["Size"])),
-            ]
-        })
-        .collect();
-    print!("{}", render(&["VOLUME NAME", "LINKS", "SIZE"], &rows));
-    let cache: u64 = arr(&v["BuildCache"]).iter().map(|x| n(&x["Size"])).sum();
-    println!("\nBuild cache usage: {}\n", human_size(cache));
-    print!(
-        "{}",
-        render(
-            &[
-                "CACHE ID",
-                "CACHE TYPE",
-                "SIZE",
-                "CREATED",
-                "LAST USED",
-                "USAGE",
-                "SHARED"
-            ],
-            &[]
-        )
-    );
+        .collect()
 }
 
 /// `berth system df`.
