@@ -172,6 +172,9 @@ impl Engine {
         let (_, img_cfg) = self.images.manifest_and_config(&image.record.id)?;
         merge_image_config(&mut cfg, img_cfg.config.as_ref());
         crate::network::merge_exposed(&mut cfg, img_cfg.config.as_ref());
+        let img_health = img_cfg.config.as_ref().and_then(|c| c.healthcheck.as_ref());
+        crate::health::merge_image(&mut cfg.healthcheck, img_health);
+        crate::health::validate(cfg.healthcheck.as_ref())?;
         let args = spec::process_args(&cfg);
         let Some((path, rest)) = args.split_first() else {
             return Err(EngineError::InvalidParameter("No command specified".into()));

@@ -224,6 +224,7 @@ impl Engine {
             }
             rec.state.running = false;
             rec.state.paused = false;
+            self.health_stopped(id);
             rec.state.status = "exited".into();
             rec.state.pid = 0;
             rec.state.exit_code = status.exit_code;

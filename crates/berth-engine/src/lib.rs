@@ -29,6 +29,7 @@ pub mod events;
 mod events_filter;
 mod exec;
 mod exits;
+pub mod health;
 pub mod host_modes;
 mod images;
 mod init;
@@ -139,6 +140,8 @@ pub struct Engine {
     net: OnceLock<berth_network::Networks>,
     /// Volumes and the containers' references to them.
     volumes: volumes::VolumeStore,
+    /// Due healthcheck probes and the workers that run them.
+    health: health::Scheduler,
 }
 
 impl Engine {
@@ -166,10 +169,12 @@ impl Engine {
             me: OnceLock::new(),
             net: OnceLock::new(),
             events: Mutex::new(events::EventBus::default()),
+            health: health::Scheduler::default(),
             cfg,
         });
         let _ = engine.me.set(Arc::downgrade(&engine));
         engine.recover();
+        engine.health_resume();
         engine.remove_stale_build_contexts();
         engine.open_network();
         exits::spawn_watcher(&engine);

@@ -120,6 +120,7 @@ impl Engine {
                     }
                 }
                 self.emit_container(&id, "start", &[]);
+                self.health_started(&id);
                 // It may have exited before it was marked running.
                 self.check_exit(&id);
                 Ok(true)

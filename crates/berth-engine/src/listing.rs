@@ -21,7 +21,8 @@ fn created_nanos(r: &ContainerRecord) -> i128 {
 fn status_text(r: &ContainerRecord, now: i64) -> String {
     if r.state.running {
         let since = parse_rfc3339(&r.state.started_at).unwrap_or(now);
-        format!("Up {}", human_duration(now - since))
+        let health = crate::health::ps_suffix(r).unwrap_or_default();
+        format!("Up {}{health}", human_duration(now - since))
     } else if r.state.status == "exited" {
         let since = parse_rfc3339(&r.state.finished_at).unwrap_or(now);
         format!(

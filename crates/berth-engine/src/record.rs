@@ -75,6 +75,9 @@ pub struct ContainerConfig {
     /// `ExposedPorts` and `MacAddress`.
     #[serde(flatten)]
     pub net: crate::network::ConfigNetworking,
+    /// How to probe the container's health (the image's, overridden field by field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<crate::health::HealthConfig>,
 }
 
 /// The part of docker's `HostConfig` this engine honours so far.
@@ -264,6 +267,9 @@ pub struct ContainerState {
     pub started_at: String,
     /// RFC 3339 exit time of the last run.
     pub finished_at: String,
+    /// Healthcheck state (only with a healthcheck that probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::Health>,
 }
 
 impl Default for ContainerState {
@@ -280,6 +286,7 @@ impl Default for ContainerState {
             error: String::new(),
             started_at: ZERO_TIME.into(),
             finished_at: ZERO_TIME.into(),
+            health: None,
         }
     }
 }
