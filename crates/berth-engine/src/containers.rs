@@ -284,9 +284,14 @@ impl Engine {
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         let network_settings = self.network_settings(&record);
+        let mut record = record;
+        // Docker shows a restarting container as running.
+        record.state.running |= record.state.restarting;
+        // Docker shows no log path for a driver without a file.
+        let log_path = crate::log_driver::shim_log_path(self.log_path(&id), &record.host_config);
         Ok(ContainerInspect {
             record,
-            log_path: self.log_path(&id).display().to_string(),
+            log_path: log_path.display().to_string(),
             resolv_conf_path: self.etc_paths(&id).0,
             hostname_path: self.etc_paths(&id).1,
             hosts_path: self.etc_paths(&id).2,

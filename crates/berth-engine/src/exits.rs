@@ -245,10 +245,6 @@ impl Engine {
                 id,
                 &[attrs[0], attrs[1], ("exitCode", &code)],
             );
-            if let Err(e) = self.records.save_state(rec) {
-                tracing::error!("saving container {id}: {e}");
-            }
-            self.net_teardown(id);
             auto_remove = rec.host_config.auto_remove;
             restart = !auto_remove
                 && rec.host_config.restart_policy.should_restart(
@@ -256,6 +252,14 @@ impl Engine {
                     rec.restart_count,
                     rec.manually_stopped,
                 );
+            if restart {
+                // Shown before the waiters wake: a `wait` then `rm` meets "restarting".
+                crate::restarting::mark(rec);
+            }
+            if let Err(e) = self.records.save_state(rec) {
+                tracing::error!("saving container {id}: {e}");
+            }
+            self.net_teardown(id);
             // Docker's back-off resets once a run lasted 10 seconds.
             let ran = crate::time::parse_rfc3339(&status.finished_at)
                 .zip(crate::time::parse_rfc3339(&rec.state.started_at))
@@ -316,6 +320,7 @@ impl Engine {
                         return;
                     };
                     if rec.state.running || rec.manually_stopped {
+                        crate::restarting::clear(rec);
                         return;
                     }
                     rec.restart_count += 1;
@@ -323,7 +328,7 @@ impl Engine {
                         tracing::warn!("saving container {id}: {e}");
                     }
                 }
-                if let Err(e) = engine.start(&id) {
+                if let Err(e) = engine.start_for_policy(&id) {
                     tracing::warn!("restarting container {id}: {e}");
                 }
             });
@@ -347,7 +352,9 @@ impl Engine {
             .containers
             .get(&id)
             .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
-        if condition == WaitCondition::NotRunning && !rec.state.running {
+        // A restarting container counts as running, as in docker: the wait ends at its next
+        // exit (or when its restart is cancelled).
+        if condition == WaitCondition::NotRunning && !rec.state.running && !rec.state.restarting {
             reg.send(WaitResult {
                 status_code: rec.state.exit_code,
             });
@@ -405,11 +412,12 @@ impl Engine {
                 .values()
                 .filter(|r| {
                     !r.state.running
-                        && r.state.status == "exited"
-                        && matches!(
-                            r.host_config.restart_policy.name.as_str(),
-                            "always" | "unless-stopped"
-                        )
+                        && (r.state.restarting
+                            || (r.state.status == "exited"
+                                && matches!(
+                                    r.host_config.restart_policy.name.as_str(),
+                                    "always" | "unless-stopped"
+                                )))
                         && !r.manually_stopped
                 })
                 .map(|r| (r.id.clone(), r.restart_count))

@@ -35,6 +35,7 @@ mod images;
 mod init;
 mod lifecycle;
 mod list_filters;
+mod log_driver;
 /// Docker's `filters` JSON, one parser for every route that takes it.
 pub use list_filters::parse_fields as parse_filter_json;
 mod listing;
@@ -46,6 +47,7 @@ pub mod perms;
 pub mod record;
 pub mod registry;
 pub mod resources;
+mod restarting;
 mod rootless;
 mod rootless_net;
 pub mod security;

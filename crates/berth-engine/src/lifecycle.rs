@@ -81,7 +81,7 @@ impl Engine {
         result
     }
 
-    fn start_claimed(
+    pub(crate) fn start_claimed(
         &self,
         id: &str,
         cfg: &crate::ContainerConfig,
@@ -105,6 +105,7 @@ impl Engine {
                     if let Some(rec) = inner.containers.get_mut(&id) {
                         rec.state.status = "running".into();
                         rec.state.running = true;
+                        rec.state.restarting = false;
                         rec.state.pid = pid;
                         rec.state.exit_code = 0;
                         rec.state.error = String::new();
@@ -135,6 +136,7 @@ impl Engine {
                         Some(rec) => {
                             rec.state.error = e.to_string();
                             rec.state.exit_code = 128;
+                            crate::restarting::clear(rec);
                             let _ = self.records.save(rec);
                             rec.host_config.auto_remove
                         }
@@ -176,7 +178,7 @@ impl Engine {
             .map_err(|e| EngineError::Internal(format!("write {}: {e}", cfg_path.display())))?;
         let runtime_root = self.runtime_root();
         std::fs::create_dir_all(&runtime_root).map_err(io_err("create", &runtime_root))?;
-        let log_path = self.log_path(id);
+        let log_path = crate::log_driver::shim_log_path(self.log_path(id), host);
         self.watcher.watch(exec_dir);
         shim::spawn(
             id,
@@ -243,7 +245,12 @@ impl Engine {
             Some(s) => parse_signal(s)?,
             None => Signal::SIGKILL,
         };
+        self.settle_policy_start(key);
         let (id, running, _, _) = self.running_id(key)?;
+        if !running && self.is_restarting(&id) {
+            self.emit_container(&id, "kill", &[("signal", &(sig as i32).to_string())]);
+            return self.cancel_restart(&id);
+        }
         if !running {
             return Err(EngineError::Conflict(format!(
                 "Container {id} is not running"
@@ -268,7 +275,13 @@ impl Engine {
     /// `docker stop`: the stop signal, then SIGKILL to every process after `timeout` seconds
     /// (default: the container's `StopTimeout`, else 10; negative waits forever). Returns false if it was not running (304).
     pub fn stop(&self, key: &str, timeout: Option<i64>) -> Result<bool> {
+        self.settle_policy_start(key);
         let (id, running, stop_signal, stop_timeout) = self.running_id(key)?;
+        if !running && self.is_restarting(&id) {
+            self.cancel_restart(&id)?;
+            self.emit_container(&id, "stop", &[]);
+            return Ok(true);
+        }
         // Set even when not running: it cancels a pending policy restart.
         self.set_manually_stopped(&id)?;
         if !running {
@@ -302,6 +315,14 @@ impl Engine {
     /// its writable layer, log and runtime files.
     pub fn remove(&self, key: &str, force: bool) -> Result<()> {
         let id = Self::find_id(&self.lock(), key)?;
+        if force {
+            // A policy restart under way ends first; then the container is killed.
+            self.settle_policy_start(&id);
+        }
+        if let Some(rec) = self.lock().containers.get(&id) {
+            crate::restarting::refuse_removal(rec)
+                .or_else(|e| if force { Ok(()) } else { Err(e) })?;
+        }
         if self.lock().starting.contains(&id) {
             return Err(EngineError::Conflict(format!(
                 "cannot remove container {id}: it is being started"
@@ -314,6 +335,14 @@ impl Engine {
     /// may run inside that start).
     pub(crate) fn remove_inner(&self, key: &str, force: bool) -> Result<()> {
         let (id, running, _, _) = self.running_id(key)?;
+        if !running && self.is_restarting(&id) {
+            if !force {
+                if let Some(rec) = self.lock().containers.get(&id) {
+                    crate::restarting::refuse_removal(rec)?;
+                }
+            }
+            self.cancel_restart(&id)?;
+        }
         if running {
             if !force {
                 let name = self

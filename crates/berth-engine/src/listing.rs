@@ -23,6 +23,13 @@ fn status_text(r: &ContainerRecord, now: i64) -> String {
         let since = parse_rfc3339(&r.state.started_at).unwrap_or(now);
         let health = crate::health::ps_suffix(r).unwrap_or_default();
         format!("Up {}{health}", human_duration(now - since))
+    } else if r.state.restarting {
+        let since = parse_rfc3339(&r.state.finished_at).unwrap_or(now);
+        format!(
+            "Restarting ({}) {} ago",
+            r.state.exit_code,
+            human_duration(now - since)
+        )
     } else if r.state.status == "exited" {
         let since = parse_rfc3339(&r.state.finished_at).unwrap_or(now);
         format!(
@@ -47,7 +54,7 @@ impl Engine {
         let mut recs: Vec<&ContainerRecord> = inner
             .containers
             .values()
-            .filter(|r| all || r.state.running)
+            .filter(|r| all || r.state.running || r.state.restarting)
             .filter(|r| ancestors.as_ref().is_none_or(|a| a(&r.image)))
             .filter(|r| before.is_none_or(|b| created_nanos(r) < b))
             .filter(|r| since.is_none_or(|s| created_nanos(r) > s))

@@ -133,7 +133,11 @@ pub struct LogConfig {
 
 impl LogConfig {
     /// Validates the driver and options; returns (max size in bytes, 0 = unlimited; max files).
+    /// `none` keeps no log and, as dockerd, takes any options.
     pub fn rotation(&self) -> Result<(u64, u32)> {
+        if self.kind == crate::log_driver::NONE {
+            return Ok((0, 1));
+        }
         if !matches!(self.kind.as_str(), "" | "json-file") {
             return Err(EngineError::InvalidParameter(format!(
                 "logger: no log driver named '{}' is registered",
@@ -163,11 +167,7 @@ impl LogConfig {
                 }
             }
         }
-        if files > 1 && size == 0 {
-            return Err(EngineError::InvalidParameter(
-                "max-file cannot be set without max-size".into(),
-            ));
-        }
+        // dockerd accepts max-file without max-size (nothing rotates then).
         Ok((size, files))
     }
 }
@@ -470,7 +470,7 @@ mod tests {
             (10 << 20, 3)
         );
         assert_eq!(lc(&[("max-size", "1k")]).rotation().unwrap(), (1024, 1));
-        assert!(lc(&[("max-file", "3")]).rotation().is_err());
+        assert_eq!(lc(&[("max-file", "3")]).rotation().unwrap(), (0, 3));
         assert!(lc(&[("max-size", "lots")]).rotation().is_err());
         assert!(lc(&[("compress", "true")]).rotation().is_err());
         let mut other = lc(&[]);
