@@ -252,6 +252,11 @@ impl Engine {
                     rec.restart_count,
                     rec.manually_stopped,
                 );
+            // Docker's back-off resets once a run lasted 10 seconds.
+            let ran = crate::time::parse_rfc3339(&status.finished_at)
+                .zip(crate::time::parse_rfc3339(&rec.state.started_at))
+                .map_or(0, |(end, start)| end - start);
+            let attempt = if ran >= 10 { 0 } else { rec.restart_count };
             if restart {
                 // Shown before the waiters wake: a `wait` then `rm` meets "restarting".
                 crate::restarting::mark(rec);
@@ -260,11 +265,6 @@ impl Engine {
                 tracing::error!("saving container {id}: {e}");
             }
             self.net_teardown(id);
-            // Docker's back-off resets once a run lasted 10 seconds.
-            let ran = crate::time::parse_rfc3339(&status.finished_at)
-                .zip(crate::time::parse_rfc3339(&rec.state.started_at))
-                .map_or(0, |(end, start)| end - start);
-            let attempt = if ran >= 10 { 0 } else { rec.restart_count };
             waiters = inner.waiters.remove(id).unwrap_or_default();
             if restart {
                 self.schedule_restart(id, attempt);
@@ -322,10 +322,6 @@ impl Engine {
                     if rec.state.running || rec.manually_stopped {
                         crate::restarting::clear(rec);
                         return;
-                    }
-                    rec.restart_count += 1;
-                    if let Err(e) = engine.records.save(rec) {
-                        tracing::warn!("saving container {id}: {e}");
                     }
                 }
                 if let Err(e) = engine.start_for_policy(&id) {
@@ -431,6 +427,11 @@ impl Engine {
             }
         }
         for (id, attempt) in pending {
+            // Records of an older daemon say "exited": the restart is pending all the same.
+            if let Some(rec) = self.lock().containers.get_mut(&id) {
+                rec.state.restarting = true;
+                rec.state.status = "restarting".into();
+            }
             self.schedule_restart(&id, attempt.min(1));
         }
     }

@@ -10,8 +10,10 @@ use crate::error::{EngineError, Result};
 use crate::record::ContainerRecord;
 use crate::Engine;
 
-/// The exit watcher decided to restart `rec`.
+/// The exit watcher decided to restart `rec`. The count goes up now, as dockerd's does, so
+/// it is steady for the whole restarting period.
 pub(crate) fn mark(rec: &mut ContainerRecord) {
+    rec.restart_count += 1;
     rec.state.restarting = true;
     rec.state.status = "restarting".into();
 }
@@ -69,6 +71,9 @@ impl Engine {
     /// still wanted, so a `stop` either cancels it before the claim or, after it, finds the
     /// start under way and waits for it ([`Engine::settle_policy_start`]).
     pub(crate) fn start_for_policy(&self, id: &str) -> Result<bool> {
+        // The start whose quick exit scheduled us may still be finishing (its exit is noticed
+        // inside it): wait for it, or this restart would be dropped as "already starting".
+        self.settle_policy_start(id);
         let (cfg, host, rotation) = {
             let mut inner = self.lock();
             let busy = inner.starting.contains(id);

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{stderr, stdout, wait_until, Daemon};
+use common::{stderr, stdout, Daemon};
 use serde_json::Value;
 
 fn state(d: &Daemon, name: &str) -> Value {
@@ -57,16 +57,22 @@ fn restarting_state_after_exit() {
         "-c",
         "exit 3",
     ]);
-    // The back-off doubles per restart (100 ms, 200 ms, …): after five restarts the next
-    // waits 3.2 s, a window the checks below fit in.
-    wait_until(
-        "five restarts, then restarting",
-        Duration::from_secs(30),
-        || {
-            let v: Value = serde_json::from_str(&d.ok(&["inspect", &name])).unwrap();
-            v[0]["RestartCount"].as_i64().unwrap() >= 5 && v[0]["State"]["Status"] == "restarting"
-        },
-    );
+    // The back-off doubles per restart (100 ms, 200 ms, …): the fifth restart waits
+    // 1.6 s, the sixth 3.2 s: windows the checks below fit in.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let v: Value = serde_json::from_str(&d.ok(&["inspect", &name])).unwrap();
+        if v[0]["RestartCount"].as_i64().unwrap() >= 6 && v[0]["State"]["Status"] == "restarting" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sixth restart: {}\n{}",
+            v[0]["State"],
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let s = state(&d, &name);
     assert_eq!(
         (s["Running"].as_bool(), s["Restarting"].as_bool()),
