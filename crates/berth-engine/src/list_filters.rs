@@ -193,8 +193,7 @@ impl ListFilters {
             && any("id", &|i| r.id.starts_with(i))
             && self.labels_match(r)
             && self.exit_matches(r)
-            // Healthchecks are not run, so every container's health is "none".
-            && any("health", &|h| h == "none")
+            && any("health", &|h| h == crate::model::filter_status(r))
             && any("isolation", &|i| i == "default" || i.is_empty())
             && self.is_task != Some(true)
             && any("volume", &|v| volume_matches(mounts, v))

@@ -16,13 +16,11 @@ const LONG_FILES: &[(&str, &str)] = &[(
 )];
 
 /// Functions allowed to be longer: (file, function, why).
-const LONG_FNS: &[(&str, &str, &str)] = &[
-    (
-        "crates/berth/src/commands/mod.rs",
-        "dispatch",
-        "clap match: one arm per command",
-    ),
-];
+const LONG_FNS: &[(&str, &str, &str)] = &[(
+    "crates/berth/src/commands/mod.rs",
+    "dispatch",
+    "clap match: one arm per command",
+)];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {

@@ -224,6 +224,7 @@ impl Containers {
             }
             rec.state.running = false;
             rec.state.paused = false;
+            self.health_stopped(id);
             rec.state.status = "exited".into();
             rec.state.pid = 0;
             rec.state.exit_code = status.exit_code;
@@ -244,10 +245,6 @@ impl Containers {
                 id,
                 &[attrs[0], attrs[1], ("exitCode", &code)],
             );
-            if let Err(e) = self.records.save_state(rec) {
-                tracing::error!("saving container {id}: {e}");
-            }
-            self.networks.net_teardown(id);
             auto_remove = rec.host_config.auto_remove;
             restart = !auto_remove
                 && rec.host_config.restart_policy.should_restart(
@@ -260,6 +257,14 @@ impl Containers {
                 .zip(crate::time::parse_rfc3339(&rec.state.started_at))
                 .map_or(0, |(end, start)| end - start);
             let attempt = if ran >= 10 { 0 } else { rec.restart_count };
+            if restart {
+                // Shown before the waiters wake: a `wait` then `rm` meets "restarting".
+                crate::containers::restarting::mark(rec);
+            }
+            if let Err(e) = self.records.save_state(rec) {
+                tracing::error!("saving container {id}: {e}");
+            }
+            self.networks.net_teardown(id);
             waiters = inner.waiters.remove(id).unwrap_or_default();
             if restart {
                 self.schedule_restart(id, attempt);
@@ -315,14 +320,11 @@ impl Containers {
                         return;
                     };
                     if rec.state.running || rec.manually_stopped {
+                        crate::containers::restarting::clear(rec);
                         return;
                     }
-                    rec.restart_count += 1;
-                    if let Err(e) = engine.records.save(rec) {
-                        tracing::warn!("saving container {id}: {e}");
-                    }
                 }
-                if let Err(e) = engine.start(&id) {
+                if let Err(e) = engine.start_for_policy(&id) {
                     tracing::warn!("restarting container {id}: {e}");
                 }
             });
@@ -346,7 +348,9 @@ impl Containers {
             .containers
             .get(&id)
             .ok_or_else(|| EngineError::NoSuchContainer(key.to_owned()))?;
-        if condition == WaitCondition::NotRunning && !rec.state.running {
+        // A restarting container counts as running, as in docker: the wait ends at its next
+        // exit (or when its restart is cancelled).
+        if condition == WaitCondition::NotRunning && !rec.state.running && !rec.state.restarting {
             reg.send(WaitResult {
                 status_code: rec.state.exit_code,
             });
@@ -404,11 +408,12 @@ impl Containers {
                 .values()
                 .filter(|r| {
                     !r.state.running
-                        && r.state.status == "exited"
-                        && matches!(
-                            r.host_config.restart_policy.name.as_str(),
-                            "always" | "unless-stopped"
-                        )
+                        && (r.state.restarting
+                            || (r.state.status == "exited"
+                                && matches!(
+                                    r.host_config.restart_policy.name.as_str(),
+                                    "always" | "unless-stopped"
+                                )))
                         && !r.manually_stopped
                 })
                 .map(|r| (r.id.clone(), r.restart_count))
@@ -422,6 +427,11 @@ impl Containers {
             }
         }
         for (id, attempt) in pending {
+            // Records of an older daemon say "exited": the restart is pending all the same.
+            if let Some(rec) = self.lock().containers.get_mut(&id) {
+                rec.state.restarting = true;
+                rec.state.status = "restarting".into();
+            }
             self.schedule_restart(&id, attempt.min(1));
         }
     }

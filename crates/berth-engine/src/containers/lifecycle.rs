@@ -81,7 +81,7 @@ impl Containers {
         result
     }
 
-    fn start_claimed(
+    pub(crate) fn start_claimed(
         &self,
         id: &str,
         cfg: &crate::ContainerConfig,
@@ -105,6 +105,7 @@ impl Containers {
                     if let Some(rec) = inner.containers.get_mut(&id) {
                         rec.state.status = "running".into();
                         rec.state.running = true;
+                        rec.state.restarting = false;
                         rec.state.pid = pid;
                         rec.state.exit_code = 0;
                         rec.state.error = String::new();
@@ -120,6 +121,7 @@ impl Containers {
                     }
                 }
                 self.emit_container(&id, "start", &[]);
+                self.health_started(&id);
                 // It may have exited before it was marked running.
                 self.check_exit(&id);
                 Ok(true)
@@ -134,6 +136,7 @@ impl Containers {
                         Some(rec) => {
                             rec.state.error = e.to_string();
                             rec.state.exit_code = 128;
+                            crate::containers::restarting::clear(rec);
                             let _ = self.records.save(rec);
                             rec.host_config.auto_remove
                         }
@@ -175,7 +178,7 @@ impl Containers {
             .map_err(|e| EngineError::Internal(format!("write {}: {e}", cfg_path.display())))?;
         let runtime_root = self.runtime_root();
         std::fs::create_dir_all(&runtime_root).map_err(io_err("create", &runtime_root))?;
-        let log_path = self.log_path(id);
+        let log_path = crate::containers::log_driver::shim_log_path(self.log_path(id), host);
         self.watcher.watch(exec_dir);
         shim::spawn(
             id,
@@ -242,7 +245,12 @@ impl Containers {
             Some(s) => parse_signal(s)?,
             None => Signal::SIGKILL,
         };
+        self.settle_policy_start(key);
         let (id, running, _, _) = self.running_id(key)?;
+        if !running && self.is_restarting(&id) {
+            self.emit_container(&id, "kill", &[("signal", &(sig as i32).to_string())]);
+            return self.cancel_restart(&id);
+        }
         if !running {
             return Err(EngineError::Conflict(format!(
                 "Container {id} is not running"
@@ -267,7 +275,13 @@ impl Containers {
     /// `docker stop`: the stop signal, then SIGKILL to every process after `timeout` seconds
     /// (default: the container's `StopTimeout`, else 10; negative waits forever). Returns false if it was not running (304).
     pub fn stop(&self, key: &str, timeout: Option<i64>) -> Result<bool> {
+        self.settle_policy_start(key);
         let (id, running, stop_signal, stop_timeout) = self.running_id(key)?;
+        if !running && self.is_restarting(&id) {
+            self.cancel_restart(&id)?;
+            self.emit_container(&id, "stop", &[]);
+            return Ok(true);
+        }
         // Set even when not running: it cancels a pending policy restart.
         self.set_manually_stopped(&id)?;
         if !running {
@@ -301,6 +315,19 @@ impl Containers {
     /// its writable layer, log and runtime files.
     pub fn remove(&self, key: &str, force: bool) -> Result<()> {
         let id = Self::find_id(&self.lock(), key)?;
+        if force {
+            // A policy restart under way ends first; then the container is killed.
+            self.settle_policy_start(&id);
+        }
+        if let Some(rec) = self.lock().containers.get(&id) {
+            crate::containers::restarting::refuse_removal(rec).or_else(|e| {
+                if force {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
+        }
         if self.lock().starting.contains(&id) {
             return Err(EngineError::Conflict(format!(
                 "cannot remove container {id}: it is being started"
@@ -313,6 +340,14 @@ impl Containers {
     /// may run inside that start).
     pub(crate) fn remove_inner(&self, key: &str, force: bool) -> Result<()> {
         let (id, running, _, _) = self.running_id(key)?;
+        if !running && self.is_restarting(&id) {
+            if !force {
+                if let Some(rec) = self.lock().containers.get(&id) {
+                    crate::containers::restarting::refuse_removal(rec)?;
+                }
+            }
+            self.cancel_restart(&id)?;
+        }
         if running {
             if !force {
                 let name = self

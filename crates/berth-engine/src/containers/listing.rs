@@ -21,7 +21,15 @@ fn created_nanos(r: &ContainerRecord) -> i128 {
 fn status_text(r: &ContainerRecord, now: i64) -> String {
     if r.state.running {
         let since = parse_rfc3339(&r.state.started_at).unwrap_or(now);
-        format!("Up {}", human_duration(now - since))
+        let health = crate::model::ps_suffix(r).unwrap_or_default();
+        format!("Up {}{health}", human_duration(now - since))
+    } else if r.state.restarting {
+        let since = parse_rfc3339(&r.state.finished_at).unwrap_or(now);
+        format!(
+            "Restarting ({}) {} ago",
+            r.state.exit_code,
+            human_duration(now - since)
+        )
     } else if r.state.status == "exited" {
         let since = parse_rfc3339(&r.state.finished_at).unwrap_or(now);
         format!(
@@ -46,7 +54,7 @@ impl Containers {
         let mut recs: Vec<&ContainerRecord> = inner
             .containers
             .values()
-            .filter(|r| all || r.state.running)
+            .filter(|r| all || r.state.running || r.state.restarting)
             .filter(|r| ancestors.as_ref().is_none_or(|a| a(&r.image)))
             .filter(|r| before.is_none_or(|b| created_nanos(r) < b))
             .filter(|r| since.is_none_or(|s| created_nanos(r) > s))

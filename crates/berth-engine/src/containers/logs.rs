@@ -253,6 +253,7 @@ impl Containers {
     /// `docker logs`: entries of container `key`'s log.
     pub fn logs(self: &Arc<Self>, key: &str, opts: LogOptions) -> Result<LogReader> {
         let id = Self::find_id(&self.lock(), key)?;
+        self.logs_readable(&id)?;
         let path = self.log_path(&id);
         // Rotated files first, oldest (highest number) first, then the live log.
         let mut queue: VecDeque<PathBuf> = (1..=ROTATED_MAX)

@@ -8,11 +8,14 @@ pub mod attach;
 mod commit;
 pub mod exec;
 pub mod exits;
+pub mod health;
 mod lifecycle;
 mod listing;
+mod log_driver;
 pub mod logs;
 mod net;
 mod pause;
+mod restarting;
 mod rootless;
 pub mod stats;
 pub mod top;
@@ -68,6 +71,8 @@ pub struct Containers {
     pub(crate) volumes: Arc<Volumes>,
     pub(crate) networks: Arc<Networks>,
     pub(crate) events: Arc<Events>,
+    /// Due healthcheck probes and the workers that run them.
+    pub(crate) health: health::Scheduler,
 }
 
 impl Containers {
@@ -93,9 +98,11 @@ impl Containers {
             volumes: s.volumes,
             networks: s.networks,
             events: s.events,
+            health: health::Scheduler::default(),
         });
         let _ = c.me.set(Arc::downgrade(&c));
         c.recover();
+        c.health_resume();
         c.open_network();
         exits::spawn_watcher(&c);
         Ok(c)
@@ -332,6 +339,9 @@ impl Containers {
         let (_, img_cfg) = self.images.store.manifest_and_config(&image.record.id)?;
         merge_image_config(&mut cfg, img_cfg.config.as_ref());
         crate::network::merge_exposed(&mut cfg, img_cfg.config.as_ref());
+        let img_health = img_cfg.config.as_ref().and_then(|c| c.healthcheck.as_ref());
+        health::merge_image(&mut cfg.healthcheck, img_health);
+        health::validate(cfg.healthcheck.as_ref())?;
         let args = spec::process_args(&cfg);
         let Some((path, rest)) = args.split_first() else {
             return Err(EngineError::InvalidParameter("No command specified".into()));
@@ -453,9 +463,14 @@ impl Containers {
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         let network_settings = self.networks.network_settings(&record);
+        let mut record = record;
+        // Docker shows a restarting container as running.
+        record.state.running |= record.state.restarting;
+        // Docker shows no log path for a driver without a file.
+        let log_path = log_driver::shim_log_path(self.log_path(&id), &record.host_config);
         Ok(ContainerInspect {
             record,
-            log_path: self.log_path(&id).display().to_string(),
+            log_path: log_path.display().to_string(),
             resolv_conf_path: self.etc_paths(&id).0,
             hostname_path: self.etc_paths(&id).1,
             hosts_path: self.etc_paths(&id).2,

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    nullable, ConfigNetworking, Confinement, HostModes, HostNetworking, Resources, StorageConfig,
+    nullable, ConfigNetworking, Confinement, Health, HealthConfig, HostModes, HostNetworking,
+    Resources, StorageConfig,
 };
 use crate::error::{EngineError, Result};
 use crate::time::ZERO_TIME;
@@ -65,6 +66,9 @@ pub struct ContainerConfig {
     /// `ExposedPorts` and `MacAddress`.
     #[serde(flatten)]
     pub net: ConfigNetworking,
+    /// How to probe the container's health (the image's, overridden field by field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthConfig>,
 }
 
 /// The part of docker's `HostConfig` this engine honours so far.
@@ -106,6 +110,9 @@ pub struct HostConfig {
     pub modes: HostModes,
 }
 
+/// The log driver that keeps no log (`--log-driver none`).
+pub const NO_LOG_DRIVER: &str = "none";
+
 /// Docker's `LogConfig`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
@@ -120,7 +127,11 @@ pub struct LogConfig {
 
 impl LogConfig {
     /// Validates the driver and options; returns (max size in bytes, 0 = unlimited; max files).
+    /// `none` keeps no log and, as dockerd, takes any options.
     pub fn rotation(&self) -> Result<(u64, u32)> {
+        if self.kind == NO_LOG_DRIVER {
+            return Ok((0, 1));
+        }
         if !matches!(self.kind.as_str(), "" | "json-file") {
             return Err(EngineError::InvalidParameter(format!(
                 "logger: no log driver named '{}' is registered",
@@ -150,11 +161,7 @@ impl LogConfig {
                 }
             }
         }
-        if files > 1 && size == 0 {
-            return Err(EngineError::InvalidParameter(
-                "max-file cannot be set without max-size".into(),
-            ));
-        }
+        // dockerd accepts max-file without max-size (nothing rotates then).
         Ok((size, files))
     }
 }
@@ -254,6 +261,9 @@ pub struct ContainerState {
     pub started_at: String,
     /// RFC 3339 exit time of the last run.
     pub finished_at: String,
+    /// Healthcheck state (only with a healthcheck that probes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
 }
 
 impl Default for ContainerState {
@@ -270,6 +280,7 @@ impl Default for ContainerState {
             error: String::new(),
             started_at: ZERO_TIME.into(),
             finished_at: ZERO_TIME.into(),
+            health: None,
         }
     }
 }
@@ -351,7 +362,7 @@ mod tests {
             (10 << 20, 3)
         );
         assert_eq!(lc(&[("max-size", "1k")]).rotation().unwrap(), (1024, 1));
-        assert!(lc(&[("max-file", "3")]).rotation().is_err());
+        assert_eq!(lc(&[("max-file", "3")]).rotation().unwrap(), (0, 3));
         assert!(lc(&[("max-size", "lots")]).rotation().is_err());
         assert!(lc(&[("compress", "true")]).rotation().is_err());
         let mut other = lc(&[]);

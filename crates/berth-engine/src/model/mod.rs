@@ -6,6 +6,7 @@
 
 mod confinement;
 mod container;
+mod health;
 pub mod host_modes;
 mod networking;
 mod resources;
@@ -17,6 +18,9 @@ pub use confinement::Confinement;
 pub use container::{
     parse_size, ContainerConfig, ContainerRecord, ContainerState, HostConfig, LogConfig,
     RestartPolicy,
+};
+pub use health::{
+    filter_status, ps_suffix, Health, HealthConfig, HealthResult, HEALTHY, STARTING, UNHEALTHY,
 };
 pub use host_modes::HostModes;
 pub use networking::{

@@ -5,6 +5,7 @@ mod confine;
 mod containers;
 mod cp;
 mod envfile;
+mod health;
 mod images;
 mod limits;
 mod list;
@@ -100,6 +101,9 @@ pub struct CreateFlags {
     /// Networking (`-p`, `-P`, `--network`, `--network-alias`, `--ip`, `--dns`, ...).
     #[command(flatten)]
     pub net: network::flags::NetFlags,
+    /// Healthcheck (`--health-cmd`, `--health-interval`, ..., `--no-healthcheck`).
+    #[command(flatten)]
+    pub health: health::HealthFlags,
     /// The image to run.
     pub image: String,
     /// The command and its arguments.

@@ -122,6 +122,9 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Valu
         body["HostConfig"][k] = v;
     }
     f.net.apply(&mut body)?;
+    if let Some(hc) = f.health.config()? {
+        body["Healthcheck"] = hc;
+    }
     Ok(body)
 }
 
