@@ -272,10 +272,7 @@ pub fn inspect(
     kind: Option<&str>,
     names: &[String],
 ) -> Result<i32, Failure> {
-    let template = format
-        .map(|f| crate::template::Template::parse(&f.replace("\\t", "\t")))
-        .transpose()
-        .map_err(|e| Failure::daemon(format!("template parsing error: {e}")))?;
+    let template = format.map(super::format::inspect_template).transpose()?;
     // Without --type, docker looks for a container, then an image, a network, a volume.
     const KINDS: [&str; 4] = ["container", "image", "network", "volume"];
     let kinds: Vec<&str> = match kind {
@@ -307,14 +304,7 @@ pub fn inspect(
         }
     }
     if let Some(t) = template {
-        for v in &found {
-            let out = t.render(v).map_err(|e| Failure {
-                code: 1,
-                message: e.to_string(),
-            })?;
-            println!("{out}");
-        }
-        return Ok(code);
+        return Ok(code.max(super::format::inspect_render(&t, &found, "")));
     }
     let out = serde_json::to_string_pretty(&found).map_err(|e| Failure::daemon(e.to_string()))?;
     println!("{out}");

@@ -5,12 +5,14 @@ mod confine;
 mod containers;
 mod cp;
 mod envfile;
+mod format;
 mod images;
 mod limits;
 mod list;
 mod network;
 mod pause;
 mod registry;
+mod rows;
 mod run;
 mod stats;
 mod storage;
@@ -493,7 +495,11 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             size,
         } => {
             let limit = if latest { Some(1) } else { last };
-            let query = list::ps_query(all, size, &filters, limit)?;
+            // docker asks for sizes when the template shows them.
+            let shows_size = format
+                .as_deref()
+                .is_some_and(|f| f.contains(".Size") || f.contains("json ."));
+            let query = list::ps_query(all, size || shows_size, &filters, limit)?;
             list::ps(c, &query, quiet, no_trunc, size, format.as_deref())
         }
         Command::Logs {

@@ -375,7 +375,7 @@ pub fn search(c: &Client, a: &SearchArgs) -> Result<i32, Failure> {
     if let Some(f) = &a.format {
         let headers = json!({"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS",
             "IsOfficial": "OFFICIAL", "IsAutomated": "AUTOMATED"});
-        render_format(f, &rows, &headers)?;
+        render_format(f, &rows, &headers, "*registry.searchContext")?;
         return Ok(0);
     }
     let body: Vec<Vec<String>> = rows

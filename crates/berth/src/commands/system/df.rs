@@ -254,7 +254,12 @@ pub fn df(c: &Client, verbose_out: bool, format: Option<&str>) -> Result<i32, Fa
         .unwrap_or("table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}");
     let headers = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE",
         "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});
-    render_format(format, &summary(&v), &headers)?;
+    render_format(
+        format,
+        &summary(&v),
+        &headers,
+        "*formatter.diskUsageContext",
+    )?;
     Ok(0)
 }
 
