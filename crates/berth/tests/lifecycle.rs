@@ -16,7 +16,7 @@ fn import_run_and_exit_codes() {
     assert!(lines
         .next()
         .unwrap()
-        .starts_with("REPOSITORY   TAG      IMAGE ID"));
+        .starts_with("REPOSITORY   TAG       IMAGE ID"));
     let row = lines.next().unwrap();
     assert!(row.starts_with("busybox      latest   "), "{images}");
     assert!(row.contains(&id[7..19]), "{images}");
@@ -439,7 +439,14 @@ fn top_restart_and_stop_settings() {
     ]);
     let top = d.ok(&["top", "svc"]);
     let mut lines = top.lines();
-    assert!(lines.next().unwrap().starts_with("UID    PID"), "{top}");
+    // docker top's tabwriter: columns at least 20 wide.
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("UID                 PID "),
+        "{top}"
+    );
     let row = lines.next().unwrap();
     assert!(
         row.starts_with("root ") && row.ends_with("sleep 1000"),
@@ -637,7 +644,7 @@ fn format_templates() {
         "fmt:running\n"
     );
     let table = d.ok(&["ps", "--format", "table {{.Names}}\\t{{.Image}}"]);
-    assert_eq!(table, "NAMES   IMAGE\nfmt     busybox\n");
+    assert_eq!(table, "NAMES     IMAGE\nfmt       busybox\n");
     assert_eq!(
         d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
         "busybox:latest\n"

@@ -3,7 +3,6 @@
 use serde_json::{json, Value};
 
 use crate::client::{Body, Client};
-use crate::table::render;
 use crate::Failure;
 
 /// Renders `rows` with a user `--format` as docker's formatter for `type_name`.
@@ -123,7 +122,12 @@ pub fn top(c: &Client, name: &str, ps_args: &str) -> Result<i32, Failure> {
                 .collect()
         })
         .unwrap_or_default();
-    let header: Vec<&str> = titles.iter().map(String::as_str).collect();
-    print!("{}", render(&header, &rows));
+    // docker top's tabwriter has a minimum column width of 20.
+    let mut text = titles.join("\t") + "\n";
+    for r in &rows {
+        text.push_str(&r.join("\t"));
+        text.push('\n');
+    }
+    print!("{}", crate::table::tabwrite(&text, 20, 3));
     Ok(0)
 }
