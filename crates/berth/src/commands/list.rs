@@ -69,7 +69,13 @@ pub fn ps(
         let empty = super::rows::container(&Value::Null, true);
         super::format::validate(f, &empty, "*formatter.ContainerContext")?;
     }
-    let list: Vec<Value> = c.json("GET", &format!("/containers/json{query}"), Body::Empty)?;
+    // docker ps exits 1 on a daemon error (a bad filter), not 125.
+    let list: Vec<Value> = c
+        .json("GET", &format!("/containers/json{query}"), Body::Empty)
+        .map_err(|e| Failure {
+            code: 1,
+            message: e.to_string(),
+        })?;
     let rows: Vec<Value> = list
         .iter()
         .map(|v| super::rows::container(v, !no_trunc))
