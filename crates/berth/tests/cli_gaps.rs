@@ -88,3 +88,89 @@ fn bad_references_fail_with_dockers_words() {
         }
     }
 }
+
+/// (stdout, stderr, exit code) of a command.
+fn streams(o: &std::process::Output) -> (String, String, Option<i32>) {
+    (common::stdout(o), stderr(o), o.status.code())
+}
+
+#[test]
+fn run_attach_picks_streams_as_docker_does() {
+    let Some(docker) = docker_cli() else {
+        common::skip("docker CLI not installed");
+        return;
+    };
+    let d = Daemon::start();
+    d.import_busybox();
+    let script = "echo out; echo err >&2; exit 3";
+    for a in [
+        &["-a", "stdout"][..],
+        &["-a", "stderr"],
+        &["--attach", "STDERR"],
+        &["-a", "stdout", "-a", "stderr"],
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(a);
+        args.extend(["busybox", "sh", "-c", script]);
+        let b = streams(&d.berth(&args));
+        let k = streams(&d.docker(&docker, &args));
+        assert_eq!(b, k, "{a:?}");
+        assert_eq!(b.2, Some(3), "{a:?}");
+    }
+    let b = d.berth(&["run", "-d", "-a", "stdout", "busybox", "true"]);
+    let k = d.docker(&docker, &["run", "-d", "-a", "stdout", "busybox", "true"]);
+    assert_eq!(b.status.code(), k.status.code());
+    assert!(stderr(&b).contains("conflicting options: cannot specify both --attach and --detach"));
+    let b = d.berth(&["run", "-a", "foo", "busybox", "true"]);
+    assert_eq!(b.status.code(), Some(125));
+    assert!(stderr(&b).contains("valid streams are STDIN, STDOUT and STDERR"));
+}
+
+#[test]
+fn exit_codes_126_and_127_as_docker() {
+    let Some(docker) = docker_cli() else {
+        common::skip("docker CLI not installed");
+        return;
+    };
+    let d = Daemon::start();
+    d.import_busybox();
+    d.ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    for (cmd, code, msg) in [
+        (
+            &["run", "--rm", "busybox", "/etc/passwd"][..],
+            126,
+            "exec: \"/etc/passwd\": permission denied",
+        ),
+        (
+            &["run", "--rm", "busybox", "/etc"],
+            126,
+            "exec: \"/etc\": is a directory",
+        ),
+        (
+            &["run", "--rm", "busybox", "/nonexist"],
+            127,
+            "no such file or directory",
+        ),
+        (
+            &["run", "--rm", "busybox", "nonexist"],
+            127,
+            "executable file not found in $PATH",
+        ),
+        (
+            &["exec", "box", "/etc/passwd"],
+            126,
+            "exec: \"/etc/passwd\": permission denied",
+        ),
+        (
+            &["exec", "box", "/nonexist"],
+            127,
+            "no such file or directory",
+        ),
+    ] {
+        let b = d.berth(cmd);
+        let k = d.docker(&docker, cmd);
+        assert_eq!(b.status.code(), Some(code), "{cmd:?}: {}", stderr(&b));
+        assert_eq!(k.status.code(), Some(code), "{cmd:?}: {}", stderr(&k));
+        assert!(stderr(&b).contains(msg), "{cmd:?}: {}", stderr(&b));
+    }
+}

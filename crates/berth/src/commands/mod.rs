@@ -36,6 +36,9 @@ pub struct CreateFlags {
     /// Assign a name to the container.
     #[arg(long)]
     pub name: Option<String>,
+    /// Attach to STDIN, STDOUT or STDERR.
+    #[arg(short = 'a', long = "attach", value_parser = parse_stream)]
+    pub attach: Vec<String>,
     /// Set environment variables (KEY=VALUE, or KEY to take it from this environment).
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
@@ -466,6 +469,7 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             let io = containers::Io {
                 tty,
                 stdin: interactive,
+                ..containers::Io::default()
             };
             containers::exec(c, &container, body, detach, io)
         }
@@ -599,4 +603,14 @@ pub fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+/// A `-a/--attach` value, lower-cased (docker accepts any case).
+fn parse_stream(s: &str) -> Result<String, String> {
+    let l = s.to_ascii_lowercase();
+    if ["stdin", "stdout", "stderr"].contains(&l.as_str()) {
+        Ok(l)
+    } else {
+        Err("valid streams are STDIN, STDOUT and STDERR".into())
+    }
 }
