@@ -179,8 +179,9 @@ fn bad_input_gets_docker_errors() {
 
     let o = d.berth(&["run", "--rm", "busybox", "nonexistent-program"]);
     assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
-    // (126 for a non-executable file needs the runtime to report EACCES, which it does not yet:
-    // it says "no such file or directory" for any path it cannot execute.)
+    // A program that exists but cannot be executed: 126 (cli_gaps.rs compares with docker).
+    let o = d.berth(&["run", "--rm", "busybox", "/etc/passwd"]);
+    assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
     let o = d.berth(&["run", "--name", "a b", "busybox", "true"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(
