@@ -174,3 +174,75 @@ fn exit_codes_126_and_127_as_docker() {
         assert!(stderr(&b).contains(msg), "{cmd:?}: {}", stderr(&b));
     }
 }
+
+#[test]
+fn system_df_reclaims_only_what_is_unused_as_docker() {
+    let Some(docker) = docker_cli() else {
+        common::skip("docker CLI not installed");
+        return;
+    };
+    let d = Daemon::start();
+    d.import_busybox();
+    d.ok(&["volume", "create", "used"]);
+    d.ok(&["volume", "create", "spare"]);
+    d.ok(&[
+        "run",
+        "--name",
+        "stopped",
+        "busybox",
+        "sh",
+        "-c",
+        "echo data > /f",
+    ]);
+    d.ok(&[
+        "run", "-d", "--name", "up", "-v", "used:/d", "busybox", "sleep", "1000",
+    ]);
+    let summary = d.ok(&["system", "df"]);
+    // The image is used (by a running and a stopped container): nothing of it is reclaimable;
+    // the running container is not, the stopped one's layer is.
+    let line = |name: &str| {
+        summary
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(line("Images")[1..3], ["1", "1"], "{summary}");
+    assert_eq!(line("Images")[4..], ["0B", "(0%)"], "{summary}");
+    assert_eq!(line("Containers")[1..3], ["2", "1"], "{summary}");
+    assert_eq!(line("Containers")[5], "(100%)", "{summary}");
+    assert_eq!(line("Local Volumes")[2..4], ["2", "1"], "{summary}");
+    for args in [
+        &["system", "df"][..],
+        &["system", "df", "-v"],
+        &["system", "df", "--format", "{{json .}}"],
+        &[
+            "system",
+            "df",
+            "--format",
+            "table {{.Type}}\\t{{.Reclaimable}}",
+        ],
+    ] {
+        let mut last = None;
+        for _ in 0..3 {
+            let b = streams(&d.berth(args));
+            let k = streams(&d.docker(&docker, args));
+            if b == k {
+                last = None;
+                break;
+            }
+            last = Some((b, k));
+        }
+        assert_eq!(last, None, "{args:?}");
+    }
+    d.ok(&["rm", "-f", "up", "stopped"]);
+    let summary = d.ok(&["system", "df"]);
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.starts_with("Images") && l.ends_with("(100%)")),
+        "{summary}"
+    );
+}

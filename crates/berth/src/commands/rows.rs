@@ -146,8 +146,8 @@ pub fn image(v: &Value, repo: &str, tag: &str, digest: &str, id: &str) -> Value 
         "Repository": repo, "Tag": tag, "ID": id, "Digest": digest,
         "CreatedSince": ago(created), "CreatedAt": unix_time(created),
         "Size": sz(size, 3), "VirtualSize": sz(size, 4),
-        "SharedSize": na_or(shared >= 0, sz(shared, 3)),
-        "UniqueSize": na_or(shared >= 0, sz(size - shared, 3)),
+        "SharedSize": na_or(shared >= 0, sz(shared, 4)),
+        "UniqueSize": na_or(shared >= 0, sz(size - shared, 4)),
         "Containers": na_or(containers >= 0, containers.to_string()),
     })
 }
