@@ -104,7 +104,8 @@ fn rootless_hint(mut f: Failure, default_socket: bool) -> Failure {
 }
 
 fn main() {
-    let args = argv::end_flags_at_command(Cli::command(), std::env::args_os().collect());
+    let args = argv::management_aliases(std::env::args_os().collect());
+    let args = argv::end_flags_at_command(Cli::command(), args);
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -113,6 +114,10 @@ fn main() {
             std::process::exit(code);
         }
     };
+    if let commands::Command::Completion { shell } = cli.command {
+        commands::completion(shell);
+        std::process::exit(0);
+    }
     let code = match socket_of(cli.host.as_deref()).and_then(|(socket, default)| {
         let client = Client { socket };
         if default {

@@ -246,3 +246,103 @@ fn system_df_reclaims_only_what_is_unused_as_docker() {
         "{summary}"
     );
 }
+
+#[test]
+fn management_commands_version_info_formats_and_completion() {
+    let Some(docker) = docker_cli() else {
+        common::skip("docker CLI not installed");
+        return;
+    };
+    let d = Daemon::start();
+    d.import_busybox();
+    // docker's `container` management commands and aliases.
+    d.ok(&[
+        "container",
+        "run",
+        "-d",
+        "--name",
+        "mgmt",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    for (args, want) in [
+        (&["container", "ls", "--format", "{{.Names}}"][..], "mgmt\n"),
+        (
+            &["container", "list", "-a", "--format", "{{.Names}}"],
+            "mgmt\n",
+        ),
+        (&["container", "ps", "--format", "{{.Names}}"], "mgmt\n"),
+        (
+            &["container", "inspect", "-f", "{{.Name}}", "mgmt"],
+            "/mgmt\n",
+        ),
+    ] {
+        assert_eq!(d.ok(args), want, "{args:?}");
+    }
+    let top = d.ok(&["container", "top", "mgmt", "-o", "pid,comm"]);
+    assert!(
+        top.lines().nth(1).is_some_and(|l| l.ends_with("sleep")),
+        "{top}"
+    );
+    d.ok(&["container", "remove", "-f", "mgmt"]);
+    assert_eq!(d.ok(&["container", "ls", "-a", "-q"]), "");
+
+    // version and info --format, as the docker CLI renders them.
+    for args in [
+        &[
+            "version",
+            "--format",
+            "{{.Server.Version}} {{.Server.Os}}/{{.Server.Arch}}",
+        ][..],
+        &[
+            "info",
+            "--format",
+            "{{.ServerVersion}} {{.Containers}} {{.Driver}} {{json .Plugins.Volume}}",
+        ],
+        &["info", "-f", "{{.Nope}}"],
+    ] {
+        assert_eq!(
+            streams(&d.berth(args)).0,
+            streams(&d.docker(&docker, args)).0,
+            "{args:?}"
+        );
+    }
+    let v = d.ok(&[
+        "version",
+        "-f",
+        "{{.Client.Version}} {{.Client.ApiVersion}}",
+    ]);
+    assert_eq!(v, format!("{} 1.45\n", env!("CARGO_PKG_VERSION")));
+
+    // `build --help` is build's own text.
+    let help = d.ok(&["build", "--help"]);
+    assert!(
+        help.starts_with("Build an image from a Dockerfile"),
+        "{help}"
+    );
+
+    // Completion scripts that the shells accept, completing berth's commands.
+    let script = d.dir.join("berth.bash");
+    std::fs::write(&script, d.ok(&["completion", "bash"])).unwrap();
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {} && COMP_WORDS=(berth contai); COMP_CWORD=1; _berth berth contai berth; echo \"${{COMPREPLY[@]}}\"",
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        common::stdout(&o)
+            .split_whitespace()
+            .any(|w| w == "container"),
+        "{o:?}"
+    );
+    for shell in ["zsh", "fish"] {
+        let s = d.ok(&["completion", shell]);
+        assert!(s.contains("berth") && s.contains("container"), "{shell}");
+    }
+    let o = d.berth(&["completion", "tcsh"]);
+    assert_eq!(o.status.code(), Some(125));
+}

@@ -190,10 +190,7 @@ pub enum Command {
         command: Vec<String>,
     },
     /// Rename a container.
-    Rename {
-        container: String,
-        new_name: String,
-    },
+    Rename { container: String, new_name: String },
     /// Manage containers (`container prune`).
     Container {
         #[command(subcommand)]
@@ -308,9 +305,7 @@ pub enum Command {
     /// Create a new image from a container's changes.
     Commit(images::CommitArgs),
     /// Inspect changes to files or directories on a container's filesystem.
-    Diff {
-        container: String,
-    },
+    Diff { container: String },
     /// Export a container's filesystem as a tar archive.
     Export(images::ExportArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default).
@@ -404,7 +399,6 @@ pub enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// Show the Berth version information.
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
     /// Manage builds (`builder prune`).
@@ -412,9 +406,23 @@ pub enum Command {
         #[command(subcommand)]
         command: build::BuilderCommand,
     },
-    Version,
+    /// Generate the autocompletion script for the specified shell.
+    Completion {
+        /// bash, zsh, fish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Show the Berth version information.
+    Version {
+        /// Format output using a Go template.
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+    },
     /// Display system-wide information.
-    Info,
+    Info {
+        /// Format output using a Go template.
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+    },
 }
 
 /// `berth container …`.
@@ -587,8 +595,12 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         } => update::update(c, &limits, restart.as_deref(), &containers),
         Command::Build(a) => build::build(c, &a),
         Command::Builder { command } => build::builder(c, command),
-        Command::Version => system::version(c),
-        Command::Info => system::info(c),
+        Command::Completion { shell } => {
+            completion(shell);
+            Ok(0)
+        }
+        Command::Version { format } => system::version(c, format.as_deref()),
+        Command::Info { format } => system::info(c, format.as_deref()),
     }
 }
 
@@ -613,4 +625,11 @@ fn parse_stream(s: &str) -> Result<String, String> {
     } else {
         Err("valid streams are STDIN, STDOUT and STDERR".into())
     }
+}
+
+/// `berth completion SHELL`: the script, generated from the clap tree the command line is
+/// parsed with (no daemon needed).
+pub fn completion(shell: clap_complete::Shell) {
+    let mut cmd = <crate::Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "berth", &mut std::io::stdout());
 }

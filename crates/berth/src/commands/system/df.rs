@@ -37,7 +37,11 @@ pub enum SystemCommand {
         filters: Vec<String>,
     },
     /// Display system-wide information.
-    Info,
+    Info {
+        /// Format output using a Go template.
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+    },
 }
 
 fn arr(v: &Value) -> Vec<Value> {
