@@ -135,7 +135,7 @@ fn pull_query(name: &str, all_tags: bool) -> Result<(String, String), Failure> {
     let last = name.rsplit('/').next().unwrap_or(name);
     match last.rsplit_once(':') {
         Some(_) if all_tags => Err(Failure::daemon("tag can't be used with --all-tags/-a")),
-        Some((repo, _)) if repo.is_empty() => Ok((name.to_owned(), String::new())),
+        Some(("", _)) => Ok((name.to_owned(), String::new())),
         Some((_, tag)) => Ok((
             name[..name.len() - tag.len() - 1].to_owned(),
             tag.to_owned(),
