@@ -29,7 +29,8 @@ pub(crate) struct Val {
 pub const METHOD_PREFIX: &str = "\u{1}";
 
 /// Fields of docker's API types that are Go maps of strings.
-const STR_MAPS: [&str; 9] = [
+const STR_MAPS: [&str; 10] = [
+    "Attributes",
     "Labels",
     "Options",
     "Data",
@@ -41,7 +42,14 @@ const STR_MAPS: [&str; 9] = [
     "Status",
 ];
 /// Fields that are Go maps of other things.
-const MAPS: [&str; 5] = ["Networks", "Ports", "ExposedPorts", "Volumes", "Containers"];
+const MAPS: [&str; 6] = [
+    "Networks",
+    "Ports",
+    "ExposedPorts",
+    "Volumes",
+    "Containers",
+    "PortBindings",
+];
 /// Fields that are Go pointers (their `null` prints `<nil>`).
 const PTRS: [&str; 8] = [
     "Platform",
