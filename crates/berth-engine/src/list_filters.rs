@@ -20,6 +20,7 @@ const ACCEPTED: &[&str] = &[
     "isolation",
     "is-task",
     "label",
+    "label!",
     "name",
     "network",
     "publish",
@@ -202,14 +203,14 @@ impl ListFilters {
             && ports_match(&self.expose, r.config.net.exposed_ports.keys())
     }
 
-    /// Every `label` value must hold (`MatchKVList`): `key` present, `key=value` equal.
+    /// Every `label` value must hold (`MatchKVList`): `key` present, `key=value` equal; no
+    /// `label!` value may hold (`--filter label!=key[=value]` excludes those containers).
     fn labels_match(&self, r: &ContainerRecord) -> bool {
-        self.values("label")
-            .iter()
-            .all(|l| match l.split_once('=') {
-                Some((k, v)) => r.config.labels.get(k).is_some_and(|x| x == v),
-                None => r.config.labels.contains_key(l),
-            })
+        let holds = |l: &String| match l.split_once('=') {
+            Some((k, v)) => r.config.labels.get(k).is_some_and(|x| x == v),
+            None => r.config.labels.contains_key(l),
+        };
+        self.values("label").iter().all(holds) && !self.values("label!").iter().any(holds)
     }
 
     /// `exited=N` matches containers that ran and stopped with code N.
@@ -299,5 +300,8 @@ mod tests {
         assert!(!f(r#"{"label":["p=1","s=db"]}"#).matches(&r, &[], &none));
         assert!(f(r#"{"label":["p","s"]}"#).matches(&r, &[], &none));
         assert!(!f(r#"{"label":["p=1","q"]}"#).matches(&r, &[], &none));
+        assert!(!f(r#"{"label!":["p"]}"#).matches(&r, &[], &none));
+        assert!(!f(r#"{"label!":["s=web"]}"#).matches(&r, &[], &none));
+        assert!(f(r#"{"label!":["s=db","q"]}"#).matches(&r, &[], &none));
     }
 }

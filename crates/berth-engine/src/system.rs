@@ -74,7 +74,11 @@ impl Engine {
             })
             .collect();
         Ok(DiskUsageReport {
-            layers_size: du.layers_size + du.blobs_size,
+            // dockerd's LayersSize is the unpacked layers, which image sizes add up to: the
+            // CLI's RECLAIMABLE subtracts the sizes of images in use from it, so counting
+            // the stored blobs here too would show an in-use image as partly reclaimable.
+            // The blobs are reported on their own (BlobsSize).
+            layers_size: du.layers_size,
             images,
             containers,
             volumes: self

@@ -117,7 +117,8 @@ fn rootless_hint(mut f: Failure, default_socket: bool) -> Failure {
 }
 
 fn main() {
-    let args = argv::end_flags_at_command(Cli::command(), std::env::args_os().collect());
+    let args = argv::management_aliases(std::env::args_os().collect());
+    let args = argv::end_flags_at_command(Cli::command(), args);
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -126,6 +127,10 @@ fn main() {
             std::process::exit(code);
         }
     };
+    if let commands::Command::Completion { shell } = cli.command {
+        commands::completion(shell);
+        std::process::exit(0);
+    }
     let code = match run(cli) {
         Ok(code) => code,
         Err(f) => {

@@ -304,17 +304,10 @@ fn ls(
     if let Some(f) = format {
         let rows: Vec<Value> = nets
             .iter()
-            .map(|n| {
-                let mut r = n.clone();
-                r["ID"] = json!(id(n));
-                r["IPv6"] = json!(n["EnableIPv6"].as_bool().unwrap_or(false).to_string());
-                r["Internal"] = json!(n["Internal"].as_bool().unwrap_or(false).to_string());
-                r
-            })
+            .map(|n| super::rows::network(n, !no_trunc))
             .collect();
-        let headers = json!({"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
-            "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"});
-        render_format(f, &rows, &headers)?;
+        let headers = super::rows::headers(super::rows::NETWORK_HEADERS);
+        render_format(f, &rows, &headers, "*network.networkContext")?;
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = nets
@@ -336,10 +329,7 @@ fn ls(
 }
 
 fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32, Failure> {
-    let template = format
-        .map(|f| crate::template::Template::parse(&f.replace("\\t", "\t")))
-        .transpose()
-        .map_err(|e| Failure::daemon(format!("template parsing error: {e}")))?;
+    let template = format.map(super::format::inspect_template).transpose()?;
     let mut found = Vec::new();
     let mut code = 0;
     for n in names {
@@ -360,14 +350,7 @@ fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32, Fa
         }
     }
     if let Some(t) = template {
-        for v in &found {
-            let out = t.render(v).map_err(|e| Failure {
-                code: 1,
-                message: e.to_string(),
-            })?;
-            println!("{out}");
-        }
-        return Ok(code);
+        return Ok(code.max(super::format::inspect_render(&t, &found, "")));
     }
     let out = serde_json::to_string_pretty(&found).map_err(|e| Failure::daemon(e.to_string()))?;
     println!("{out}");

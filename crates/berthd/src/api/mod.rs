@@ -20,6 +20,7 @@ mod registry;
 mod stats;
 mod streams;
 mod system;
+mod version_check;
 mod volumes;
 
 use std::collections::HashMap;
@@ -28,7 +29,7 @@ use std::sync::Arc;
 use axum::extract::Request;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::{Json, Router};
 use berth_engine::{Engine, EngineError, ErrorKind};
 pub use limits::Limits;
@@ -151,7 +152,11 @@ fn strip_version(mut req: Request) -> Request {
     if version.is_empty() || !version.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return req;
     }
-    let new_path = rest[slash..].to_owned();
+    let refused = version_check::refusal(version);
+    let new_path = match refused {
+        Some(_) => version_check::REJECT_PATH.to_owned(),
+        None => rest[slash..].to_owned(),
+    };
     let version = ApiVersion(version.to_owned());
     let pq = match req.uri().query() {
         Some(q) => format!("{new_path}?{q}"),
@@ -163,6 +168,9 @@ fn strip_version(mut req: Request) -> Request {
         if let Ok(uri) = Uri::from_parts(parts) {
             *req.uri_mut() = uri;
             req.extensions_mut().insert(version);
+            if let Some(m) = refused {
+                req.extensions_mut().insert(version_check::Refused(m));
+            }
         }
     }
     req
@@ -189,6 +197,7 @@ pub type Service = tower::util::MapRequest<Router, fn(Request) -> Request>;
 pub fn app(engine: AppState, limits: Limits) -> axum::routing::IntoMakeService<Service> {
     let router = Router::new()
         .route("/_ping", get(system::ping).head(system::ping))
+        .route(version_check::REJECT_PATH, any(version_check::reject))
         .route("/version", get(system::version))
         .route("/info", get(system::info))
         .route("/events", get(events::events))
