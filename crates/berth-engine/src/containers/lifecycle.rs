@@ -118,9 +118,10 @@ impl Containers {
                         } else {
                             self.records.save_state(rec)?;
                         }
+                        // Under the lock the exit watcher takes to record the exit.
+                        self.emit_for(rec, "start", &[]);
                     }
                 }
-                self.emit_container(&id, "start", &[]);
                 self.health_started(&id);
                 // It may have exited before it was marked running.
                 self.check_exit(&id);

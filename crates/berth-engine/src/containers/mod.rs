@@ -159,22 +159,31 @@ impl Containers {
     /// Emits a container event with docker's attributes: the container's labels, `image`
     /// and `name`, plus `extra` (label filters on events match the labels).
     pub(crate) fn emit_container(&self, id: &str, action: &str, extra: &[(&str, &str)]) {
-        let (image, name, labels) = self
-            .lock()
-            .containers
-            .get(id)
-            .map(|r| {
-                let labels = r.config.labels.clone();
-                (r.config.image.clone(), r.short_name().to_owned(), labels)
-            })
-            .unwrap_or_default();
-        let mut attrs: Vec<(&str, &str)> = labels
+        let rec = self.lock().containers.get(id).cloned();
+        match rec {
+            Some(rec) => self.emit_for(&rec, action, extra),
+            None => {
+                let mut attrs = vec![("image", ""), ("name", "")];
+                attrs.extend_from_slice(extra);
+                self.events.emit("container", action, id, &attrs);
+            }
+        }
+    }
+
+    /// [`Self::emit_container`] for a record in hand, so a caller holding the lock emits in
+    /// the same critical section as the state change (a `start` can then never follow the
+    /// `die` the exit watcher records for a program that exits at once).
+    pub(crate) fn emit_for(&self, rec: &ContainerRecord, action: &str, extra: &[(&str, &str)]) {
+        let name = rec.short_name();
+        let mut attrs: Vec<(&str, &str)> = rec
+            .config
+            .labels
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        attrs.extend_from_slice(&[("image", &image), ("name", &name)]);
+        attrs.extend_from_slice(&[("image", &rec.config.image), ("name", name)]);
         attrs.extend_from_slice(extra);
-        self.events.emit("container", action, id, &attrs);
+        self.events.emit("container", action, &rec.id, &attrs);
     }
 }
 

@@ -4,6 +4,7 @@ mod build;
 mod confine;
 mod containers;
 mod cp;
+mod create_flags;
 mod envfile;
 mod format;
 mod health;
@@ -22,99 +23,12 @@ mod system;
 mod update;
 mod volume;
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 
 use crate::client::Client;
 use crate::Failure;
 
-/// Flags shared by `run` and `create`.
-#[derive(Args, Debug, Clone)]
-#[command(disable_help_flag = true)]
-pub struct CreateFlags {
-    /// Print help.
-    #[arg(long, action = clap::ArgAction::Help)]
-    help: Option<bool>,
-    /// Assign a name to the container.
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Attach to STDIN, STDOUT or STDERR.
-    #[arg(short = 'a', long = "attach", value_parser = parse_stream)]
-    pub attach: Vec<String>,
-    /// Set environment variables (KEY=VALUE, or KEY to take it from this environment).
-    #[arg(short = 'e', long = "env")]
-    pub env: Vec<String>,
-    /// Read in a file of environment variables.
-    #[arg(long = "env-file")]
-    pub env_file: Vec<String>,
-    /// Run an init inside the container that forwards signals and reaps processes.
-    #[arg(long)]
-    pub init: bool,
-    /// User namespace to use: `host` opts out of the daemon's --userns-remap.
-    #[arg(long)]
-    pub userns: Option<String>,
-    /// Working directory inside the container.
-    #[arg(short = 'w', long = "workdir")]
-    pub workdir: Option<String>,
-    /// Username or UID (format: <name|uid>[:<group|gid>]).
-    #[arg(short = 'u', long = "user")]
-    pub user: Option<String>,
-    /// Overwrite the default ENTRYPOINT of the image.
-    #[arg(long)]
-    pub entrypoint: Option<String>,
-    /// Pull image before running ("always", "missing", "never").
-    #[arg(long, default_value = "missing")]
-    pub pull: String,
-    /// Container host name.
-    #[arg(short = 'h', long = "hostname")]
-    pub hostname: Option<String>,
-    /// Set metadata on the container (KEY=VALUE).
-    #[arg(short = 'l', long = "label")]
-    pub labels: Vec<String>,
-    /// Restart policy: no, always, on-failure[:max-retries], unless-stopped.
-    #[arg(long, default_value = "no")]
-    pub restart: String,
-    /// Logging driver for the container (json-file).
-    #[arg(long)]
-    pub log_driver: Option<String>,
-    /// Log driver options (max-size=10m, max-file=3).
-    #[arg(long)]
-    pub log_opt: Vec<String>,
-    /// Signal to stop the container.
-    #[arg(long)]
-    pub stop_signal: Option<String>,
-    /// Timeout (in seconds) to stop a container.
-    #[arg(long)]
-    pub stop_timeout: Option<i64>,
-    /// Allocate a pseudo-TTY.
-    #[arg(short = 't', long)]
-    pub tty: bool,
-    /// Keep STDIN open even if not attached.
-    #[arg(short = 'i', long)]
-    pub interactive: bool,
-    /// Automatically remove the container when it exits.
-    #[arg(long)]
-    pub rm: bool,
-    /// Resource limits (`-m`, `--cpus`, `--pids-limit`, ...).
-    #[command(flatten)]
-    pub limits: limits::LimitFlags,
-    /// Devices, ulimits and confinement (`--cap-add`, `--privileged`, ...).
-    #[command(flatten)]
-    pub confine: confine::ConfineFlags,
-    /// Volumes and mounts (`-v`, `--mount`, `--tmpfs`, `--volumes-from`).
-    #[command(flatten)]
-    pub storage: storage::StorageFlags,
-    /// Networking (`-p`, `-P`, `--network`, `--network-alias`, `--ip`, `--dns`, ...).
-    #[command(flatten)]
-    pub net: network::flags::NetFlags,
-    /// Healthcheck (`--health-cmd`, `--health-interval`, ..., `--no-healthcheck`).
-    #[command(flatten)]
-    pub health: health::HealthFlags,
-    /// The image to run.
-    pub image: String,
-    /// The command and its arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
-}
+pub use create_flags::CreateFlags;
 
 /// `berth COMMAND`.
 #[derive(Subcommand, Debug)]
@@ -629,7 +543,7 @@ pub fn enc(s: &str) -> String {
 }
 
 /// A `-a/--attach` value, lower-cased (docker accepts any case).
-fn parse_stream(s: &str) -> Result<String, String> {
+pub(crate) fn parse_stream(s: &str) -> Result<String, String> {
     let l = s.to_ascii_lowercase();
     if ["stdin", "stdout", "stderr"].contains(&l.as_str()) {
         Ok(l)
