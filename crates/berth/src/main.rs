@@ -115,7 +115,7 @@ fn main() {
     };
     let code = match socket_of(cli.host.as_deref()).and_then(|(socket, default)| {
         let client = Client { socket };
-        if default {
+        if default && cli.command.needs_daemon() {
             autostart::ensure_daemon(&client)?;
         }
         commands::dispatch(&client, cli.command).map_err(|f| rootless_hint(f, default))

@@ -1,6 +1,7 @@
 //! The subcommands: their flags (docker's) and dispatch.
 
 mod build;
+mod compose;
 mod confine;
 mod containers;
 mod cp;
@@ -185,10 +186,7 @@ pub enum Command {
         command: Vec<String>,
     },
     /// Rename a container.
-    Rename {
-        container: String,
-        new_name: String,
-    },
+    Rename { container: String, new_name: String },
     /// Manage containers (`container prune`).
     Container {
         #[command(subcommand)]
@@ -303,9 +301,7 @@ pub enum Command {
     /// Create a new image from a container's changes.
     Commit(images::CommitArgs),
     /// Inspect changes to files or directories on a container's filesystem.
-    Diff {
-        container: String,
-    },
+    Diff { container: String },
     /// Export a container's filesystem as a tar archive.
     Export(images::ExportArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default).
@@ -399,7 +395,8 @@ pub enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// Show the Berth version information.
+    /// Define and run multi-container applications (docker compose).
+    Compose(compose::ComposeArgs),
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
     /// Manage builds (`builder prune`).
@@ -407,6 +404,7 @@ pub enum Command {
         #[command(subcommand)]
         command: build::BuilderCommand,
     },
+    /// Show the Berth version information.
     Version,
     /// Display system-wide information.
     Info,
@@ -421,6 +419,14 @@ pub enum ContainerCommand {
         #[arg(short = 'f', long)]
         force: bool,
     },
+}
+
+impl Command {
+    /// Whether the command talks to the daemon (`compose config` only reads files, so it
+    /// starts none).
+    pub fn needs_daemon(&self) -> bool {
+        !matches!(self, Command::Compose(a) if a.is_offline())
+    }
 }
 
 /// Runs one command; returns the process exit code.
@@ -572,6 +578,7 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             containers,
         } => update::update(c, &limits, restart.as_deref(), &containers),
         Command::Build(a) => build::build(c, &a),
+        Command::Compose(a) => compose::compose(c, a),
         Command::Builder { command } => build::builder(c, command),
         Command::Version => system::version(c),
         Command::Info => system::info(c),
