@@ -37,6 +37,9 @@ pub struct Options {
     pub environ: Env,
     /// The directory the command runs in.
     pub cwd: PathBuf,
+    /// Services named on the command line: enabled whatever their profiles (as docker
+    /// compose's `up SVC`/`run SVC`).
+    pub named_services: Vec<String>,
 }
 
 /// A loaded project and where it came from.
@@ -291,6 +294,7 @@ fn apply_profiles(doc: &mut Value, o: &Options, env: &Env) -> BTreeSet<String> {
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
             let on = profiles.is_empty()
+                || o.named_services.contains(name)
                 || active.contains("*")
                 || profiles.iter().any(|p| active.contains(*p));
             if !on {

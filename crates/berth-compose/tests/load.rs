@@ -105,6 +105,10 @@ include:
     let l = load(&o).unwrap();
     assert!(l.project.services.contains_key("debug"));
     assert_eq!(l.project.name, "other");
+    // A service named on the command line runs whatever its profiles.
+    let mut o = options(&d);
+    o.named_services = vec!["debug".into()];
+    assert!(load(&o).unwrap().project.services.contains_key("debug"));
     let text = berth_compose::render::yaml(&l.project);
     assert!(text.contains("name: other"), "{text}");
     assert!(

@@ -21,7 +21,12 @@ use crate::Failure;
 
 /// Runs one `berth compose` command.
 pub fn compose(c: &Client, a: ComposeArgs) -> Result<i32, Failure> {
-    let opts = project::options(&a)?;
+    let mut opts = project::options(&a)?;
+    opts.named_services = match &a.command {
+        ComposeCommand::Up(x) => x.services.clone(),
+        ComposeCommand::Run(x) => vec![x.service.clone()],
+        _ => vec![],
+    };
     match a.command {
         ComposeCommand::Config(x) => project::config(&opts, &x),
         ComposeCommand::Up(x) => up::up(c, &project::load(&opts)?, &x),

@@ -29,6 +29,7 @@ pub fn options(a: &ComposeArgs) -> Result<Options, Failure> {
         project_dir: a.project_directory.clone(),
         environ: std::env::vars().collect(),
         cwd: std::env::current_dir()?,
+        named_services: vec![],
     })
 }
 
