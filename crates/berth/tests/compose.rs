@@ -408,3 +408,68 @@ fn healthcheck_gates_the_dependent_start() {
         app.ids()
     );
 }
+
+#[test]
+fn foreground_up_prefixes_logs_and_stops_on_ctrl_c() {
+    let app = App::new("fg");
+    app.write(
+        "compose.yaml",
+        &format!(
+            "services:\n  talk:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello-talk; exec sleep 3600\"]\n  quiet:\n    image: busybox\n    command: [\"sleep\", \"3600\"]\nnetworks:\n  default:\n    ipam:\n      config:\n        - subnet: {}\n",
+            app.subnet
+        ),
+    );
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let file = app.dir.path().join("compose.yaml");
+    let mut child = Command::new(common::BERTH)
+        .arg("-H")
+        .arg(format!("unix://{}", app.d().sock.display()))
+        .args([
+            "compose",
+            "-p",
+            &app.name,
+            "-f",
+            file.to_str().unwrap(),
+            "up",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(out.reopen().unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let text = || std::fs::read_to_string(out.path()).unwrap_or_default();
+    common::wait_until("the prefixed log line", Duration::from_secs(30), || {
+        text().contains(&format!("{}-talk-1  | hello-talk", app.name))
+    });
+    // SAFETY: signalling the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("compose up did not end after SIGINT: {}", text());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130), "{}", text());
+    assert!(
+        text().starts_with(&format!(
+            "Attaching to {}-quiet-1, {}-talk-1",
+            app.name, app.name
+        )),
+        "{}",
+        text()
+    );
+    // Stopped, not removed: both are still there, exited.
+    let states = app.ok(&["ps", "-a", "--format", "{{.Name}} {{.State}}"]).0;
+    assert_eq!(
+        states.lines().collect::<Vec<_>>(),
+        [
+            format!("{}-quiet-1 exited", app.name),
+            format!("{}-talk-1 exited", app.name)
+        ]
+    );
+}

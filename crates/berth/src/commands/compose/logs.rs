@@ -168,6 +168,8 @@ pub fn attached(c: &Client, l: &Loaded, services: &[String]) -> Result<i32, Fail
         .collect();
     let names: Vec<&str> = ctrs.iter().map(|c| c.name.as_str()).collect();
     println!("Attaching to {}", names.join(", "));
+    let interrupted =
+        super::interrupt::stop_on_signal(c, ctrs.iter().map(|x| x.id.clone()).collect());
     let color = crate::commands::stream::is_tty(1);
     let after = |ctr: &Ctr| {
         let code = c
@@ -178,5 +180,8 @@ pub fn attached(c: &Client, l: &Loaded, services: &[String]) -> Result<i32, Fail
         println!("{} exited with code {code}", ctr.name);
     };
     stream_all(c, &ctrs, "&follow=1", prefixes(&ctrs, color, false), &after)?;
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(130);
+    }
     Ok(0)
 }

@@ -6,6 +6,7 @@ mod args;
 mod deps;
 mod down;
 mod images;
+mod interrupt;
 mod logs;
 mod ops;
 mod project;
