@@ -12,22 +12,38 @@ use crate::client::{Body, Client, ClientError};
 use crate::commands::enc;
 use crate::Failure;
 
-/// Containers in stop order: services in reverse start order, unknown ones last.
-fn stop_order(t: &Target, mut ctrs: Vec<Ctr>) -> Vec<Ctr> {
-    let order: Vec<String> = t
-        .loaded
-        .as_ref()
-        .and_then(|l| berth_compose::plan::order(&l.project).ok())
-        .unwrap_or_default();
-    let rank = |c: &Ctr| {
-        order
-            .iter()
-            .position(|s| *s == c.service)
-            .map(|i| order.len() - i)
-            .unwrap_or(order.len() + 1)
+/// Containers grouped for stopping: a service's dependents go in an earlier group than it
+/// (groups by dependency depth, deepest first); one group stops in parallel, as docker
+/// compose stops independent services at once.
+fn stop_groups(t: &Target, ctrs: Vec<Ctr>) -> Vec<Vec<Ctr>> {
+    let depth = |svc: &str| -> usize {
+        let Some(l) = &t.loaded else { return 0 };
+        let mut d = 0;
+        let mut level: Vec<String> = vec![svc.to_owned()];
+        // Bounded by the number of services: validation rejected cycles.
+        for _ in 0..l.project.services.len() {
+            let next: Vec<String> = level
+                .iter()
+                .filter_map(|s| l.project.services.get(s))
+                .flat_map(berth_compose::plan::dependencies)
+                .collect();
+            if next.is_empty() {
+                break;
+            }
+            d += 1;
+            level = next;
+        }
+        d
     };
-    ctrs.sort_by_key(|c| (rank(c), std::cmp::Reverse(c.number)));
-    ctrs
+    let mut groups: std::collections::BTreeMap<std::cmp::Reverse<usize>, Vec<Ctr>> =
+        Default::default();
+    for c in ctrs {
+        groups
+            .entry(std::cmp::Reverse(depth(&c.service)))
+            .or_default()
+            .push(c);
+    }
+    groups.into_values().collect()
 }
 
 fn labelled(c: &Client, kind: &str, project: &str) -> Result<Vec<Value>, Failure> {
@@ -53,12 +69,23 @@ pub fn down(c: &Client, t: &Target, a: &DownArgs) -> Result<i32, Failure> {
     };
     let (mine, orphans): (Vec<Ctr>, Vec<Ctr>) = all.into_iter().partition(known);
     let mut images: Vec<(String, bool)> = Vec::new();
-    for x in stop_order(t, mine) {
-        let image = x.raw["Image"].as_str().unwrap_or_default().to_owned();
-        // Without the file, an image compose named itself is `<project>-<service>`.
-        let local = image == format!("{}-{}", t.name, x.service);
-        images.push((image, local));
-        remove_container(c, &x.id, &x.name, a.timeout, a.volumes)?;
+    for group in stop_groups(t, mine) {
+        for x in &group {
+            let image = x.raw["Image"].as_str().unwrap_or_default().to_owned();
+            // Without the file, an image compose named itself is `<project>-<service>`.
+            let local = image == format!("{}-{}", t.name, x.service);
+            images.push((image, local));
+        }
+        std::thread::scope(|s| {
+            let handles: Vec<_> = group
+                .iter()
+                .map(|x| s.spawn(move || remove_container(c, &x.id, &x.name, a.timeout, a.volumes)))
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join()
+                    .map_err(|_| project::fail("stopping a container failed"))?
+            })
+        })?;
     }
     if a.remove_orphans {
         for x in orphans {
