@@ -151,7 +151,7 @@ fn run(cli: Cli) -> Result<i32, Failure> {
     let client = Client {
         endpoint: choice.endpoint,
     };
-    if choice.local_default {
+    if choice.local_default && cli.command.needs_daemon() {
         autostart::ensure_daemon(&client)?;
     }
     commands::dispatch(&client, cli.command).map_err(|f| rootless_hint(f, choice.local_default))

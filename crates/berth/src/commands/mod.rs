@@ -1,6 +1,7 @@
 //! The subcommands: their flags (docker's) and dispatch.
 
 mod build;
+mod compose;
 mod confine;
 mod containers;
 mod cp;
@@ -322,6 +323,8 @@ pub enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Define and run multi-container applications (docker compose).
+    Compose(compose::ComposeArgs),
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
     /// Manage builds (`builder prune`).
@@ -357,6 +360,14 @@ pub enum ContainerCommand {
         #[arg(short = 'f', long)]
         force: bool,
     },
+}
+
+impl Command {
+    /// Whether the command talks to the daemon (`compose config` only reads files, so it
+    /// starts none).
+    pub fn needs_daemon(&self) -> bool {
+        !matches!(self, Command::Compose(a) if a.is_offline())
+    }
 }
 
 /// Runs one command; returns the process exit code.
@@ -519,6 +530,7 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             containers,
         } => update::update(c, &limits, restart.as_deref(), &containers),
         Command::Build(a) => build::build(c, &a),
+        Command::Compose(a) => compose::compose(c, a),
         Command::Builder { command } => build::builder(c, command),
         Command::Completion { shell } => {
             completion(shell);
