@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
 
 export DEBIAN_FRONTEND=noninteractive
-need_pkgs=(busybox-static iproute2 nftables pkg-config podman docker-registry skopeo umoci apache2-utils gcc libc6-dev docker.io python3-docker uidmap passt)
+need_pkgs=(busybox-static iproute2 nftables pkg-config podman docker-registry skopeo umoci apache2-utils gcc libc6-dev docker.io python3-docker uidmap passt containernetworking-plugins golang-go)
 missing=()
 for p in "${need_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -23,6 +23,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
+# The CRI tests' client (cri-tools has no Debian package): built from source beside the repo.
+"$(dirname "$0")/build-crictl.sh"
 
 # Rootless pasta networking opens /dev/net/tun as an ordinary user: udev's distro default is
 # 0666; a machine without udev may have made it 0600.
