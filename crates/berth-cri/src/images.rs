@@ -261,7 +261,6 @@ impl ImageService for Images {
         };
         Ok(Response::new(ImageFsInfoResponse {
             image_filesystems: vec![usage],
-            ..ImageFsInfoResponse::default()
         }))
     }
 }
