@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
 
 export DEBIAN_FRONTEND=noninteractive
-need_pkgs=(busybox-static iproute2 nftables pkg-config podman docker-registry skopeo umoci apache2-utils gcc libc6-dev docker.io python3-docker uidmap passt containernetworking-plugins golang-go)
+need_pkgs=(busybox-static iproute2 nftables pkg-config podman docker-registry skopeo umoci apache2-utils gcc libc6-dev docker.io python3-docker uidmap passt openssh-server containernetworking-plugins)
 missing=()
 for p in "${need_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -20,11 +20,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$no_start" = 0 ] || rm -f /usr/sbin/policy-rc.d
   if command -v systemctl >/dev/null 2>&1; then
     systemctl disable --now docker.service docker.socket containerd.service >/dev/null 2>&1 || true
+    # openssh-server is wanted for sshd itself (tests/remote.rs starts its own on a free port
+    # with its own config): a machine that had no ssh server before gets none at boot either.
+    # One that had it keeps it untouched.
+    case " ${missing[*]} " in
+      *" openssh-server "*) systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true ;;
+    esac
   fi
 fi
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
-# The CRI tests' client (cri-tools has no Debian package): built from source beside the repo.
-"$(dirname "$0")/build-crictl.sh"
 
 # Rootless pasta networking opens /dev/net/tun as an ordinary user: udev's distro default is
 # 0666; a machine without udev may have made it 0600.

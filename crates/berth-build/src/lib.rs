@@ -18,6 +18,7 @@ mod builder;
 pub mod cache;
 pub mod context;
 pub mod copy;
+mod copy_step;
 mod driver;
 pub mod error;
 mod fetch;

@@ -1,5 +1,6 @@
-//! Steps that change the filesystem: RUN (through the backend's container), COPY/ADD (a layer
-//! written from the sources) and WORKDIR (creates the directory if it is missing).
+//! Steps that change the filesystem: RUN (through the backend's container) and WORKDIR
+//! (creates the directory if it is missing); COPY/ADD live in `copy_step`, sharing the
+//! destination and `--chown` resolution kept here.
 
 use crate::backend::{RunMount, RunRequest};
 use crate::builder::{Builder, Event, StageRun};
@@ -7,14 +8,12 @@ use crate::cache;
 use crate::copy::{self, Item, ItemKind, Owner};
 use crate::error::BackendError;
 use crate::error::BuildError;
-use crate::fetch;
 use crate::ignore::clean;
 use crate::instructions::{default_shell, Scope};
 use crate::parser::{heredoc_markers, Args, Instruction};
-use crate::shell;
 use crate::stage_fs::StageFs;
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -70,7 +69,7 @@ fn parse_mount(spec: &str) -> Result<RunMount, String> {
     }
 }
 
-fn backend_err(line: usize, e: BackendError) -> BuildError {
+pub(crate) fn backend_err(line: usize, e: BackendError) -> BuildError {
     match e {
         BackendError::RunFailed { code, .. } => BuildError::Step {
             line,
@@ -230,228 +229,9 @@ impl Builder<'_> {
         )
     }
 
-    pub(crate) fn copy_step(
-        &mut self,
-        st: &mut StageRun,
-        ins: &Instruction,
-    ) -> Result<(), BuildError> {
-        let kw = ins.keyword.clone();
-        let add = kw == "ADD";
-        let vars = st.vars();
-        let sc = Scope {
-            file: &self.file,
-            escape: self.escape,
-            vars: &vars,
-        };
-        let words = match &ins.args {
-            Args::Exec(v) => v
-                .iter()
-                .map(|w| shell::expand(w, &vars, self.escape).map_err(|e| sc.err(ins, e.0)))
-                .collect::<Result<Vec<_>, _>>()?,
-            Args::Shell(_) => sc.words(ins)?,
-        };
-        let Some((dest_raw, srcs)) = words.split_last().filter(|(_, s)| !s.is_empty()) else {
-            return Err(sc.err(ins, format!("{kw} requires at least two arguments")));
-        };
-        let flag = |n: &str| -> Result<Option<String>, BuildError> {
-            ins.flag(n)
-                .map(|v| shell::expand(v, &vars, self.escape).map_err(|e| sc.err(ins, e.0)))
-                .transpose()
-        };
-        let chown = flag("chown")?;
-        let mut owner = Owner {
-            chown: None,
-            chmod: flag("chmod")?
-                .map(|c| copy::parse_chmod(&c))
-                .transpose()
-                .map_err(|e| sc.err(ins, e))?,
-        };
-        let from = flag("from")?;
-        let workdir = st.cfg().working_dir.unwrap_or_else(|| "/".into());
-        let hint_dir = dest_raw.ends_with('/') || dest_raw == "." || dest_raw.ends_with("/.");
-        let dest = if dest_raw.starts_with('/') {
-            dest_raw.clone()
-        } else {
-            format!("{workdir}/{dest_raw}")
-        };
-        let owner_key = format!("{:?}", (&chown, owner.chmod));
-        let created_by = format!("/bin/sh -c #(nop) {kw} {} in {dest}", srcs.join(" "));
-        let line = ins.line;
-        let missing = |s: &str| {
-            BuildError::step(
-                line,
-                format!("{kw} failed: file not found in build context or excluded by .dockerignore: stat {s}: file does not exist"),
-            )
-        };
-        let multi_err = || {
-            BuildError::step(
-                line,
-                format!("When using {kw} with more than one source file, the destination must be a directory and end with a /"),
-            )
-        };
-
-        if let Some(from) = from {
-            let (src_id, src_state) = self.source_state(&from, self.cur, line)?;
-            let key = cache::key(&[
-                &st.id,
-                &kw,
-                "from",
-                &src_id,
-                &srcs.join("\n"),
-                &dest,
-                &owner_key,
-            ]);
-            if self.try_cache(st, &key)? {
-                return Ok(());
-            }
-            owner.chown = self.resolve_chown(st, chown.as_deref(), line)?;
-            let src_fs =
-                StageFs::open(self.backend, &src_state).map_err(|e| backend_err(line, e))?;
-            let mut matches = Vec::new();
-            for s in srcs {
-                let m = src_fs
-                    .matches(s)
-                    .map_err(BuildError::io(format!("reading {s}")))?;
-                if m.is_empty() {
-                    return Err(missing(s));
-                }
-                matches.extend(m);
-            }
-            let (dest, dest_dir) =
-                self.resolve_dest(st, &dest, hint_dir, matches.len() > 1, line)?;
-            if matches.len() > 1 && !dest_dir {
-                return Err(multi_err());
-            }
-            let mut items = Vec::new();
-            for m in &matches {
-                let src_dir = src_fs
-                    .resolve(m)
-                    .map_err(BuildError::io(format!("reading {m} from stage {from}")))?
-                    .is_dir;
-                src_fs
-                    .items(m, &dest, dest_dir || src_dir, &mut items)
-                    .map_err(BuildError::io(format!("reading {m} from stage {from}")))?;
-            }
-            let t = now_secs();
-            let layer = self
-                .backend
-                .write_layer(&mut |w| copy::write_tar(&items, owner, t, w))
-                .map_err(|e| backend_err(line, e))?;
-            drop(items);
-            drop(src_fs);
-            return self.commit(st, key, Some(layer), created_by, false);
-        }
-
-        // Sources from the context, heredocs and (ADD) URLs.
-        let ctx = self.ctx;
-        let mut matches = Vec::new();
-        let mut heredocs = Vec::new();
-        let mut urls = Vec::new();
-        let mut hash = String::new();
-        for s in srcs {
-            if let Some(name) = s.strip_prefix("<<") {
-                let name = name.trim_start_matches('-').trim_matches(['"', '\'']);
-                if let Some(h) = ins.heredocs.iter().find(|h| h.name == name) {
-                    let body = if h.expand {
-                        shell::expand(&h.content, &vars, self.escape)
-                            .unwrap_or_else(|_| h.content.clone())
-                    } else {
-                        h.content.clone()
-                    };
-                    hash.push_str(&format!("heredoc {name} {}\n", cache::key(&[&body])));
-                    heredocs.push((name.to_owned(), body));
-                    continue;
-                }
-            }
-            if add && (s.starts_with("http://") || s.starts_with("https://")) {
-                let data = fetch::fetch(s)
-                    .map_err(|e| BuildError::step(line, format!("ADD failed: {e}")))?;
-                hash.push_str(&format!(
-                    "url {s} {}\n",
-                    cache::key(&[&String::from_utf8_lossy(&data)])
-                ));
-                urls.push((fetch::file_name(s), data));
-                continue;
-            }
-            let m = copy::match_context(ctx, s);
-            if m.is_empty() {
-                return Err(missing(s));
-            }
-            for p in m {
-                hash.push_str(&format!("{p}\n"));
-                match ctx.entries.get(&p) {
-                    Some(e) if !ctx.is_dir(&p) => hash.push_str(e.hash()?),
-                    _ => {
-                        for (rel, e) in ctx.under(&p) {
-                            hash.push_str(rel);
-                            hash.push(' ');
-                            hash.push_str(e.hash()?);
-                            hash.push('\n');
-                        }
-                    }
-                }
-                matches.push(p);
-            }
-        }
-        let key = cache::key(&[&st.id, &kw, &dest, &owner_key, &hash]);
-        if self.try_cache(st, &key)? {
-            return Ok(());
-        }
-        owner.chown = self.resolve_chown(st, chown.as_deref(), line)?;
-        let count = matches.len() + heredocs.len() + urls.len();
-        let single_dir = count == 1 && matches.first().is_some_and(|m| ctx.is_dir(m));
-        let (dest, dest_dir) = self.resolve_dest(st, &dest, hint_dir, count > 1, line)?;
-        let dest_dir = single_dir || dest_dir;
-        if count > 1 && !dest_dir {
-            return Err(multi_err());
-        }
-        let mut items: Vec<Item<'_>> = Vec::new();
-        for m in &matches {
-            if add && !ctx.is_dir(m) {
-                if let Some(data) = ctx.file(m) {
-                    if let Some(extracted) = crate::add_archive::items(data, &dest, &ctx.limits)
-                        .map_err(BuildError::io(format!("extracting {m}")))?
-                    {
-                        items.extend(extracted);
-                        continue;
-                    }
-                }
-            }
-            copy::context_items(ctx, m, &dest, dest_dir || ctx.is_dir(m), &mut items);
-        }
-        for (name, body) in heredocs {
-            items.push(Item {
-                path: clean(&if dest_dir {
-                    format!("{dest}/{name}")
-                } else {
-                    dest.clone()
-                }),
-                kind: ItemKind::File(copy::Data::Owned(body.into_bytes())),
-                mode: 0o644,
-            });
-        }
-        for (name, data) in urls {
-            items.push(Item {
-                path: clean(&if dest_dir {
-                    format!("{dest}/{name}")
-                } else {
-                    dest.clone()
-                }),
-                kind: ItemKind::File(copy::Data::Owned(data)),
-                mode: 0o600,
-            });
-        }
-        let t = now_secs();
-        let layer = self
-            .backend
-            .write_layer(&mut |w| copy::write_tar(&items, owner, t, w))
-            .map_err(|e| backend_err(line, e))?;
-        self.commit(st, key, Some(layer), created_by, false)
-    }
-
     /// `--chown`: numeric ids as they are, names looked up in the image's `/etc/passwd` and
     /// `/etc/group` (read from a mounted view of the parent state).
-    fn resolve_chown(
+    pub(crate) fn resolve_chown(
         &self,
         st: &StageRun,
         chown: Option<&str>,
@@ -480,7 +260,7 @@ impl Builder<'_> {
     /// docker's builder does), and whether it is a directory. Docker's rule: a destination
     /// ending in `/` (or several sources) is a directory; a single file goes into `dest` if
     /// that already is a directory in the image.
-    fn resolve_dest(
+    pub(crate) fn resolve_dest(
         &self,
         st: &StageRun,
         dest: &str,

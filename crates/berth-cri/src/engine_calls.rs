@@ -35,12 +35,12 @@ impl EngineCalls {
 
     /// Every image.
     pub async fn images(&self) -> Result<Vec<ImageSummary>, CriError> {
-        self.blocking(|e| Ok(e.images())).await
+        self.blocking(|e| Ok(e.images().list())).await
     }
 
     /// One image by reference, id or digest; `None` when there is no such image.
     pub async fn image_inspect(&self, name: String) -> Result<Option<ImageInspect>, CriError> {
-        match self.blocking(move |e| e.image_inspect(&name)).await {
+        match self.blocking(move |e| e.images().inspect(&name)).await {
             Ok(i) => Ok(Some(i)),
             Err(CriError::Engine(e)) if e.kind() == berth_engine::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -49,13 +49,17 @@ impl EngineCalls {
 
     /// Pulls `name` with `auth`; progress is not reported over CRI.
     pub async fn pull(&self, name: String, auth: AuthConfig) -> Result<(), CriError> {
-        self.blocking(move |e| e.pull_image(&name, None, false, &auth, &|_| {}).map(|_| ()))
-            .await
+        self.blocking(move |e| {
+            e.images()
+                .pull(&name, None, false, &auth, &|_| {})
+                .map(|_| ())
+        })
+        .await
     }
 
     /// Removes `name` (a tag untags, an id removes the image with all its tags).
     pub async fn remove_image(&self, name: String) -> Result<Vec<ImageDeleteItem>, CriError> {
-        self.blocking(move |e| e.remove_image(&name, true)).await
+        self.blocking(move |e| e.images().remove(&name, true)).await
     }
 
     /// Bytes the image store's layers and blobs take.

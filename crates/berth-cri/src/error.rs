@@ -40,6 +40,7 @@ impl From<CriError> for tonic::Status {
                 ErrorKind::NotFound => tonic::Status::not_found(msg),
                 ErrorKind::Conflict => tonic::Status::failed_precondition(msg),
                 ErrorKind::InvalidParameter => tonic::Status::invalid_argument(msg),
+                ErrorKind::NotImplemented => tonic::Status::unimplemented(msg),
                 ErrorKind::Internal => tonic::Status::internal(msg),
             },
             CriError::InvalidArgument(_) => tonic::Status::invalid_argument(msg),

@@ -9,6 +9,8 @@ pub enum ErrorKind {
     Conflict,
     /// A bad parameter from the caller (400).
     InvalidParameter,
+    /// Something this configuration cannot do, e.g. read a `none` log (501).
+    NotImplemented,
     /// Anything else (500).
     Internal,
 }
@@ -57,6 +59,9 @@ pub enum EngineError {
     /// Any other internal failure.
     #[error("{0}")]
     Internal(String),
+    /// Not supported for this container's configuration; the full message.
+    #[error("{0}")]
+    NotImplemented(String),
     /// Talking to a registry failed (pull, push, login, search).
     #[error("{0}")]
     Registry(#[from] berth_registry::RegistryError),
@@ -73,6 +78,7 @@ impl EngineError {
             | EngineError::NotFound(_) => ErrorKind::NotFound,
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::InvalidParameter(_) => ErrorKind::InvalidParameter,
+            EngineError::NotImplemented(_) => ErrorKind::NotImplemented,
             EngineError::Image(e) => match e {
                 berth_image::StoreError::NotFound(_) => ErrorKind::NotFound,
                 berth_image::StoreError::Conflict(_) => ErrorKind::Conflict,

@@ -2,7 +2,6 @@
 //! inspect/history/tag, commit/diff/export, save/load and prune/df in the submodules.
 
 mod archive;
-mod commit;
 pub mod filters;
 mod inspect;
 mod space;
@@ -10,19 +9,44 @@ mod space;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use berth_image::store::{ImageInfo, RmiEvent};
-use berth_image::{Reference, StoreError};
+use berth_image::{ImageStore, Reference, StoreConfig, StoreError};
 use serde::Serialize;
 
 use crate::error::{EngineError, Result};
 use crate::time::parse_rfc3339;
-use crate::Engine;
+use crate::{EngineConfig, Events};
 
-pub use commit::{ChangeItem, CommitRequest};
 pub use filters::ImageFilters;
 pub use inspect::{HistoryItem, ImageInspect};
-pub use space::{ContainerUsage, DiskUsageReport, ImagePruneReport};
+pub use space::ImagePruneReport;
+
+/// The images service: the image store, pulls and pushes, tags, save/load, prune.
+pub struct Images {
+    pub(crate) store: ImageStore,
+    /// Insecure registries and mirrors, for every pull, push, login and search.
+    pub(crate) registry: crate::registry::RegistryOptions,
+    pub(crate) events: Arc<Events>,
+}
+
+impl Images {
+    /// Opens the store under `<data-root>/image`.
+    pub(crate) fn open(cfg: &EngineConfig, events: Arc<Events>) -> Result<Images> {
+        let store = ImageStore::open(StoreConfig::new(cfg.data_root.join("image")))?;
+        Ok(Images {
+            store,
+            registry: cfg.registry.clone(),
+            events,
+        })
+    }
+
+    /// The daemon's insecure registries and mirrors (what `info`'s `RegistryConfig` shows).
+    pub fn registry_options(&self) -> &crate::registry::RegistryOptions {
+        &self.registry
+    }
+}
 
 /// One row of `GET /images/json`.
 #[derive(Debug, Clone, Serialize)]
@@ -88,15 +112,15 @@ fn created_of(i: &ImageInfo) -> i64 {
         .unwrap_or(0)
 }
 
-impl Engine {
+impl Images {
     /// `docker import`: a rootfs tarball (plain or compressed) becomes an image tagged
     /// `repo_tag` (e.g. `busybox:latest`). Returns the image id.
-    pub fn import_image(&self, tar: impl Read, repo_tag: Option<&str>) -> Result<String> {
-        self.import_image_with(tar, repo_tag, &[], None)
+    pub fn import(&self, tar: impl Read, repo_tag: Option<&str>) -> Result<String> {
+        self.import_with(tar, repo_tag, &[], None)
     }
 
     /// [`import_image`](Self::import_image) with `--change` instructions and `--message`.
-    pub fn import_image_with(
+    pub fn import_with(
         &self,
         tar: impl Read,
         repo_tag: Option<&str>,
@@ -104,19 +128,20 @@ impl Engine {
         message: Option<&str>,
     ) -> Result<String> {
         let info = self
-            .images
+            .store
             .import(tar, repo_tag, changes, message)
             .map_err(|e| match e {
                 StoreError::Io { .. } => e.into(),
                 e => EngineError::InvalidParameter(e.to_string()),
             })?;
         let id = info.record.id.to_string();
-        self.emit("image", "import", &id, &[("name", repo_tag.unwrap_or(""))]);
+        self.events
+            .emit("image", "import", &id, &[("name", repo_tag.unwrap_or(""))]);
         Ok(id)
     }
 
     fn labels_of(&self, i: &ImageInfo) -> BTreeMap<String, String> {
-        self.images
+        self.store
             .manifest_and_config(&i.record.id)
             .ok()
             .and_then(|(_, c)| c.config.and_then(|c| c.labels))
@@ -147,7 +172,7 @@ impl Engine {
         let bound = |name: &Option<String>| -> Result<Option<i64>> {
             name.as_deref()
                 .map(|n| {
-                    self.images
+                    self.store
                         .resolve(n)
                         .map(|i| created_of(&i))
                         .map_err(not_found(n))
@@ -156,7 +181,7 @@ impl Engine {
         };
         let bounds = (bound(&f.before)?, bound(&f.since)?);
         Ok(self
-            .images
+            .store
             .images()
             .into_iter()
             .filter(|i| f.matches(i, created_of(i), &self.labels_of(i), bounds))
@@ -164,8 +189,8 @@ impl Engine {
     }
 
     /// `docker images`.
-    pub fn images(&self) -> Vec<ImageSummary> {
-        self.images
+    pub fn list(&self) -> Vec<ImageSummary> {
+        self.store
             .images()
             .into_iter()
             .map(|i| self.summary(i))
@@ -174,10 +199,10 @@ impl Engine {
 
     /// `docker images [-a] [--filter]`: without `all`, untagged images that are the parent of
     /// another image (intermediate layers of a commit chain) are hidden, like docker.
-    pub fn images_filtered(&self, all: bool, f: &ImageFilters) -> Result<Vec<ImageSummary>> {
+    pub fn list_filtered(&self, all: bool, f: &ImageFilters) -> Result<Vec<ImageSummary>> {
         let infos = self.filtered_infos(f)?;
         let parents: Vec<String> = self
-            .images
+            .store
             .images()
             .iter()
             .filter_map(|i| i.record.parent.as_ref().map(ToString::to_string))
@@ -208,8 +233,8 @@ impl Engine {
     }
 
     /// `docker rmi`.
-    pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<ImageDeleteItem>> {
-        let events = self.images.rmi(name, force).map_err(not_found(name))?;
+    pub fn remove(&self, name: &str, force: bool) -> Result<Vec<ImageDeleteItem>> {
+        let events = self.store.rmi(name, force).map_err(not_found(name))?;
         let items: Vec<ImageDeleteItem> = events
             .into_iter()
             .map(|e| match e {
@@ -219,8 +244,10 @@ impl Engine {
             .collect();
         for i in &items {
             match i {
-                ImageDeleteItem::Untagged(t) => self.emit("image", "untag", t, &[("name", t)]),
-                ImageDeleteItem::Deleted(d) => self.emit("image", "delete", d, &[]),
+                ImageDeleteItem::Untagged(t) => {
+                    self.events.emit("image", "untag", t, &[("name", t)])
+                }
+                ImageDeleteItem::Deleted(d) => self.events.emit("image", "delete", d, &[]),
             }
         }
         Ok(items)

@@ -1,14 +1,19 @@
 //! berth-engine: the container engine behind `berthd`, free of HTTP.
 //!
-//! [`Engine`] owns the container records (docker's `Config`/`HostConfig`/`State` shapes,
-//! persisted under the data root), the image store (`berth-image`), and the per-container
-//! monitors (`berth-shim`). Its operations are blocking calls that the API layer runs off its
-//! async threads:
-//! - containers: [`Engine::create`], [`Engine::start`], [`Engine::stop`], [`Engine::kill`],
-//!   [`Engine::remove`], [`Engine::wait`], [`Engine::list`], [`Engine::inspect`],
-//!   [`Engine::logs`], [`Engine::attach`], [`Engine::top`], [`Engine::restart`];
-//! - images: [`Engine::import_image`], [`Engine::images`], [`Engine::remove_image`];
-//! - system: [`Engine::info`].
+//! [`Engine`] is thin: it opens and composes the services, each with its own state and lock,
+//! that berthd (and any other front end) calls through its accessors:
+//! - [`Containers`] (`engine.containers()`): the container records (docker's
+//!   `Config`/`HostConfig`/`State` shapes, persisted under the data root), lifecycle, exec,
+//!   attach, logs, stats, archive (`cp`), commit, and the containers' networks and volumes;
+//! - [`Images`] (`engine.images()`): the image store (`berth-image`), pull/push (registry),
+//!   save/load, tags, prune;
+//! - [`Volumes`] (`engine.volumes()`) and [`Networks`] (`engine.networks()`): those objects;
+//! - [`Builds`] (`engine.builds()`): `docker build` over the image store;
+//! - [`Events`] (`engine.events()`): the event history and live feed every service writes to.
+//!
+//! Dependencies between services point one way: containers and builds use images, volumes,
+//! networks and events; images, volumes and networks use events; events uses nothing. The
+//! plain data types they share live in [`model`], which depends on no service.
 //!
 //! Process model: the engine never forks a container. `start` mounts the container's overlay
 //! root, writes the OCI spec to `<exec-root>/containers/<id>/config.json` and runs
@@ -20,27 +25,21 @@
 
 #![warn(missing_docs)]
 
-pub mod archive;
-pub mod attach;
 pub mod build;
 mod containers;
 pub mod error;
 pub mod events;
-mod events_filter;
-mod exec;
-mod exits;
-pub mod host_modes;
+pub mod model;
+
+mod fsops;
+
 mod images;
 mod init;
-mod lifecycle;
 mod list_filters;
 /// Docker's `filters` JSON, one parser for every route that takes it.
 pub use list_filters::parse_fields as parse_filter_json;
-mod listing;
-pub mod logs;
 mod names;
 pub mod network;
-mod pause;
 pub mod perms;
 pub mod record;
 pub mod registry;
@@ -50,35 +49,40 @@ mod rootless_net;
 pub mod security;
 mod shim;
 pub mod spec;
-pub mod stats;
+mod system;
+pub use system::{ContainerUsage, DiskUsageReport};
 #[cfg(test)]
 mod tests;
 pub mod time;
-mod top;
 pub mod user;
 pub mod userns;
 pub mod volumes;
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::Arc;
 
-use berth_image::{ImageStore, StoreConfig};
-
-pub use attach::{AttachConn, AttachTicket};
+pub use build::Builds;
+pub use containers::attach::{AttachConn, AttachTicket};
+pub use containers::exec::{ExecConfig, ExecInspect};
+pub use containers::exits::{WaitCondition, WaitResult, Waiter};
+pub use containers::logs::{LogEntry, LogOptions, LogPoll, LogReader, LogStream};
+pub use containers::top::TopResult;
+pub use containers::Containers;
+pub(crate) use containers::Inner;
+pub use containers::{archive, attach, logs, stats};
+pub use containers::{ChangeItem, CommitRequest};
 pub use containers::{ContainerInspect, ContainerSummary, CreateRequest, EngineInfo, ListFilters};
 pub use error::{EngineError, ErrorKind, Result};
+pub use events::Events;
 pub use events::{Event, EventFilter, EventStream};
-pub use exec::{ExecConfig, ExecInspect};
-pub use exits::{WaitCondition, WaitResult, Waiter};
+pub use images::Images;
 pub use images::{
-    ChangeItem, CommitRequest, ContainerUsage, DiskUsageReport, HistoryItem, ImageDeleteItem,
-    ImageFilters, ImageInspect, ImagePruneReport, ImageSummary,
+    HistoryItem, ImageDeleteItem, ImageFilters, ImageInspect, ImagePruneReport, ImageSummary,
 };
-pub use logs::{LogEntry, LogOptions, LogPoll, LogReader, LogStream};
-pub use record::{ContainerConfig, ContainerRecord, ContainerState, HostConfig, RestartPolicy};
+pub use model::{ContainerConfig, ContainerRecord, ContainerState, HostConfig, RestartPolicy};
+pub use network::Networks;
 pub use shim::ExitRecord;
-pub use top::TopResult;
+pub use volumes::Volumes;
 
 /// Where the engine keeps things, and which shim binary it runs.
 #[derive(Debug, Clone)]
@@ -96,6 +100,9 @@ pub struct EngineConfig {
     pub rootless: bool,
     /// `--userns-remap`: containers run in a user namespace mapped to these ids.
     pub userns_remap: Option<Arc<userns::Remap>>,
+    /// Insecure registries and Docker Hub mirrors (`--insecure-registry`,
+    /// `--registry-mirror`); default: from the environment (`registry_options_from_env`).
+    pub registry: registry::RegistryOptions,
 }
 
 impl EngineConfig {
@@ -108,37 +115,21 @@ impl EngineConfig {
             network: None,
             rootless: false,
             userns_remap: None,
+            registry: registry::registry_options_from_env(),
         }
     }
 }
 
-/// Mutable engine state, behind one lock.
-#[derive(Default)]
-struct Inner {
-    containers: BTreeMap<String, ContainerRecord>,
-    waiters: HashMap<String, Vec<exits::Registered>>,
-    execs: exec::ExecTable,
-    /// Containers whose start is in progress.
-    starting: std::collections::HashSet<String>,
-    /// Attaches waiting for a container's start, by container id.
-    attach_pending: HashMap<String, usize>,
-}
-
-/// The engine. Open it once per daemon; share it as `Arc<Engine>`.
+/// The engine: the services, opened together over one data root and exec root. Open it once
+/// per daemon; share it as `Arc<Engine>`.
 pub struct Engine {
     cfg: EngineConfig,
-    images: ImageStore,
-    records: record::RecordStore,
-    inner: Mutex<Inner>,
-    watcher: exits::Watcher,
-    /// Event history and subscribers.
-    events: Mutex<events::EventBus>,
-    /// A handle on ourselves for background work (delayed restarts).
-    me: OnceLock<Weak<Engine>>,
-    /// Networks and the containers' attachments (set once at open).
-    net: OnceLock<berth_network::Networks>,
-    /// Volumes and the containers' references to them.
-    volumes: volumes::VolumeStore,
+    events: Arc<Events>,
+    images: Arc<Images>,
+    volumes: Arc<Volumes>,
+    networks: Arc<Networks>,
+    containers: Arc<Containers>,
+    builds: Builds,
 }
 
 impl Engine {
@@ -146,34 +137,43 @@ impl Engine {
     /// with what its shim left (exit files, live shims), and starts the exit watcher.
     pub fn open(cfg: EngineConfig) -> Result<Arc<Engine>> {
         perms::secure_layout(&cfg.data_root, &cfg.exec_root)?;
-        let images = ImageStore::open(StoreConfig::new(cfg.data_root.join("image")))?;
+        let events = Arc::new(Events::default());
+        let images = Arc::new(Images::open(&cfg, events.clone())?);
         let records = record::RecordStore::open(cfg.data_root.join("containers"))?;
-        let mut inner = Inner::default();
-        for rec in records.load_all()? {
-            inner.containers.insert(rec.id.clone(), rec);
-        }
-        let volumes = volumes::VolumeStore::open(
-            cfg.data_root.join("volumes"),
-            cfg.data_root.join("containers"),
-            inner.containers.keys(),
-        )?;
-        let engine = Arc::new(Engine {
-            volumes,
-            images,
+        let loaded = records.load_all()?;
+        let volumes = Arc::new(Volumes::open(
+            &cfg,
+            loaded.iter().map(|r| &r.id),
+            events.clone(),
+        )?);
+        let networks = Arc::new(Networks::new(cfg.clone(), events.clone()));
+        let builds = Builds::new(
+            cfg.clone(),
+            images.clone(),
+            networks.clone(),
+            events.clone(),
+        );
+        builds.remove_stale_build_contexts();
+        let containers = Containers::open(
+            cfg.clone(),
             records,
-            inner: Mutex::new(inner),
-            watcher: exits::Watcher::new()?,
-            me: OnceLock::new(),
-            net: OnceLock::new(),
-            events: Mutex::new(events::EventBus::default()),
+            loaded,
+            containers::Services {
+                images: images.clone(),
+                volumes: volumes.clone(),
+                networks: networks.clone(),
+                events: events.clone(),
+            },
+        )?;
+        Ok(Arc::new(Engine {
             cfg,
-        });
-        let _ = engine.me.set(Arc::downgrade(&engine));
-        engine.recover();
-        engine.remove_stale_build_contexts();
-        engine.open_network();
-        exits::spawn_watcher(&engine);
-        Ok(engine)
+            events,
+            images,
+            volumes,
+            networks,
+            containers,
+            builds,
+        }))
     }
 
     /// The configuration it was opened with.
@@ -181,51 +181,33 @@ impl Engine {
         &self.cfg
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    /// Containers: create, start, stop, exec, attach, logs, inspect, list, remove, …
+    pub fn containers(&self) -> &Arc<Containers> {
+        &self.containers
     }
 
-    /// `<exec-root>/containers/<id>`: bundle, rootfs mount point, shim files.
-    fn exec_dir(&self, id: &str) -> PathBuf {
-        self.cfg.exec_root.join("containers").join(id)
+    /// Images: list, inspect, pull, push, tag, remove, save, load, prune.
+    pub fn images(&self) -> &Images {
+        &self.images
     }
 
-    /// The runtime library's state root.
-    fn runtime_root(&self) -> PathBuf {
-        self.cfg.exec_root.join("runtime")
+    /// Volumes: create, list, inspect, remove, prune.
+    pub fn volumes(&self) -> &Volumes {
+        &self.volumes
     }
 
-    /// `<data-root>/containers/<id>/<id>-json.log`.
-    fn log_path(&self, id: &str) -> PathBuf {
-        self.records
-            .container_dir(id)
-            .join(format!("{id}-json.log"))
+    /// Networks: create, list, inspect, remove, prune.
+    pub fn networks(&self) -> &Networks {
+        &self.networks
     }
 
-    /// Finds a container by full id, unique id prefix or name (with or without `/`).
-    fn find_id(inner: &Inner, key: &str) -> Result<String> {
-        let name = key.trim_start_matches('/');
-        if inner.containers.contains_key(key) {
-            return Ok(key.to_owned());
-        }
-        if let Some(r) = inner.containers.values().find(|r| r.short_name() == name) {
-            return Ok(r.id.clone());
-        }
-        let hits: Vec<&String> = if key.is_empty() {
-            Vec::new()
-        } else {
-            inner
-                .containers
-                .keys()
-                .filter(|id| id.starts_with(key))
-                .collect()
-        };
-        match hits.as_slice() {
-            [one] => Ok((*one).clone()),
-            [] => Err(EngineError::NoSuchContainer(key.to_owned())),
-            _ => Err(EngineError::InvalidParameter(format!(
-                "multiple IDs found with provided prefix: {key}"
-            ))),
-        }
+    /// Builds: `docker build` and the build cache.
+    pub fn builds(&self) -> &Builds {
+        &self.builds
+    }
+
+    /// The event history and live feed.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 }

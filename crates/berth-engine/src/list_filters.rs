@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::error::{EngineError, Result};
-use crate::record::ContainerRecord;
+use crate::model::ContainerRecord;
 
 /// The filter keys dockerd accepts on `GET /containers/json`.
 const ACCEPTED: &[&str] = &[
@@ -20,6 +20,7 @@ const ACCEPTED: &[&str] = &[
     "isolation",
     "is-task",
     "label",
+    "label!",
     "name",
     "network",
     "publish",
@@ -193,8 +194,7 @@ impl ListFilters {
             && any("id", &|i| r.id.starts_with(i))
             && self.labels_match(r)
             && self.exit_matches(r)
-            // Healthchecks are not run, so every container's health is "none".
-            && any("health", &|h| h == "none")
+            && any("health", &|h| h == crate::model::filter_status(r))
             && any("isolation", &|i| i == "default" || i.is_empty())
             && self.is_task != Some(true)
             && any("volume", &|v| volume_matches(mounts, v))
@@ -203,14 +203,14 @@ impl ListFilters {
             && ports_match(&self.expose, r.config.net.exposed_ports.keys())
     }
 
-    /// Every `label` value must hold (`MatchKVList`): `key` present, `key=value` equal.
+    /// Every `label` value must hold (`MatchKVList`): `key` present, `key=value` equal; no
+    /// `label!` value may hold (`--filter label!=key[=value]` excludes those containers).
     fn labels_match(&self, r: &ContainerRecord) -> bool {
-        self.values("label")
-            .iter()
-            .all(|l| match l.split_once('=') {
-                Some((k, v)) => r.config.labels.get(k).is_some_and(|x| x == v),
-                None => r.config.labels.contains_key(l),
-            })
+        let holds = |l: &String| match l.split_once('=') {
+            Some((k, v)) => r.config.labels.get(k).is_some_and(|x| x == v),
+            None => r.config.labels.contains_key(l),
+        };
+        self.values("label").iter().all(holds) && !self.values("label!").iter().any(holds)
     }
 
     /// `exited=N` matches containers that ran and stopped with code N.
@@ -282,14 +282,14 @@ mod tests {
             created: crate::time::ZERO_TIME.into(),
             path: "sh".into(),
             args: vec![],
-            state: crate::record::ContainerState::default(),
+            state: crate::model::ContainerState::default(),
             image: "sha256:00".into(),
             name: "/x".into(),
             restart_count: 0,
             driver: "overlay".into(),
             platform: "linux".into(),
-            config: crate::record::ContainerConfig::default(),
-            host_config: crate::record::HostConfig::default(),
+            config: crate::model::ContainerConfig::default(),
+            host_config: crate::model::HostConfig::default(),
             manually_stopped: false,
         };
         r.config.labels.insert("p".into(), "1".into());
@@ -300,5 +300,8 @@ mod tests {
         assert!(!f(r#"{"label":["p=1","s=db"]}"#).matches(&r, &[], &none));
         assert!(f(r#"{"label":["p","s"]}"#).matches(&r, &[], &none));
         assert!(!f(r#"{"label":["p=1","q"]}"#).matches(&r, &[], &none));
+        assert!(!f(r#"{"label!":["p"]}"#).matches(&r, &[], &none));
+        assert!(!f(r#"{"label!":["s=web"]}"#).matches(&r, &[], &none));
+        assert!(f(r#"{"label!":["s=db","q"]}"#).matches(&r, &[], &none));
     }
 }

@@ -6,20 +6,19 @@
 mod ops;
 mod step;
 
+pub(crate) use step::StepNet;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use berth_network::{AttachRequest, ContainerNet, DnsConfig, EtcFiles, NetConfig, Networks};
+use berth_network::{AttachRequest, EtcFiles, NetConfig, Networks as NetManager};
 use berth_runtime::oci_spec::runtime::Spec;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 
 use crate::error::{EngineError, Result};
-use crate::record::{ContainerConfig, ContainerRecord, HostConfig};
-use crate::Engine;
+use crate::model::{ContainerConfig, ContainerRecord, EndpointSettings, HostConfig};
 
-pub use ops::NetworkCreateRequest;
+pub use ops::{NetworkCreateRequest, Networks};
 
 /// The daemon's networking options (`--bridge`, `--bip`).
 #[derive(Debug, Clone, Default)]
@@ -35,97 +34,8 @@ pub struct NetworkOptions {
     pub dns: Vec<std::net::Ipv4Addr>,
 }
 
-/// The networking part of docker's `HostConfig` (flattened into it).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct HostNetworking {
-    /// `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}` (`-p`).
-    #[serde(deserialize_with = "nullable")]
-    pub port_bindings: BTreeMap<String, Option<Vec<PortBinding>>>,
-    /// Publish every exposed port to a random host port (`-P`).
-    pub publish_all_ports: bool,
-    /// Name servers (`--dns`).
-    #[serde(deserialize_with = "nullable")]
-    pub dns: Vec<String>,
-    /// Search domains (`--dns-search`).
-    #[serde(deserialize_with = "nullable")]
-    pub dns_search: Vec<String>,
-    /// Resolver options (`--dns-option`).
-    #[serde(deserialize_with = "nullable")]
-    pub dns_options: Vec<String>,
-    /// `host:ip` lines for /etc/hosts (`--add-host`).
-    #[serde(deserialize_with = "nullable")]
-    pub extra_hosts: Vec<String>,
-}
-
-/// One host side of a port binding.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct PortBinding {
-    /// Host address (empty: all).
-    #[serde(deserialize_with = "nullable")]
-    pub host_ip: String,
-    /// Host port (empty: random).
-    #[serde(deserialize_with = "nullable")]
-    pub host_port: String,
-}
-
-/// The networking part of docker's container `Config` (flattened into it).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct ConfigNetworking {
-    /// `{"80/tcp": {}}`: ports the image or `--expose` declares.
-    #[serde(deserialize_with = "nullable")]
-    pub exposed_ports: BTreeMap<String, Value>,
-    /// A fixed MAC address (older API versions put `--mac-address` here).
-    #[serde(
-        deserialize_with = "nullable",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub mac_address: String,
-}
-
-/// `null` reads as the default value.
-fn nullable<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// One entry of `NetworkingConfig.EndpointsConfig` in a create request.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct EndpointSettings {
-    /// DNS aliases on that network.
-    pub aliases: Option<Vec<String>>,
-    /// `{"IPv4Address": "…"}`.
-    #[serde(rename = "IPAMConfig")]
-    pub ipam_config: Option<IpamConfig>,
-    /// A fixed MAC address.
-    pub mac_address: Option<String>,
-}
-
-/// `EndpointSettings.IPAMConfig`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct IpamConfig {
-    /// The requested address.
-    #[serde(rename = "IPv4Address")]
-    pub ipv4_address: Option<String>,
-}
-
-/// Docker's `NetworkingConfig` of a create request.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct NetworkingConfig {
-    /// Per network name.
-    pub endpoints_config: Option<std::collections::BTreeMap<String, EndpointSettings>>,
-}
-
 /// How a container's network namespace is made.
-enum NsMode {
+pub(crate) enum NsMode {
     /// The runtime makes a fresh one (`none`).
     Fresh,
     /// Join this one (our pinned namespace, or another container's).
@@ -135,7 +45,7 @@ enum NsMode {
 }
 
 impl EndpointSettings {
-    fn to_request(&self, network: &str) -> Result<AttachRequest> {
+    pub(crate) fn to_request(&self, network: &str) -> Result<AttachRequest> {
         let ipv4 = match self
             .ipam_config
             .as_ref()
@@ -192,10 +102,10 @@ fn table_name(data_root: &Path) -> String {
     format!("berth_{h:08x}")
 }
 
-impl Engine {
-    /// Opens the network manager and reconciles it (after `recover`, so running states are
-    /// true). Failure is logged: containers then run without networks but `none` still works.
-    pub(crate) fn open_network(&self) {
+impl Networks {
+    /// Opens the network manager and reconciles it (`alive`: whether a container runs).
+    /// Failure is logged: containers then run without networks but `none` still works.
+    pub(crate) fn open_manager(&self, alive: &dyn Fn(&str) -> Option<bool>) {
         let Some(opts) = &self.cfg.network else {
             return;
         };
@@ -216,17 +126,16 @@ impl Engine {
             default_bridge,
             dns_upstream: opts.dns.clone(),
         };
-        let alive = |id: &str| self.lock().containers.get(id).map(|r| r.state.running);
-        match Networks::open(cfg, &alive) {
+        match NetManager::open(cfg, alive) {
             Ok(n) => {
-                let _ = self.net.set(n);
+                let _ = self.manager.set(n);
             }
             Err(e) => tracing::error!("networking disabled: {e}"),
         }
     }
 
     /// The daemon's `--dns` servers, for containers that name none themselves.
-    fn daemon_dns(&self) -> Vec<String> {
+    pub(crate) fn daemon_dns(&self) -> Vec<String> {
         self.cfg
             .network
             .iter()
@@ -234,198 +143,26 @@ impl Engine {
             .collect()
     }
 
-    pub(crate) fn net(&self) -> Result<&Networks> {
-        self.net.get().ok_or_else(|| {
+    pub(crate) fn net(&self) -> Result<&NetManager> {
+        self.manager().ok_or_else(|| {
             EngineError::Internal("networking is not available in this daemon".into())
         })
     }
 
     /// The mode a create request gets when it names none.
-    fn default_mode(&self) -> &'static str {
+    pub(crate) fn default_mode(&self) -> &'static str {
         if self.cfg.rootless {
             return self.rootless_default_mode();
         }
-        match self.net.get().map(|n| n.get("bridge").is_ok()) {
+        match self.manager().map(|n| n.get("bridge").is_ok()) {
             Some(true) => "bridge",
             _ => "none",
         }
     }
 
-    /// Normalises `NetworkMode` and records the container's networks (create time).
-    pub(crate) fn net_register(
-        &self,
-        inner: &crate::Inner,
-        rec: &mut ContainerRecord,
-        networking: Option<&NetworkingConfig>,
-    ) -> Result<()> {
-        let host = &mut rec.host_config;
-        if host.network_mode.is_empty() || host.network_mode == "default" {
-            host.network_mode = self.default_mode().into();
-        }
-        let mode = host.network_mode.clone();
-        let endpoints = networking
-            .and_then(|n| n.endpoints_config.clone())
-            .unwrap_or_default();
-        if let Some(other) = mode.strip_prefix("container:") {
-            if other.is_empty() {
-                return Err(EngineError::InvalidParameter(
-                    "container: needs a container".into(),
-                ));
-            }
-            Self::find_id(inner, other)?;
-        }
-        if mode == crate::rootless_net::PASTA {
-            return self.pasta_register(host);
-        }
-        if matches!(mode.as_str(), "none" | "host") || mode.starts_with("container:") {
-            if mode.starts_with("container:") && !host.net.port_bindings.is_empty() {
-                return Err(EngineError::Conflict(
-                    "conflicting options: port publishing and the container type network mode"
-                        .into(),
-                ));
-            }
-            return Ok(());
-        }
-        let net = self.net()?;
-        let mut requests = Vec::new();
-        // Docker's CLI names the default network "default" in EndpointsConfig.
-        let primary = endpoints
-            .get(&mode)
-            .or_else(|| endpoints.get("default"))
-            .cloned()
-            .unwrap_or_default();
-        let mut first = primary.to_request(&mode)?;
-        if first.mac.is_none() && !rec.config.net.mac_address.is_empty() {
-            first.mac = Some(rec.config.net.mac_address.clone());
-        }
-        requests.push(first);
-        for (name, ep) in &endpoints {
-            if name != &mode && name != "default" {
-                requests.push(ep.to_request(name)?);
-            }
-        }
-        for r in &requests {
-            net.validate(r).map_err(net_err)?;
-        }
-        let bindings = rec
-            .host_config
-            .net
-            .port_bindings
-            .iter()
-            .map(|(k, v)| {
-                let list = v
-                    .iter()
-                    .flatten()
-                    .map(|b| (b.host_ip.clone(), b.host_port.clone()))
-                    .collect();
-                (k.clone(), list)
-            })
-            .collect();
-        let exposed: Vec<String> = rec.config.net.exposed_ports.keys().cloned().collect();
-        let port_requests = berth_network::ports::requests(
-            &bindings,
-            &exposed,
-            rec.host_config.net.publish_all_ports,
-        )
-        .map_err(net_err)?;
-        net.register(
-            &rec.id,
-            ContainerNet {
-                name: rec.short_name().to_owned(),
-                hostname: rec.config.hostname.clone(),
-                requests,
-                port_requests,
-                ..Default::default()
-            },
-        )
-        .map_err(net_err)
-    }
-
-    /// Sets up the container's network and points the spec at it: namespace, `/etc` files.
-    /// Runs right before the shim; on error nothing network-related is left.
-    pub(crate) fn net_apply(
-        &self,
-        id: &str,
-        cfg: &ContainerConfig,
-        host: &HostConfig,
-        spec: Spec,
-    ) -> Result<Spec> {
-        let t = std::time::Instant::now();
-        let mode = host.network_mode.as_str();
-        let files = EtcFiles::in_dir(&self.records.container_dir(id));
-        let dns = DnsConfig {
-            servers: host.net.dns.clone(),
-            search: host.net.dns_search.clone(),
-            options: host.net.dns_options.clone(),
-            extra_hosts: host.net.extra_hosts.clone(),
-            daemon_servers: self.daemon_dns(),
-        };
-        let (ns, files) = if let Some(other) = mode.strip_prefix("container:") {
-            let oid = Self::find_id(&self.lock(), other)?;
-            let pid = self
-                .lock()
-                .containers
-                .get(&oid)
-                .filter(|r| r.state.running)
-                .map(|r| r.state.pid)
-                .ok_or_else(|| {
-                    EngineError::Conflict(format!(
-                        "cannot join network of a non running container: {oid}"
-                    ))
-                })?;
-            let path = self
-                .net
-                .get()
-                .and_then(|n| n.container(&oid))
-                .and_then(|c| c.netns)
-                .unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/ns/net")));
-            (
-                NsMode::Join(path),
-                EtcFiles::in_dir(&self.records.container_dir(&oid)),
-            )
-        } else if mode == "host" {
-            berth_network::files::write(&files, &cfg.hostname, None, &dns, None, true)
-                .map_err(net_err)?;
-            (NsMode::Host, files)
-        } else if mode == crate::rootless_net::PASTA {
-            let path = self.pasta_setup(id, host)?;
-            let written =
-                berth_network::files::write(&files, &cfg.hostname, None, &dns, None, false);
-            if let Err(e) = written {
-                self.pasta_teardown(id);
-                return Err(net_err(e));
-            }
-            (NsMode::Join(path), files)
-        } else if mode == "none" {
-            berth_network::files::write(&files, &cfg.hostname, None, &dns, None, false)
-                .map_err(net_err)?;
-            (NsMode::Fresh, files)
-        } else {
-            let net = self.net()?;
-            let path = net.setup(id).map_err(net_err)?;
-            let (own, embedded) = first_addresses(net, id);
-            let written =
-                berth_network::files::write(&files, &cfg.hostname, own, &dns, embedded, false);
-            if let Err(e) = written {
-                net.teardown(id);
-                return Err(net_err(e));
-            }
-            match path {
-                Some(p) => (NsMode::Join(p), files),
-                None => (NsMode::Fresh, files),
-            }
-        };
-        let r = edit_spec(spec, &ns, &files);
-        if r.is_err() {
-            self.net_teardown(id);
-        }
-        tracing::debug!("network of {id} ({mode}) ready in {:?}", t.elapsed());
-        r
-    }
-
     /// At daemon shutdown: removes bridges and rules no running container needs.
-    pub fn network_shutdown(&self) {
-        if let Some(n) = self.net.get() {
+    pub fn shutdown(&self) {
+        if let Some(n) = self.manager() {
             n.shutdown();
         }
     }
@@ -435,7 +172,7 @@ impl Engine {
         if self.cfg.rootless {
             self.pasta_teardown(id);
         }
-        if let Some(n) = self.net.get() {
+        if let Some(n) = self.manager() {
             let t = std::time::Instant::now();
             n.teardown(id);
             tracing::debug!("network of {id} released in {:?}", t.elapsed());
@@ -447,14 +184,14 @@ impl Engine {
         if self.cfg.rootless {
             self.pasta_teardown(id);
         }
-        if let Some(n) = self.net.get() {
+        if let Some(n) = self.manager() {
             n.unregister(id);
         }
     }
 
     /// Follows a rename in the DNS names.
     pub(crate) fn net_rename(&self, id: &str, name: &str) {
-        if let Some(n) = self.net.get() {
+        if let Some(n) = self.manager() {
             n.rename(id, name);
         }
     }
@@ -462,7 +199,7 @@ impl Engine {
     /// The `NetworkSettings` of `inspect`.
     pub(crate) fn network_settings(&self, rec: &ContainerRecord) -> Value {
         let exposed: Vec<String> = rec.config.net.exposed_ports.keys().cloned().collect();
-        match self.net.get() {
+        match self.manager() {
             Some(n) => n.settings(&rec.id, &exposed, &rec.host_config.network_mode),
             None if self.cfg.rootless => self.pasta_settings(rec),
             None => json!({"Networks": {}}),
@@ -471,24 +208,11 @@ impl Engine {
 
     /// `ps`'s `Ports`.
     pub(crate) fn summary_ports(&self, rec: &ContainerRecord) -> Vec<Value> {
-        match self.net.get() {
+        match self.manager() {
             Some(n) => n.summary_ports(&rec.id),
             None if self.cfg.rootless => self.pasta_summary_ports(rec),
             None => Vec::new(),
         }
-    }
-
-    /// The three files' host paths for inspect (`ResolvConfPath`, `HostnamePath`, `HostsPath`).
-    pub(crate) fn etc_paths(&self, id: &str) -> (String, String, String) {
-        let f = EtcFiles::in_dir(&self.records.container_dir(id));
-        let s = |p: &Path| {
-            if p.exists() {
-                p.display().to_string()
-            } else {
-                String::new()
-            }
-        };
-        (s(&f.resolv_conf), s(&f.hostname), s(&f.hosts))
     }
 }
 
@@ -541,7 +265,7 @@ fn default_bridge(
 
 /// The container's address on its first network, and the embedded DNS server's (that
 /// network's gateway) when it is a user-defined one: what its `/etc` files name.
-fn first_addresses(net: &Networks, id: &str) -> (Option<Ipv4Addr>, Option<Ipv4Addr>) {
+pub(crate) fn first_addresses(net: &NetManager, id: &str) -> (Option<Ipv4Addr>, Option<Ipv4Addr>) {
     let c = net.container(id).unwrap_or_default();
     let first = c.requests.first().and_then(|r| net.get(&r.network).ok());
     let own = first
@@ -553,7 +277,7 @@ fn first_addresses(net: &Networks, id: &str) -> (Option<Ipv4Addr>, Option<Ipv4Ad
 }
 
 /// Points the spec's network namespace at `ns` and bind-mounts the `/etc` files.
-fn edit_spec(spec: Spec, ns: &NsMode, files: &EtcFiles) -> Result<Spec> {
+pub(crate) fn edit_spec(spec: Spec, ns: &NsMode, files: &EtcFiles) -> Result<Spec> {
     let bad = |e: serde_json::Error| EngineError::Internal(format!("container spec: {e}"));
     let mut v = serde_json::to_value(spec).map_err(bad)?;
     if let Some(list) = v

@@ -1,8 +1,6 @@
 //! Registries: pull, push, login and search with `berth-registry` over the engine's image
 //! store. Credentials come with each call (the CLI sends them, as docker's does); registry
-//! settings are daemon-wide ([`set_registry_options`]).
-
-use std::sync::OnceLock;
+//! settings are daemon-wide (`EngineConfig::registry`, kept by the images service).
 
 use berth_image::platform::Platform;
 use berth_image::Reference;
@@ -12,40 +10,26 @@ use berth_registry::{Client, PullOptions};
 pub use berth_registry::{AuthConfig, Progress, RegistryOptions, SearchResult};
 
 use crate::error::{EngineError, Result};
-use crate::Engine;
+use crate::Images;
 
-static OPTIONS: OnceLock<RegistryOptions> = OnceLock::new();
-
-/// Set the daemon's insecure registries and Docker Hub mirrors (once, at startup). Without
-/// a call they come from `BERTH_INSECURE_REGISTRIES` / `BERTH_REGISTRY_MIRRORS`
-/// (comma-separated), else none.
-pub fn set_registry_options(opts: RegistryOptions) {
-    let _ = OPTIONS.set(opts);
-}
-
-/// The daemon's insecure registries and mirrors (what `info`'s `RegistryConfig` shows).
-pub fn registry_options() -> RegistryOptions {
-    options()
-}
-
-fn options() -> RegistryOptions {
-    OPTIONS
-        .get_or_init(|| {
-            let list = |var: &str| -> Vec<String> {
-                std::env::var(var)
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            };
-            RegistryOptions {
-                insecure: list("BERTH_INSECURE_REGISTRIES"),
-                mirrors: list("BERTH_REGISTRY_MIRRORS"),
-            }
-        })
-        .clone()
+/// Insecure registries and Docker Hub mirrors from `BERTH_INSECURE_REGISTRIES` /
+/// `BERTH_REGISTRY_MIRRORS` (comma-separated), else none: the default of
+/// [`EngineConfig::registry`](crate::EngineConfig), which berthd replaces with its flags and
+/// daemon.json when they name any.
+pub fn registry_options_from_env() -> RegistryOptions {
+    let list = |var: &str| -> Vec<String> {
+        std::env::var(var)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    RegistryOptions {
+        insecure: list("BERTH_INSECURE_REGISTRIES"),
+        mirrors: list("BERTH_REGISTRY_MIRRORS"),
+    }
 }
 
 fn parse_ref(name: &str) -> Result<Reference> {
@@ -59,11 +43,11 @@ fn registry_err(e: berth_registry::RegistryError) -> EngineError {
 /// Where progress messages go while a pull or push runs.
 pub type ProgressFn<'a> = &'a (dyn Fn(Progress) + Sync);
 
-impl Engine {
+impl Images {
     /// `docker pull`: fetch `name` (`repo[:tag|@digest]`; with `all_tags`, every tag of the
     /// repository) for `platform` (default: the host's) and record it in the image store.
     /// Returns the references pulled.
-    pub fn pull_image(
+    pub fn pull(
         &self,
         name: &str,
         platform: Option<&str>,
@@ -82,7 +66,7 @@ impl Engine {
             platform,
             ..PullOptions::default()
         };
-        let client = Client::new(options(), auth.clone());
+        let client = Client::new(self.registry.clone(), auth.clone());
         let refs = if all_tags {
             let base = Reference::parse_normalized_named(name)
                 .map_err(|e| EngineError::InvalidParameter(e.to_string()))?;
@@ -107,32 +91,29 @@ impl Engine {
         };
         let mut done = Vec::new();
         for r in refs {
-            let pulled = berth_registry::pull(&client, &self.images, &r, &opts, progress)
+            let pulled = berth_registry::pull(&client, &self.store, &r, &opts, progress)
                 .map_err(registry_err)?;
             let _ = pulled;
-            self.emit("image", "pull", &r.familiar(), &[("name", &r.familiar())]);
+            self.events
+                .emit("image", "pull", &r.familiar(), &[("name", &r.familiar())]);
             done.push(r.familiar());
         }
         Ok(done)
     }
 
     /// `docker push`: upload the local image `name` to its registry.
-    pub fn push_image(
-        &self,
-        name: &str,
-        auth: &AuthConfig,
-        progress: ProgressFn<'_>,
-    ) -> Result<String> {
+    pub fn push(&self, name: &str, auth: &AuthConfig, progress: ProgressFn<'_>) -> Result<String> {
         let r = parse_ref(name)?;
-        let client = Client::new(options(), auth.clone());
+        let client = Client::new(self.registry.clone(), auth.clone());
         let pushed =
-            berth_registry::push(&client, &self.images, &r, progress).map_err(registry_err)?;
-        self.emit("image", "push", &r.familiar(), &[("name", &r.familiar())]);
+            berth_registry::push(&client, &self.store, &r, progress).map_err(registry_err)?;
+        self.events
+            .emit("image", "push", &r.familiar(), &[("name", &r.familiar())]);
         Ok(pushed.digest.to_string())
     }
 
     /// `POST /auth`: check credentials against `auth.server_address` (default Docker Hub).
-    pub fn registry_login(&self, auth: &AuthConfig) -> Result<()> {
+    pub fn login(&self, auth: &AuthConfig) -> Result<()> {
         let server = if auth.server_address.is_empty() {
             "docker.io".to_owned()
         } else {
@@ -143,7 +124,7 @@ impl Engine {
         } else {
             server.as_str()
         };
-        let client = Client::new(options(), auth.clone());
+        let client = Client::new(self.registry.clone(), auth.clone());
         let ep = endpoints(domain, client.options())
             .pop()
             .ok_or_else(|| EngineError::Internal("no registry endpoint".into()))?;
@@ -151,13 +132,8 @@ impl Engine {
     }
 
     /// `GET /images/search`.
-    pub fn search_images(
-        &self,
-        term: &str,
-        limit: u32,
-        auth: &AuthConfig,
-    ) -> Result<Vec<SearchResult>> {
-        let client = Client::new(options(), auth.clone());
+    pub fn search(&self, term: &str, limit: u32, auth: &AuthConfig) -> Result<Vec<SearchResult>> {
+        let client = Client::new(self.registry.clone(), auth.clone());
         berth_registry::search(&client, term, limit).map_err(registry_err)
     }
 }

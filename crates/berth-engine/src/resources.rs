@@ -1,24 +1,22 @@
 //! Resource limits: docker's `Resources` (the part of `HostConfig` that `update` may change,
 //! plus `ShmSize`), checked with docker's messages, turned into the spec's `linux.resources`,
-//! `process.rlimits`, device nodes and `/dev/shm` size, and applied live by [`Engine::update`]
+//! `process.rlimits`, device nodes and `/dev/shm` size, and applied live by [`Containers::update`](crate::Containers::update)
 //! to the container's cgroup (`/berth/<id>` in whichever hierarchy holds each controller).
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::error::{EngineError, Result};
-use crate::record::RestartPolicy;
+use crate::model::{DeviceMapping, Resources, ThrottleDevice};
 
-mod update;
 mod validate;
 
 use validate::rlimit_name;
 pub use validate::{host_cpus, parse_cpuset, validate};
 
-fn bad(msg: impl Into<String>) -> EngineError {
+pub(crate) fn bad(msg: impl Into<String>) -> EngineError {
     EngineError::InvalidParameter(msg.into())
 }
 
@@ -28,123 +26,6 @@ pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 pub const DEFAULT_SHM_SIZE: i64 = 64 << 20;
 /// The CFS period docker uses for `--cpus` (100 ms, in µs).
 const NANO_CPU_PERIOD: i64 = 100_000;
-
-/// `null` in a request reads as the default value.
-pub(crate) fn nullable<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// Docker's `WeightDevice` (`--blkio-weight-device`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct WeightDevice {
-    /// Block device path on the host.
-    pub path: String,
-    /// Relative weight, 10–1000.
-    pub weight: u16,
-}
-
-/// Docker's `ThrottleDevice` (`--device-read-bps` and friends).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct ThrottleDevice {
-    /// Block device path on the host.
-    pub path: String,
-    /// Bytes or operations per second.
-    pub rate: u64,
-}
-
-/// Docker's `DeviceMapping` (`--device /dev/x[:/dev/y[:rwm]]`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct DeviceMapping {
-    /// The node on the host.
-    pub path_on_host: String,
-    /// Where it appears in the container (default: the same path).
-    pub path_in_container: String,
-    /// Device cgroup access: some of `r`, `w`, `m`.
-    pub cgroup_permissions: String,
-}
-
-/// Docker's `Ulimit` (`--ulimit nofile=1024:2048`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct Ulimit {
-    /// Lower-case resource name without `RLIMIT_` (`nofile`).
-    pub name: String,
-    /// Hard limit.
-    pub hard: i64,
-    /// Soft limit.
-    pub soft: i64,
-}
-
-/// Docker's `Resources` (embedded in `HostConfig`) plus `ShmSize`. Zero means "not set",
-/// as in docker.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct Resources {
-    /// Relative CPU weight (`--cpu-shares`).
-    pub cpu_shares: i64,
-    /// Memory limit in bytes.
-    pub memory: i64,
-    /// Block I/O weight, 10–1000.
-    pub blkio_weight: u16,
-    /// Per-device block I/O weights.
-    pub blkio_weight_device: Option<Vec<WeightDevice>>,
-    /// Read bytes/s limits.
-    pub blkio_device_read_bps: Option<Vec<ThrottleDevice>>,
-    /// Write bytes/s limits.
-    pub blkio_device_write_bps: Option<Vec<ThrottleDevice>>,
-    /// Read operations/s limits.
-    #[serde(rename = "BlkioDeviceReadIOps")]
-    pub blkio_device_read_iops: Option<Vec<ThrottleDevice>>,
-    /// Write operations/s limits.
-    #[serde(rename = "BlkioDeviceWriteIOps")]
-    pub blkio_device_write_iops: Option<Vec<ThrottleDevice>>,
-    /// CFS period in µs.
-    pub cpu_period: i64,
-    /// CFS quota in µs per period.
-    pub cpu_quota: i64,
-    /// CPUs the container may use (`0-2,4`).
-    #[serde(deserialize_with = "nullable")]
-    pub cpuset_cpus: String,
-    /// NUMA nodes the container may use.
-    #[serde(deserialize_with = "nullable")]
-    pub cpuset_mems: String,
-    /// Host devices to add.
-    pub devices: Option<Vec<DeviceMapping>>,
-    /// Soft memory limit.
-    pub memory_reservation: i64,
-    /// Memory+swap limit (-1: unlimited swap).
-    pub memory_swap: i64,
-    /// Swappiness 0–100.
-    pub memory_swappiness: Option<i64>,
-    /// CPUs in units of 10⁻⁹ (`--cpus 0.5` = 500000000).
-    pub nano_cpus: i64,
-    /// Turn the OOM killer off (only sensible with a memory limit).
-    pub oom_kill_disable: Option<bool>,
-    /// Process limit (≤ 0: unlimited).
-    pub pids_limit: Option<i64>,
-    /// Resource limits of the process.
-    pub ulimits: Option<Vec<Ulimit>>,
-    /// Size of `/dev/shm` in bytes (0: 64 MiB).
-    pub shm_size: i64,
-}
-
-/// Docker's `UpdateConfig`: the resources to change plus the restart policy.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct UpdateConfig {
-    /// New limits; zero fields keep the current value.
-    #[serde(flatten)]
-    pub resources: Resources,
-    /// A new restart policy (empty name: unchanged).
-    pub restart_policy: Option<RestartPolicy>,
-}
 
 /// A host device node: (type, major, minor, mode, uid, gid).
 fn node_of(path: &Path) -> Option<(&'static str, u64, u64, u32, u32, u32)> {
@@ -365,6 +246,7 @@ pub fn apply(spec: &mut Value, r: &Resources) -> Result<()> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::model::Ulimit;
     use berth_runtime::oci_spec::runtime::LinuxResources;
 
     #[test]

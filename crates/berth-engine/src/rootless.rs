@@ -10,11 +10,10 @@
 //!   have on a cgroup v1 host: asking for one is a clear error rather than silently ignored.
 //!   Without limits the runtime runs the container without a cgroup (as runc does).
 
-use berth_runtime::oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 
 use crate::error::EngineError;
-use crate::{Engine, Result};
+use crate::Result;
 
 /// Whether `id` falls in a `/proc/self/{uid,gid}_map` text's ranges (inside ids).
 fn mapped(map: &str, id: u32) -> bool {
@@ -29,7 +28,7 @@ fn mapped(map: &str, id: u32) -> bool {
 
 /// Whether a cgroup the daemon may create children in exists: the v1 memory hierarchy or the
 /// v2 root must be writable (neither is for an unprivileged user without delegation).
-fn cgroups_writable() -> bool {
+pub(crate) fn cgroups_writable() -> bool {
     let dirs = ["/sys/fs/cgroup/memory/berth", "/sys/fs/cgroup/memory"];
     let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.subtree_control").exists();
     let candidates: &[&str] = if v2 { &["/sys/fs/cgroup"] } else { &dirs };
@@ -132,55 +131,15 @@ pub(crate) fn proc_stats(pids: &[i32]) -> berth_cgroups::Stats {
     s
 }
 
-impl Engine {
-    /// A rootless container's counters when it has no cgroup (see [`proc_stats`]); `None`
-    /// when the cgroup is the source (rootful, or a writable cgroup).
-    pub(crate) fn rootless_stats(&self, id: &str) -> Option<berth_cgroups::Stats> {
-        if !self.cfg.rootless || cgroups_writable() {
-            return None;
-        }
-        let pids = berth_runtime::container::Container::load(&self.runtime_root(), id)
-            .and_then(|c| c.pids())
-            .unwrap_or_default();
-        Some(proc_stats(&pids))
+/// `Containers::rootless_apply` on a spec already in JSON form (also build RUN steps):
+/// nothing unless the daemon is rootless.
+pub(crate) fn rootless_apply_value(rootless: bool, v: &mut Value) -> Result<()> {
+    if !rootless {
+        return Ok(());
     }
-
-    /// `update` of limits on a rootless daemon without a delegated cgroup: refused clearly
-    /// (a restart-policy-only update passes).
-    pub(crate) fn rootless_check_update(&self, r: &crate::resources::Resources) -> Result<()> {
-        if !self.cfg.rootless || cgroups_writable() {
-            return Ok(());
-        }
-        if crate::resources::oci_resources(r, false)?.is_empty() {
-            return Ok(());
-        }
-        Err(EngineError::InvalidParameter(
-            "rootless berthd cannot update resource limits: this host gives the user no \
-             delegated cgroup"
-                .into(),
-        ))
-    }
-
-    /// The rootless spec edits (see the module doc); a rootful daemon's spec passes through.
-    pub(crate) fn rootless_apply(&self, spec: Spec) -> Result<Spec> {
-        if !self.cfg.rootless {
-            return Ok(spec);
-        }
-        let bad = |e: serde_json::Error| EngineError::Internal(format!("container spec: {e}"));
-        let mut v = serde_json::to_value(spec).map_err(bad)?;
-        self.rootless_apply_value(&mut v)?;
-        serde_json::from_value(v).map_err(bad)
-    }
-
-    /// [`Engine::rootless_apply`] on a spec already in JSON form (build RUN steps).
-    pub(crate) fn rootless_apply_value(&self, v: &mut Value) -> Result<()> {
-        if !self.cfg.rootless {
-            return Ok(());
-        }
-        let read = |f| std::fs::read_to_string(f).unwrap_or_default();
-        let (uid_map, gid_map) = (read("/proc/self/uid_map"), read("/proc/self/gid_map"));
-        adjust(v, (&uid_map, &gid_map), cgroups_writable())
-    }
+    let read = |f| std::fs::read_to_string(f).unwrap_or_default();
+    let (uid_map, gid_map) = (read("/proc/self/uid_map"), read("/proc/self/gid_map"));
+    adjust(v, (&uid_map, &gid_map), cgroups_writable())
 }
 
 #[cfg(test)]

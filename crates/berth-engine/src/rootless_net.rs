@@ -15,9 +15,9 @@ use std::process::{Command, Stdio};
 use serde_json::{json, Value};
 
 use crate::error::EngineError;
-use crate::network::PortBinding;
-use crate::record::ContainerRecord;
-use crate::{Engine, HostConfig, Result};
+use crate::model::ContainerRecord;
+use crate::model::PortBinding;
+use crate::{HostConfig, Networks, Result};
 
 /// The network mode name (podman's).
 pub(crate) const PASTA: &str = "pasta";
@@ -86,7 +86,7 @@ pub(crate) fn port_specs(bindings: &Bindings, min_port: u16) -> Result<(Vec<Stri
     Ok((tcp, udp))
 }
 
-impl Engine {
+impl Networks {
     /// The mode a rootless container gets when it names none.
     pub(crate) fn rootless_default_mode(&self) -> &'static str {
         if pasta_binary().is_some() {
@@ -212,7 +212,7 @@ fn published(rec: &ContainerRecord) -> Vec<(String, u16, String, String)> {
     out
 }
 
-impl Engine {
+impl Networks {
     /// inspect's `NetworkSettings` of a rootless container: its pasta network and ports.
     pub(crate) fn pasta_settings(&self, rec: &ContainerRecord) -> Value {
         let mut ports = serde_json::Map::new();

@@ -7,15 +7,31 @@
 //! `/proc/self/status`), not every capability the kernel knows: on a host whose bounding set
 //! lacks one, asking for it would make the container fail to start.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use berth_runtime::oci_spec::runtime::Arch;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::{EngineError, Result};
-use crate::spec::DEFAULT_CAPS;
+use crate::model::Confinement;
+
+/// Docker's default capability set (moby `oci/caps/defaults.go`).
+pub const DEFAULT_CAPS: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
 
 /// Capability names by bit number (`linux/capability.h`).
 pub const CAP_NAMES: [&str; 41] = [
@@ -94,27 +110,6 @@ const SKIP_DEV: [&str; 16] = [
     "tty",
     "core",
 ];
-
-/// The confinement fields of docker's `HostConfig`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct Confinement {
-    /// Capabilities to add (`ALL`: every one the host has).
-    pub cap_add: Option<Vec<String>>,
-    /// Capabilities to drop (`ALL`: start from none).
-    pub cap_drop: Option<Vec<String>>,
-    /// Every host capability and device, no seccomp, no masked or read-only paths.
-    pub privileged: bool,
-    /// `seccomp=<profile JSON>|unconfined`, `no-new-privileges[=bool]`, `label=…`,
-    /// `apparmor=…`.
-    pub security_opt: Option<Vec<String>>,
-    /// Mount the root read-only.
-    pub readonly_rootfs: bool,
-    /// Extra groups (names from the image's /etc/group, or numbers).
-    pub group_add: Option<Vec<String>>,
-    /// Namespaced kernel parameters.
-    pub sysctls: Option<BTreeMap<String, String>>,
-}
 
 /// What `SecurityOpt` asks for.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -7,26 +7,9 @@ use berth_runtime::oci_spec::runtime::{Arch, Spec};
 use serde_json::{json, Value};
 
 use crate::error::{EngineError, Result};
-use crate::record::{ContainerConfig, HostConfig};
+use crate::model::{ContainerConfig, HostConfig};
+use crate::security::DEFAULT_CAPS;
 use crate::user::ResolvedUser;
-
-/// Docker's default capability set (moby `oci/caps/defaults.go`).
-pub const DEFAULT_CAPS: [&str; 14] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
 
 /// Paths docker hides from containers.
 pub const MASKED_PATHS: [&str; 12] = [

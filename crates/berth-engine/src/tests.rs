@@ -42,53 +42,66 @@ fn req(image: &str, cmd: &[&str]) -> CreateRequest {
 fn create_list_inspect_remove() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(dir.path());
-    let image_id = e.import_image(&rootfs_tar()[..], Some("tiny:1")).unwrap();
-    assert_eq!(e.images()[0].repo_tags, ["tiny:1"]);
+    let image_id = e
+        .images()
+        .import(&rootfs_tar()[..], Some("tiny:1"))
+        .unwrap();
+    assert_eq!(e.images().list()[0].repo_tags, ["tiny:1"]);
 
-    let err = e.create(req("nosuch", &["true"]), None).unwrap_err();
+    let err = e
+        .containers()
+        .create(req("nosuch", &["true"]), None)
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(err.to_string(), "No such image: nosuch:latest");
-    let err = e.create(req("tiny:1", &[]), None).unwrap_err();
+    let err = e.containers().create(req("tiny:1", &[]), None).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidParameter);
     let err = e
+        .containers()
         .create(req("tiny:1", &["true"]), Some("bad name"))
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidParameter);
 
     let id = e
+        .containers()
         .create(req("tiny:1", &["echo", "hi"]), Some("web"))
         .unwrap();
     let err = e
+        .containers()
         .create(req("tiny:1", &["true"]), Some("/web"))
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict);
     assert!(err.to_string().contains(&id), "{err}");
 
-    assert!(e.list(false).is_empty());
-    let all = e.list(true);
+    assert!(e.containers().list(false).is_empty());
+    let all = e.containers().list(true);
     assert_eq!(all.len(), 1);
     assert_eq!(
         (all[0].status.as_str(), all[0].command.as_str()),
         ("Created", "echo hi")
     );
-    let i = e.inspect(&id[..8]).unwrap();
+    let i = e.containers().inspect(&id[..8]).unwrap();
     assert_eq!(
         (i.record.name.as_str(), i.record.image.as_str()),
         ("/web", image_id.as_str())
     );
     assert_eq!(i.record.config.hostname, id[..12]);
-    assert_eq!(e.inspect("web").unwrap().record.id, id);
-    assert_eq!(e.info().stopped, 1);
+    assert_eq!(e.containers().inspect("web").unwrap().record.id, id);
+    assert_eq!(e.containers().info().stopped, 1);
 
     // The image is in use; a running-only operation is refused on a created container.
     assert_eq!(
-        e.remove_image("tiny:1", false).unwrap_err().kind(),
+        e.images().remove("tiny:1", false).unwrap_err().kind(),
         ErrorKind::Conflict
     );
-    assert_eq!(e.kill("web", None).unwrap_err().kind(), ErrorKind::Conflict);
-    assert!(!e.stop("web", Some(0)).unwrap());
     assert_eq!(
-        e.wait("web", WaitCondition::NotRunning)
+        e.containers().kill("web", None).unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
+    assert!(!e.containers().stop("web", Some(0)).unwrap());
+    assert_eq!(
+        e.containers()
+            .wait("web", WaitCondition::NotRunning)
             .unwrap()
             .wait()
             .unwrap()
@@ -96,10 +109,13 @@ fn create_list_inspect_remove() {
         0
     );
 
-    e.remove("web", false).unwrap();
-    assert_eq!(e.inspect("web").unwrap_err().kind(), ErrorKind::NotFound);
+    e.containers().remove("web", false).unwrap();
+    assert_eq!(
+        e.containers().inspect("web").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     assert!(!dir.path().join("data/containers").join(&id).exists());
-    let gone = e.remove_image("tiny:1", false).unwrap();
+    let gone = e.images().remove("tiny:1", false).unwrap();
     assert!(
         gone.contains(&ImageDeleteItem::Untagged("tiny:1".into())),
         "{gone:?}"
@@ -111,15 +127,18 @@ fn records_survive_reopen_and_start_errors_are_kept() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
         let e = engine(dir.path());
-        e.import_image(&rootfs_tar()[..], Some("tiny")).unwrap();
-        let id = e.create(req("tiny", &["true"]), Some("keep")).unwrap();
+        e.images().import(&rootfs_tar()[..], Some("tiny")).unwrap();
+        let id = e
+            .containers()
+            .create(req("tiny", &["true"]), Some("keep"))
+            .unwrap();
         // No shim binary: start fails, cleanly, with the reason recorded.
-        let err = e.start("keep").unwrap_err();
+        let err = e.containers().start("keep").unwrap_err();
         assert!(
             err.to_string().contains("spawn /nonexistent/berth-shim"),
             "{err}"
         );
-        let rec = e.inspect("keep").unwrap().record;
+        let rec = e.containers().inspect("keep").unwrap().record;
         assert!(!rec.state.running);
         assert!(rec.state.error.contains("berth-shim"));
         id
@@ -136,7 +155,7 @@ fn records_survive_reopen_and_start_errors_are_kept() {
         e = Engine::open(cfg.clone());
     }
     let e = e.unwrap();
-    assert_eq!(e.inspect("keep").unwrap().record.id, id);
-    e.remove(&id, true).unwrap();
-    assert!(e.list(true).is_empty());
+    assert_eq!(e.containers().inspect("keep").unwrap().record.id, id);
+    e.containers().remove(&id, true).unwrap();
+    assert!(e.containers().list(true).is_empty());
 }

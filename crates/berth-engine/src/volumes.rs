@@ -10,25 +10,45 @@
 //! - this file: the volume API (`create`, `ls` with filters, `inspect`, `rm`, `prune`, usage
 //!   for `system df`).
 
-mod container;
-mod copyup;
+pub(crate) mod copyup;
 mod local;
-mod mounts;
+pub(crate) mod mounts;
 mod store;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
-use crate::Engine;
+use crate::{EngineConfig, Events};
 
 pub(crate) use local::is_mount_point;
-pub use mounts::{
-    clean_path, BindOptions, DriverConfig, MountPoint, MountSpec, StorageConfig, TmpfsOptions,
-    VolumeOptions,
-};
+pub use mounts::clean_path;
 pub use store::{UsageData, Volume, VolumeStore, ANONYMOUS_LABEL};
+
+/// The volumes service: the `local` driver's store and which containers use which volume.
+pub struct Volumes {
+    pub(crate) store: VolumeStore,
+    pub(crate) events: Arc<Events>,
+}
+
+impl Volumes {
+    /// Opens `<data-root>/volumes`; `containers` are the ids of the containers that exist, so
+    /// references of containers removed while the daemon was down are dropped.
+    pub(crate) fn open<'a>(
+        cfg: &EngineConfig,
+        containers: impl Iterator<Item = &'a String>,
+        events: Arc<Events>,
+    ) -> Result<Volumes> {
+        let store = VolumeStore::open(
+            cfg.data_root.join("volumes"),
+            cfg.data_root.join("containers"),
+            containers,
+        )?;
+        Ok(Volumes { store, events })
+    }
+}
 
 /// The body of `POST /volumes/create`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -137,9 +157,9 @@ pub struct VolumePruneReport {
     pub space_reclaimed: u64,
 }
 
-impl Engine {
+impl Volumes {
     /// `docker volume create`: idempotent for an existing name.
-    pub fn volume_create(&self, req: VolumeCreate) -> Result<Volume> {
+    pub fn create(&self, req: VolumeCreate) -> Result<Volume> {
         let mut labels = req.labels;
         let name = if req.name.is_empty() {
             // As dockerd: a volume created without a name is anonymous (`prune` takes it).
@@ -149,17 +169,18 @@ impl Engine {
             req.name
         };
         let (v, created) = self
-            .volumes
+            .store
             .create(&name, &req.driver, labels, req.driver_opts)?;
         if created {
-            self.emit("volume", "create", &name, &[("driver", "local")]);
+            self.events
+                .emit("volume", "create", &name, &[("driver", "local")]);
         }
         Ok(v)
     }
 
     /// `docker volume ls` with filters.
-    pub fn volumes_list(&self, f: &VolumeFilters) -> Vec<Volume> {
-        self.volumes
+    pub fn list(&self, f: &VolumeFilters) -> Vec<Volume> {
+        self.store
             .list()
             .into_iter()
             .filter(|(v, refs)| f.matches(v, *refs))
@@ -168,14 +189,15 @@ impl Engine {
     }
 
     /// `docker volume inspect`.
-    pub fn volume_inspect(&self, name: &str) -> Result<Volume> {
-        self.volumes.get(name)
+    pub fn inspect(&self, name: &str) -> Result<Volume> {
+        self.store.get(name)
     }
 
     /// `docker volume rm [-f]`: a volume a container references cannot be removed (409).
-    pub fn volume_remove(&self, name: &str, force: bool) -> Result<()> {
-        if self.volumes.remove(name, force)? {
-            self.emit("volume", "destroy", name, &[("driver", "local")]);
+    pub fn remove(&self, name: &str, force: bool) -> Result<()> {
+        if self.store.remove(name, force)? {
+            self.events
+                .emit("volume", "destroy", name, &[("driver", "local")]);
         }
         Ok(())
     }
@@ -183,17 +205,17 @@ impl Engine {
     /// `docker volume prune`: removes unreferenced volumes — only anonymous ones unless the
     /// `all` filter is set (docker 23+, API 1.42; the API layer sets `all` for older
     /// clients, as dockerd does).
-    pub fn volumes_prune(&self, f: &VolumeFilters) -> Result<VolumePruneReport> {
+    pub fn prune(&self, f: &VolumeFilters) -> Result<VolumePruneReport> {
         let mut report = VolumePruneReport::default();
-        for (v, refs) in self.volumes.list() {
+        for (v, refs) in self.store.list() {
             if refs > 0 || !f.matches(&v, refs) {
                 continue;
             }
             if !f.all && !v.labels.contains_key(ANONYMOUS_LABEL) {
                 continue;
             }
-            let size = self.volumes.size(&v.name).max(0) as u64;
-            match self.volume_remove(&v.name, false) {
+            let size = self.store.size(&v.name).max(0) as u64;
+            match self.remove(&v.name, false) {
                 Ok(()) => {
                     report.space_reclaimed += size;
                     report.volumes_deleted.push(v.name);
@@ -206,13 +228,13 @@ impl Engine {
     }
 
     /// Every volume with its size and reference count (`Volumes` of `GET /system/df`).
-    pub fn volumes_usage(&self) -> Vec<Volume> {
-        self.volumes
+    pub fn usage(&self) -> Vec<Volume> {
+        self.store
             .list()
             .into_iter()
             .map(|(mut v, refs)| {
                 v.usage_data = Some(UsageData {
-                    size: self.volumes.size(&v.name),
+                    size: self.store.size(&v.name),
                     ref_count: refs as i64,
                 });
                 v

@@ -17,29 +17,58 @@ const LEGACY_DOMAIN: &str = "index.docker.io";
 const OFFICIAL_PREFIX: &str = "library/";
 const NAME_MAX: usize = 255;
 
-/// Why a reference string was rejected.
+/// Why a reference string was rejected, worded as docker's `reference` package words it
+/// (most grammar failures are just "invalid reference format").
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReferenceError {
     /// The string is empty.
-    #[error("invalid reference format: empty reference")]
+    #[error("invalid reference format")]
     Empty,
     /// The repository part has uppercase letters (docker refuses these).
     #[error("invalid reference format: repository name ({0}) must be lowercase")]
     Uppercase(String),
     /// The full name is longer than 255 characters.
-    #[error(
-        "invalid reference format: repository name ({0}) must not be more than 255 characters"
-    )]
+    #[error("repository name must not be more than 255 characters")]
     NameTooLong(String),
     /// A path component or the domain does not match the grammar.
-    #[error("invalid reference format: invalid repository name {0:?}")]
+    #[error("invalid reference format")]
     BadName(String),
     /// The tag does not match `[\w][\w.-]{0,127}`.
-    #[error("invalid reference format: invalid tag {0:?}")]
+    #[error("invalid reference format")]
     BadTag(String),
-    /// The digest part is malformed.
-    #[error("invalid reference format: {0}")]
+    /// The digest part matches the grammar (`alg:` and 32 or more hex digits) but is not a
+    /// valid digest.
+    #[error("{}", digest_message(.0))]
     BadDigest(#[from] DigestError),
+}
+
+/// docker's (go-digest's) wording for a digest that passed the reference grammar.
+fn digest_message(e: &DigestError) -> &'static str {
+    match e {
+        DigestError::UnsupportedAlgorithm(_) => "unsupported digest algorithm",
+        DigestError::MissingAlgorithm(_) => "invalid reference format",
+        DigestError::BadHex(d) => {
+            let hex = d.split_once(':').map_or("", |(_, h)| h);
+            let want = if d.starts_with("sha512:") { 128 } else { 64 };
+            if hex.len() == want {
+                "invalid checksum digest format"
+            } else {
+                "invalid checksum digest length"
+            }
+        }
+    }
+}
+
+/// The reference grammar's digest: `algorithm:` and at least 32 hex digits.
+fn digest_grammar(d: &str) -> bool {
+    let Some((alg, hex)) = d.split_once(':') else {
+        return false;
+    };
+    let alg_ok = alg.split(['-', '_', '+', '.']).all(|part| {
+        let mut c = part.chars();
+        c.next().is_some_and(|f| f.is_ascii_alphabetic()) && c.all(|x| x.is_ascii_alphanumeric())
+    });
+    alg_ok && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// A fully normalised reference: domain, path, and optional tag and digest.
@@ -68,6 +97,9 @@ impl Reference {
             return Err(ReferenceError::Empty);
         }
         let (rest, digest) = match s.split_once('@') {
+            Some((_, d)) if !digest_grammar(d) => {
+                return Err(ReferenceError::BadName(s.to_owned()))
+            }
             Some((n, d)) => (n, Some(d.parse::<Digest>()?)),
             None => (s, None),
         };
@@ -434,13 +466,32 @@ mod tests {
             Reference::parse(&format!("busybox:{}", "a".repeat(129))),
             Err(ReferenceError::BadTag(_))
         ));
-        assert!(matches!(
-            Reference::parse("busybox@sha256:abc"),
-            Err(ReferenceError::BadDigest(_))
-        ));
+        // docker's wording: the grammar's failures are all "invalid reference format".
+        let msg = |r: &str| Reference::parse(r).unwrap_err().to_string();
+        assert_eq!(msg("busybox@sha256:abc"), "invalid reference format");
+        assert_eq!(msg("a//b"), "invalid reference format");
+        assert_eq!(msg(":tag"), "invalid reference format");
+        assert_eq!(msg("busybox:Bad@"), "invalid reference format");
+        assert_eq!(msg(""), "invalid reference format");
+        assert_eq!(
+            msg("UPPER"),
+            "invalid reference format: repository name (library/UPPER) must be lowercase"
+        );
+        assert_eq!(
+            msg(&format!("busybox@sha256:{}", &HEX[..40])),
+            "invalid checksum digest length"
+        );
+        assert_eq!(
+            msg(&format!("busybox@md5:{HEX}")),
+            "unsupported digest algorithm"
+        );
+        assert_eq!(
+            msg(&format!("a/{}", "b".repeat(260))),
+            "repository name must not be more than 255 characters"
+        );
         assert!(matches!(
             Reference::parse("busybox@md5:abc"),
-            Err(ReferenceError::BadDigest(_))
+            Err(ReferenceError::BadName(_))
         ));
         for bad in [
             "a//b",

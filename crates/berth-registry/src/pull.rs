@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use berth_image::config::ImageConfig;
 use berth_image::content::ContentWriter;
-use berth_image::manifest::{Descriptor, Parsed};
+use berth_image::manifest::{Descriptor, Manifest, Parsed};
 use berth_image::platform::Platform;
 use berth_image::snapshot::{chain_ids, SnapshotterKind};
 use berth_image::{Digest, ImageStore, Reference};
@@ -68,6 +68,7 @@ pub fn pull(
     opts: &PullOptions,
     sink: Sink<'_>,
 ) -> Result<Pulled, RegistryError> {
+    // Layers unpacked before the image is recorded belong to no image yet: gc must wait.
     let _hold = store.hold_gc();
     let repo = reference.path();
     let wanted = match (reference.digest(), reference.tag()) {
@@ -85,25 +86,59 @@ pub fn pull(
         .platform
         .clone()
         .unwrap_or_else(|| store.platform().clone());
-    let (manifest_doc, manifest) = match top.parse()? {
-        Parsed::Manifest(m) => (top.clone(), m),
-        Parsed::Index(idx) => {
-            let d = select_platform(&idx, &platform)?;
-            let doc = client.fetch_manifest(&ep, repo, &d.digest.to_string(), &what)?;
-            match doc.parse()? {
-                Parsed::Manifest(m) => (doc, m),
-                Parsed::Index(_) => {
-                    return Err(RegistryError::Protocol(format!(
-                        "index {} points at another index",
-                        top.digest
-                    )))
-                }
-            }
-        }
+    let (manifest_doc, manifest) = platform_manifest(client, &ep, repo, &top, &platform, &what)?;
+    let config = fetch_config(client, store, &ep, repo, &manifest)?;
+    let diff_ids = &config.rootfs.diff_ids;
+    let chain = chain_ids(diff_ids);
+    let jobs = layer_jobs(store, &manifest, diff_ids, &chain, sink);
+    let concurrency = match store.snapshots().kind() {
+        SnapshotterKind::Copy => 1, // each copy snapshot starts from its parent's tree
+        SnapshotterKind::Overlay => opts.concurrency.max(1),
     };
+    for j in jobs.iter().skip(concurrency) {
+        sink(Progress::item(short_id(&j.desc.digest), "Waiting"));
+    }
+    run_jobs(client, store, &ep, repo, &jobs, concurrency, sink)?;
+    store.content().put(&manifest_doc.bytes)?;
+    record_image(store, reference, &wanted, top, &platform, sink)
+}
+
+/// The image manifest for `platform`: `top` itself, or the entry an index picks for it.
+fn platform_manifest(
+    client: &Client,
+    ep: &Endpoint,
+    repo: &str,
+    top: &FetchedManifest,
+    platform: &Platform,
+    what: &str,
+) -> Result<(FetchedManifest, Manifest), RegistryError> {
+    let idx = match top.parse()? {
+        Parsed::Manifest(m) => return Ok((top.clone(), m)),
+        Parsed::Index(idx) => idx,
+    };
+    let d = select_platform(&idx, platform)?;
+    let doc = client.fetch_manifest(ep, repo, &d.digest.to_string(), what)?;
+    match doc.parse()? {
+        Parsed::Manifest(m) => Ok((doc, m)),
+        Parsed::Index(_) => Err(RegistryError::Protocol(format!(
+            "index {} points at another index",
+            top.digest
+        ))),
+    }
+}
+
+/// The image config (fetched unless the content store has it), checked to list one diff id
+/// per manifest layer: the chain ids that name the snapshots are computed from them.
+fn fetch_config(
+    client: &Client,
+    store: &ImageStore,
+    ep: &Endpoint,
+    repo: &str,
+    manifest: &Manifest,
+) -> Result<ImageConfig, RegistryError> {
     let content = store.content();
     if !content.exists(&manifest.config.digest) {
-        let bytes = client.fetch_small_blob(&ep, repo, &manifest.config)?;
+        let bytes = client.fetch_small_blob(ep, repo, &manifest.config)?;
         content.put(&bytes)?;
     }
     let config = ImageConfig::from_slice(&content.read(&manifest.config.digest)?)
@@ -116,7 +151,17 @@ pub fn pull(
             diff_ids.len()
         )));
     }
-    let chain = chain_ids(diff_ids);
+    Ok(config)
+}
+
+/// The layers whose snapshot is missing, in order; the others are reported as present.
+fn layer_jobs<'a>(
+    store: &ImageStore,
+    manifest: &'a Manifest,
+    diff_ids: &'a [Digest],
+    chain: &'a [Digest],
+    sink: Sink<'_>,
+) -> Vec<Job<'a>> {
     let mut jobs = Vec::new();
     for (i, desc) in manifest.layers.iter().enumerate() {
         let id = short_id(&desc.digest);
@@ -133,21 +178,25 @@ pub fn pull(
             parent: i.checked_sub(1).map(|p| &chain[p]),
         });
     }
-    let concurrency = match store.snapshots().kind() {
-        SnapshotterKind::Copy => 1, // each copy snapshot starts from its parent's tree
-        SnapshotterKind::Overlay => opts.concurrency.max(1),
-    };
-    for j in jobs.iter().skip(concurrency) {
-        sink(Progress::item(short_id(&j.desc.digest), "Waiting"));
-    }
-    run_jobs(client, store, &ep, repo, &jobs, concurrency, sink)?;
+    jobs
+}
 
-    content.put(&manifest_doc.bytes)?;
-    content.put(&top.bytes)?;
+/// Records the pulled image under its tag (none for a pull by digest) and repo digest, and
+/// reports docker's closing lines: whether the tag moved.
+fn record_image(
+    store: &ImageStore,
+    reference: &Reference,
+    wanted: &str,
+    top: FetchedManifest,
+    platform: &Platform,
+    sink: Sink<'_>,
+) -> Result<Pulled, RegistryError> {
+    let what = reference.familiar();
+    store.content().put(&top.bytes)?;
     let tags: Vec<Reference> = match reference.digest() {
         Some(_) => Vec::new(),
         None => vec![reference
-            .with_tag(&wanted)
+            .with_tag(wanted)
             .map_err(|e| RegistryError::Reference(e.to_string()))?],
     };
     let before = tags
@@ -160,7 +209,7 @@ pub fn pull(
         Some(&top.media_type),
         &tags,
         std::slice::from_ref(&repo_digest),
-        &platform,
+        platform,
     )?;
     sink(Progress::line(format!("Digest: {}", top.digest)));
     let newer = before.as_ref() != Some(&info.record.id);

@@ -6,7 +6,8 @@
 
 use std::io::{self, Read};
 
-use berth_image::manifest::{self, Descriptor, Parsed};
+use berth_image::manifest::{self, Descriptor, Manifest, Parsed};
+use berth_image::store::ImageRecord;
 use berth_image::{Digest, ImageStore, Reference};
 use ureq::http::Method;
 use ureq::SendBody;
@@ -37,28 +38,7 @@ pub fn push(
         .tag()
         .unwrap_or(berth_image::reference::DEFAULT_TAG)
         .to_owned();
-    let tagged = reference
-        .with_tag(&tag)
-        .map_err(|e| RegistryError::Reference(e.to_string()))?;
-    let info = store.resolve(&tagged.to_string()).map_err(|_| {
-        RegistryError::Reference(format!(
-            "An image does not exist locally with the tag: {}",
-            reference_name(reference)
-        ))
-    })?;
-    let rec = &info.record;
-    let content = store.content();
-    let bytes = content.read(&rec.manifest_digest)?;
-    let m = match manifest::parse(&bytes, Some(&rec.manifest_media_type))
-        .map_err(|e| RegistryError::Protocol(e.to_string()))?
-    {
-        Parsed::Manifest(m) => m,
-        Parsed::Index(_) => {
-            return Err(RegistryError::Protocol(
-                "pushing an index is not supported".into(),
-            ))
-        }
-    };
+    let (rec, bytes, m) = local_manifest(store, reference, &tag)?;
     let ep = endpoints(reference.domain(), client.options())
         .into_iter()
         .rfind(|e| !e.mirror)
@@ -68,13 +48,7 @@ pub fn push(
         "The push refers to repository [{}]",
         reference_name(reference)
     )));
-    let sources: Vec<String> = rec
-        .repo_digests
-        .iter()
-        .filter_map(|r| Reference::parse(r).ok())
-        .filter(|r| r.domain() == reference.domain() && r.path() != repo)
-        .map(|r| r.path().to_owned())
-        .collect();
+    let sources = mount_sources(&rec, reference);
     // One token for the whole push: this repository, plus pull access to the mount sources.
     let mut scope = repository_scope(repo, true);
     for s in &sources {
@@ -97,33 +71,7 @@ pub fn push(
         push_blob(&target, l, true)?;
     }
     push_blob(&target, &m.config, false)?;
-
-    let url = ep.url(repo, &format!("manifests/{tag}"));
-    let media_type = rec.manifest_media_type.clone();
-    let resp = client.call(
-        &ep,
-        Some(&scope),
-        Method::PUT,
-        &url,
-        &[("Content-Type", media_type.as_str())],
-        || Ok(bytes.as_slice()),
-    )?;
-    if !resp.status().is_success() {
-        return Err(status_error(&ep, resp, &reference_name(reference)));
-    }
-    let digest = Digest::sha256_of(&bytes);
-    if let Some(sent) = resp
-        .headers()
-        .get("docker-content-digest")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<Digest>().ok())
-    {
-        if sent != digest {
-            return Err(RegistryError::Protocol(format!(
-                "registry stored the manifest as {sent}, expected {digest}"
-            )));
-        }
-    }
+    let digest = put_manifest(&target, reference, &tag, &rec, &bytes)?;
     // Remember where the image now lives, as docker's RepoDigests do.
     let repo_digest = reference.with_digest(digest.clone());
     store.create_image(
@@ -137,6 +85,82 @@ pub fn push(
         "{tag}: digest: {digest} size: {size}"
     )));
     Ok(Pushed { digest, size })
+}
+
+/// The local image `reference:tag`, its stored manifest bytes (pushed exactly as stored, so
+/// the digest does not change) and the parsed manifest.
+fn local_manifest(
+    store: &ImageStore,
+    reference: &Reference,
+    tag: &str,
+) -> Result<(ImageRecord, Vec<u8>, Manifest), RegistryError> {
+    let tagged = reference
+        .with_tag(tag)
+        .map_err(|e| RegistryError::Reference(e.to_string()))?;
+    let info = store.resolve(&tagged.to_string()).map_err(|_| {
+        RegistryError::Reference(format!(
+            "An image does not exist locally with the tag: {}",
+            reference_name(reference)
+        ))
+    })?;
+    let rec = info.record;
+    let bytes = store.content().read(&rec.manifest_digest)?;
+    match manifest::parse(&bytes, Some(&rec.manifest_media_type))
+        .map_err(|e| RegistryError::Protocol(e.to_string()))?
+    {
+        Parsed::Manifest(m) => Ok((rec, bytes, m)),
+        Parsed::Index(_) => Err(RegistryError::Protocol(
+            "pushing an index is not supported".into(),
+        )),
+    }
+}
+
+/// Other repositories on the same registry the image is known to be in: blobs can be
+/// mounted from them instead of uploaded.
+fn mount_sources(rec: &ImageRecord, reference: &Reference) -> Vec<String> {
+    rec.repo_digests
+        .iter()
+        .filter_map(|r| Reference::parse(r).ok())
+        .filter(|r| r.domain() == reference.domain() && r.path() != reference.path())
+        .map(|r| r.path().to_owned())
+        .collect()
+}
+
+/// `PUT` the manifest by tag and return its digest, refusing a registry that says it stored
+/// different bytes than were sent.
+fn put_manifest(
+    t: &Target<'_>,
+    reference: &Reference,
+    tag: &str,
+    rec: &ImageRecord,
+    bytes: &[u8],
+) -> Result<Digest, RegistryError> {
+    let url = t.ep.url(t.repo, &format!("manifests/{tag}"));
+    let resp = t.client.call(
+        t.ep,
+        Some(t.scope),
+        Method::PUT,
+        &url,
+        &[("Content-Type", rec.manifest_media_type.as_str())],
+        || Ok(bytes),
+    )?;
+    if !resp.status().is_success() {
+        return Err(status_error(t.ep, resp, &reference_name(reference)));
+    }
+    let digest = Digest::sha256_of(bytes);
+    if let Some(sent) = resp
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<Digest>().ok())
+    {
+        if sent != digest {
+            return Err(RegistryError::Protocol(format!(
+                "registry stored the manifest as {sent}, expected {digest}"
+            )));
+        }
+    }
+    Ok(digest)
 }
 
 fn reference_name(r: &Reference) -> String {

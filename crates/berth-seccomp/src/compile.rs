@@ -43,7 +43,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, LinuxSyscall};
 
 use crate::bpf::{Asm, AsmError, Cond, Target, MAX_INSNS};
 use crate::filter::Filter;
@@ -108,6 +108,10 @@ enum Leaf {
     Chain(usize),
 }
 
+type Plans = BTreeMap<Abi, BTreeMap<u32, Plan>>;
+/// Syscalls whose action depends on arguments, each compiled into its own chain.
+type Chains<'p> = Vec<(Abi, &'p Plan)>;
+
 /// Compiles the OCI seccomp section into a BPF filter for this host.
 pub fn compile(spec: &LinuxSeccomp) -> Result<Filter, CompileError> {
     let default = action_value(spec.default_action(), spec.default_errno_ret())?;
@@ -118,32 +122,48 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter, CompileError> {
             abis.insert(abi);
         }
     }
-
     let syscalls = spec.syscalls().as_deref().unwrap_or_default();
-    let mut notify = spec.default_action() == LinuxSeccompAction::ScmpActNotify;
-    let mut plans: BTreeMap<Abi, BTreeMap<u32, Plan>> = BTreeMap::new();
+    let plans = plan_syscalls(syscalls, &abis)?;
+    let notify = spec.default_action() == LinuxSeccompAction::ScmpActNotify
+        || syscalls
+            .iter()
+            .any(|sc| sc.action() == LinuxSeccompAction::ScmpActNotify);
+
+    let mut asm = Asm::default();
+    let families = families(native, &abis);
+    // Dispatch on the audit architecture first: syscall numbers mean different things per
+    // family, and an unknown architecture is refused outright.
+    let labels: Vec<usize> = families.iter().map(|_| asm.label()).collect();
+    asm.load(OFF_ARCH);
+    for ((audit, _), label) in families.iter().zip(&labels) {
+        asm.jump(Cond::Eq, *audit, Target::Label(*label), Target::Next);
+    }
+    asm.ret(BAD_ARCH_ACTION);
+    for ((_, family), label) in families.iter().zip(&labels) {
+        asm.place(*label);
+        let (chains, intervals) = family_intervals(family, &plans, default);
+        asm.load(OFF_NR);
+        search(&mut asm, &intervals, &chains, default);
+    }
+
+    let prog = asm.finish()?;
+    if prog.len() > MAX_INSNS {
+        return Err(CompileError::TooLarge(prog.len()));
+    }
+    Ok(Filter::new(prog, notify))
+}
+
+/// What the spec's rules say per ABI and syscall number: the first unconditional action
+/// wins, and conditional rules are kept in order for the argument chains.
+fn plan_syscalls(syscalls: &[LinuxSyscall], abis: &BTreeSet<Abi>) -> Result<Plans, CompileError> {
+    let mut plans = Plans::new();
     for sc in syscalls {
         let action = action_value(sc.action(), sc.errno_ret())?;
-        notify |= sc.action() == LinuxSeccompAction::ScmpActNotify;
-        let mut conds = Vec::new();
-        for a in sc.args().iter().flatten() {
-            let index = u32::try_from(a.index())
-                .ok()
-                .filter(|i| *i < 6)
-                .ok_or(CompileError::ArgIndex(a.index()))?;
-            conds.push(ArgCond {
-                index,
-                op: a.op(),
-                value: a.value(),
-                value_two: a.value_two().unwrap_or(0),
-            });
-        }
-        for &abi in &abis {
+        let conds = arg_conds(sc)?;
+        for &abi in abis {
             let per_abi = plans.entry(abi).or_default();
-            for name in sc.names() {
-                let Some(nr) = abi.syscall_nr(name) else {
-                    continue;
-                };
+            // A name this ABI does not have is skipped, as libseccomp does.
+            for nr in sc.names().iter().filter_map(|n| abi.syscall_nr(n)) {
                 let plan = per_abi.entry(nr).or_default();
                 if conds.is_empty() {
                     plan.unconditional.get_or_insert(action);
@@ -156,10 +176,30 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter, CompileError> {
             }
         }
     }
+    Ok(plans)
+}
 
-    let mut asm = Asm::default();
+fn arg_conds(sc: &LinuxSyscall) -> Result<Vec<ArgCond>, CompileError> {
+    let mut conds = Vec::new();
+    for a in sc.args().iter().flatten() {
+        let index = u32::try_from(a.index())
+            .ok()
+            .filter(|i| *i < 6)
+            .ok_or(CompileError::ArgIndex(a.index()))?;
+        conds.push(ArgCond {
+            index,
+            op: a.op(),
+            value: a.value(),
+            value_two: a.value_two().unwrap_or(0),
+        });
+    }
+    Ok(conds)
+}
+
+/// The ABIs grouped by audit architecture (x86_64 and x32 share one), the native family
+/// first: it is what the container almost always uses.
+fn families(native: Abi, abis: &BTreeSet<Abi>) -> Vec<(u32, Vec<Abi>)> {
     let mut families: Vec<(u32, Vec<Abi>)> = Vec::new();
-    // The native family first: it is what the container almost always uses.
     for abi in std::iter::once(native).chain(abis.iter().copied()) {
         match families.iter_mut().find(|(a, _)| *a == abi.audit_arch()) {
             Some((_, list)) => {
@@ -170,54 +210,46 @@ pub fn compile(spec: &LinuxSeccomp) -> Result<Filter, CompileError> {
             None => families.push((abi.audit_arch(), vec![abi])),
         }
     }
-    let labels: Vec<usize> = families.iter().map(|_| asm.label()).collect();
-    asm.load(OFF_ARCH);
-    for ((audit, _), label) in families.iter().zip(&labels) {
-        asm.jump(Cond::Eq, *audit, Target::Label(*label), Target::Next);
-    }
-    asm.ret(BAD_ARCH_ACTION);
+    families
+}
 
-    let empty = BTreeMap::new();
-    for ((_, family), label) in families.iter().zip(&labels) {
-        asm.place(*label);
-        let mut chains: Vec<(Abi, &Plan)> = Vec::new();
-        let mut intervals: Vec<(u64, Leaf)> = Vec::new();
-        for (start, end, abi, base) in regions(family, default) {
-            let mut cursor = start;
-            if let Some(abi) = abi {
-                let per_abi = plans.get(&abi).unwrap_or(&empty);
-                for (&nr, plan) in per_abi.range(start_u32(start)..) {
-                    let nr = u64::from(nr);
-                    if nr >= end {
-                        break;
-                    }
-                    if nr > cursor {
-                        push_interval(&mut intervals, cursor, Leaf::Ret(base));
-                    }
-                    let leaf = match (plan.conditional.is_empty(), plan.unconditional) {
-                        (true, u) => Leaf::Ret(u.unwrap_or(default)),
-                        (false, _) => {
-                            chains.push((abi, plan));
-                            Leaf::Chain(chains.len() - 1)
-                        }
-                    };
-                    push_interval(&mut intervals, nr, leaf);
-                    cursor = nr + 1;
+/// The syscall number space of one family as sorted intervals, each ending in an action or
+/// in an argument chain (returned alongside, indexed by [`Leaf::Chain`]).
+fn family_intervals<'p>(
+    family: &[Abi],
+    plans: &'p Plans,
+    default: u32,
+) -> (Chains<'p>, Vec<(u64, Leaf)>) {
+    let mut chains: Chains<'p> = Vec::new();
+    let mut intervals: Vec<(u64, Leaf)> = Vec::new();
+    for (start, end, abi, base) in regions(family, default) {
+        let mut cursor = start;
+        // An ABI without rules has only the region's base action.
+        if let Some((abi, per_abi)) = abi.and_then(|a| plans.get(&a).map(|p| (a, p))) {
+            for (&nr, plan) in per_abi.range(start_u32(start)..) {
+                let nr = u64::from(nr);
+                if nr >= end {
+                    break;
                 }
-            }
-            if cursor < end {
-                push_interval(&mut intervals, cursor, Leaf::Ret(base));
+                if nr > cursor {
+                    push_interval(&mut intervals, cursor, Leaf::Ret(base));
+                }
+                let leaf = match (plan.conditional.is_empty(), plan.unconditional) {
+                    (true, u) => Leaf::Ret(u.unwrap_or(default)),
+                    (false, _) => {
+                        chains.push((abi, plan));
+                        Leaf::Chain(chains.len() - 1)
+                    }
+                };
+                push_interval(&mut intervals, nr, leaf);
+                cursor = nr + 1;
             }
         }
-        asm.load(OFF_NR);
-        search(&mut asm, &intervals, &chains, default);
+        if cursor < end {
+            push_interval(&mut intervals, cursor, Leaf::Ret(base));
+        }
     }
-
-    let prog = asm.finish()?;
-    if prog.len() > MAX_INSNS {
-        return Err(CompileError::TooLarge(prog.len()));
-    }
-    Ok(Filter::new(prog, notify))
+    (chains, intervals)
 }
 
 fn start_u32(start: u64) -> u32 {

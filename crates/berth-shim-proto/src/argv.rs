@@ -120,7 +120,7 @@ pub struct StartArgs {
     pub runtime_root: PathBuf,
     /// Where `shim.pid`, `attach.sock` and `exit.json` go.
     pub state_dir: PathBuf,
-    /// The json-file log.
+    /// The json-file log (empty: no log, the `none` driver).
     pub log_path: PathBuf,
     /// The log's rotation.
     pub rotation: Rotation,
@@ -150,7 +150,7 @@ pub struct MonitorArgs {
     pub runtime_root: PathBuf,
     /// The state dir.
     pub state_dir: PathBuf,
-    /// The json-file log.
+    /// The json-file log (empty: no log, the `none` driver).
     pub log_path: PathBuf,
     /// The log's rotation.
     pub rotation: Rotation,

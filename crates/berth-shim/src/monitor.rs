@@ -98,7 +98,10 @@ pub fn run(args: &StartArgs, report: &mut Option<File>) -> Result<(), String> {
         .create(&args.state_dir)
         .map_err(|e| format!("state dir: {e}"))?;
     exit::write_pid(&args.state_dir, std::process::id()).map_err(|e| e.to_string())?;
-    let log = JsonLog::open(args.log_path.clone(), args.rotation)
+    // An empty path is the `none` log driver: no log at all.
+    let log = (!args.log_path.as_os_str().is_empty())
+        .then(|| JsonLog::open(args.log_path.clone(), args.rotation))
+        .transpose()
         .map_err(|e| format!("open log {}: {e}", args.log_path.display()))?;
     let listener = bind_attach(&args.state_dir)?;
 
@@ -174,7 +177,9 @@ pub fn run(args: &StartArgs, report: &mut Option<File>) -> Result<(), String> {
     let _ = writeln!(std::io::stderr(), "berth-shim: {why}; monitoring in place");
     let mut relay = Relay::new(io, args.stdio.stdin_once, args.stdio.hold, HOLD);
     relay.listen(listener);
-    relay.log_to(log);
+    if let Some(log) = log {
+        relay.log_to(log);
+    }
     finish(
         &args.id,
         &args.runtime_root,

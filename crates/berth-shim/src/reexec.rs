@@ -110,8 +110,11 @@ pub fn run(args: &MonitorArgs) -> ! {
         crate::monitor::HOLD,
     );
     relay.listen(listener);
-    if let Ok(log) = JsonLog::open(args.log_path.clone(), args.rotation) {
-        relay.log_to(log);
+    // An empty path is the `none` log driver.
+    if !args.log_path.as_os_str().is_empty() {
+        if let Ok(log) = JsonLog::open(args.log_path.clone(), args.rotation) {
+            relay.log_to(log);
+        }
     }
     let result = crate::monitor::finish(
         &args.id,

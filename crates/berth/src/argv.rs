@@ -84,6 +84,46 @@ pub fn end_flags_at_command(cli: clap::Command, mut args: Vec<OsString>) -> Vec<
     args
 }
 
+/// docker's `container` management commands, forwarded to the top-level ones
+/// (`container ls` is `ps`; `container prune` stays, as it has its own command).
+const CONTAINER_VERBS: &[&str] = &[
+    "attach", "commit", "cp", "create", "diff", "exec", "export", "inspect", "kill", "logs", "ls",
+    "list", "ps", "pause", "port", "rename", "restart", "rm", "remove", "run", "start", "stats",
+    "stop", "top", "unpause", "update", "wait",
+];
+
+/// `berth [-H X] container VERB …` → `berth [-H X] VERB …` with docker's aliases, and
+/// `system events` → `events`.
+pub fn management_aliases(mut args: Vec<OsString>) -> Vec<OsString> {
+    let mut i = 1;
+    while let Some(a) = args.get(i).and_then(|a| a.to_str()) {
+        match a {
+            "-H" | "--host" => i += 2,
+            _ if a.starts_with("--host=") || (a.starts_with("-H") && a.len() > 2) => i += 1,
+            _ => break,
+        }
+    }
+    let word = |k: usize| args.get(k).and_then(|a| a.to_str()).map(str::to_owned);
+    match (word(i).as_deref(), word(i + 1).as_deref()) {
+        (Some("container"), Some(v)) if CONTAINER_VERBS.contains(&v) => {
+            args.remove(i);
+            let to = match v {
+                "ls" | "list" => Some("ps"),
+                "remove" => Some("rm"),
+                _ => None,
+            };
+            if let Some(t) = to {
+                args[i] = OsString::from(t);
+            }
+        }
+        (Some("system"), Some("events")) => {
+            args.remove(i);
+        }
+        _ => {}
+    }
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +163,24 @@ mod tests {
             .into_iter()
             .map(|a| a.into_string().unwrap_or_default())
             .collect()
+    }
+
+    #[test]
+    fn container_management_commands_forward() {
+        let m = |line: &str| {
+            let args: Vec<OsString> = line.split(' ').map(OsString::from).collect();
+            management_aliases(args)
+                .into_iter()
+                .map(|a| a.into_string().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(m("berth container ls -a"), "berth ps -a");
+        assert_eq!(m("berth -H x container remove c"), "berth -H x rm c");
+        assert_eq!(m("berth container run --rm i"), "berth run --rm i");
+        assert_eq!(m("berth container prune -f"), "berth container prune -f");
+        assert_eq!(m("berth system events"), "berth events");
+        assert_eq!(m("berth run container ls"), "berth run container ls");
     }
 
     #[test]

@@ -27,11 +27,11 @@ pub fn ensure_daemon(client: &Client) -> Result<(), Failure> {
     if client.reachable() || unsafe { libc::geteuid() } != 0 {
         return Ok(());
     }
-    let log_dir = client
-        .socket
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/run/berth"));
+    let log_dir = match &client.endpoint {
+        crate::conn::Endpoint::Unix(p) => p.parent().map(PathBuf::from),
+        _ => None,
+    }
+    .unwrap_or_else(|| PathBuf::from("/run/berth"));
     let _ = std::fs::create_dir_all(&log_dir);
     let log = std::fs::OpenOptions::new()
         .create(true)

@@ -1,15 +1,16 @@
-//! A minimal HTTP/1.1 client over a unix socket, for the Docker API subset the CLI uses.
+//! A minimal HTTP/1.1 client over a unix socket (or TCP, TLS, ssh: see `conn`), for the
+//! Docker API subset the CLI uses.
 //!
 //! Why hand-written instead of hyper: the CLI makes a handful of sequential requests; a
-//! blocking client over `UnixStream` needs no async runtime (faster start, smaller binary)
+//! blocking client over a stream needs no async runtime (faster start, smaller binary)
 //! and only has to speak what berthd answers: `Content-Length` or chunked bodies, or bodies
 //! ending at EOF. Request bodies are sent whole or chunked from a reader (`import -`).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
+
+use crate::conn::{Endpoint, Stream};
 
 /// The API version the CLI speaks (prefixed to every path).
 pub const API_PREFIX: &str = "/v1.45";
@@ -17,8 +18,9 @@ pub const API_PREFIX: &str = "/v1.45";
 /// Why a request failed.
 #[derive(Debug)]
 pub enum ClientError {
-    /// Nobody answered on the socket.
-    Connect(PathBuf, io::Error),
+    /// Nobody answered at the endpoint (named as `unix://…`, `tcp://…`, `ssh://…`), or the
+    /// TLS handshake failed.
+    Connect(String, io::Error),
     /// The connection broke or the answer was not HTTP.
     Io(io::Error),
     /// The daemon answered with an error status and message.
@@ -28,11 +30,11 @@ pub enum ClientError {
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ClientError::Connect(p, e) => write!(
+            ClientError::Connect(p, e) if e.raw_os_error().is_some() => write!(
                 f,
-                "Cannot connect to the Berth daemon at unix://{}. Is the berth daemon running? ({e})",
-                p.display()
+                "Cannot connect to the Berth daemon at {p}. Is the berth daemon running? ({e})"
             ),
+            ClientError::Connect(p, e) => write!(f, "error during connect: {p}: {e}"),
             ClientError::Io(e) => write!(f, "error during connect: {e}"),
             ClientError::Api { message, .. } => write!(f, "Error response from daemon: {message}"),
         }
@@ -55,10 +57,10 @@ pub enum Body<'a> {
     Stream(&'a mut dyn Read),
 }
 
-/// The daemon at one socket path.
-#[derive(Debug, Clone)]
+/// The daemon at one endpoint.
+#[derive(Clone)]
 pub struct Client {
-    pub socket: PathBuf,
+    pub endpoint: Endpoint,
 }
 
 /// How the response body is delimited.
@@ -75,14 +77,21 @@ pub struct Response {
     pub content_type: String,
     /// `X-Docker-Container-Path-Stat` (base64 JSON of `cp`'s path stat), if sent.
     pub path_stat: String,
-    reader: BufReader<UnixStream>,
+    reader: BufReader<Stream>,
     framing: Framing,
 }
 
 impl Client {
-    /// Whether something answers on the socket.
+    /// Whether something answers at the endpoint.
     pub fn reachable(&self) -> bool {
-        UnixStream::connect(&self.socket).is_ok()
+        self.endpoint.connect().is_ok()
+    }
+
+    /// A new connection to the daemon.
+    pub fn connect(&self) -> Result<Stream, ClientError> {
+        self.endpoint
+            .connect()
+            .map_err(|e| ClientError::Connect(self.endpoint.to_string(), e))
     }
 
     /// Sends one request on a new connection; error statuses become [`ClientError::Api`].
@@ -103,8 +112,7 @@ impl Client {
         body: Body<'_>,
         headers: &[(&str, &str)],
     ) -> Result<Response, ClientError> {
-        let mut stream = UnixStream::connect(&self.socket)
-            .map_err(|e| ClientError::Connect(self.socket.clone(), e))?;
+        let mut stream = self.connect()?;
         let mut head = format!(
             "{method} {API_PREFIX}{path} HTTP/1.1\r\nHost: berth\r\nUser-Agent: berth-cli/{}\r\nConnection: close\r\n",
             env!("CARGO_PKG_VERSION")
@@ -167,9 +175,8 @@ impl Client {
         &self,
         path: &str,
         body: Option<&serde_json::Value>,
-    ) -> Result<(Response, UnixStream), ClientError> {
-        let mut stream = UnixStream::connect(&self.socket)
-            .map_err(|e| ClientError::Connect(self.socket.clone(), e))?;
+    ) -> Result<(Response, Stream), ClientError> {
+        let mut stream = self.connect()?;
         let data = body.map(|b| b.to_string()).unwrap_or_default();
         let ctype = if body.is_some() {
             "Content-Type: application/json\r\n"
@@ -218,7 +225,7 @@ fn bad(msg: &str) -> io::Error {
 }
 
 impl Response {
-    fn read_head(stream: UnixStream) -> io::Result<Response> {
+    fn read_head(stream: Stream) -> io::Result<Response> {
         let mut reader = BufReader::new(stream);
         let mut line = String::new();
         reader.read_line(&mut line)?;
@@ -355,11 +362,11 @@ mod tests {
 
     #[test]
     fn chunked_responses() {
-        let (a, mut b) = UnixStream::pair().unwrap();
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
         b.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
             .unwrap();
         drop(b);
-        let mut r = Response::read_head(a).unwrap();
+        let mut r = Response::read_head(Stream::Unix(a)).unwrap();
         let mut s = String::new();
         r.read_to_string(&mut s).unwrap();
         assert_eq!((r.status, s.as_str()), (200, "abcde"));

@@ -1,13 +1,19 @@
 //! `berth`: the command line. Docker's commands, flags, output and exit codes, talking to
-//! berthd's Docker-compatible API over its unix socket.
+//! berthd's Docker-compatible API over its unix socket, or a remote daemon's over TCP with
+//! TLS or ssh (`endpoint`).
 
 mod argv;
 mod autostart;
 mod client;
 mod commands;
+mod conn;
+mod context;
+mod endpoint;
 mod sigproxy;
+mod ssh;
 mod table;
 mod template;
+mod tls;
 
 use std::path::PathBuf;
 
@@ -25,9 +31,28 @@ pub const DEFAULT_SOCKET: &str = "/run/berth/berth.sock";
     about = "A Docker-compatible container engine"
 )]
 struct Cli {
-    /// Daemon socket to connect to (unix://PATH).
-    #[arg(short = 'H', long = "host", env = "BERTH_HOST", global = true)]
+    /// Daemon to connect to: unix://PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]
+    /// [env: BERTH_HOST, DOCKER_HOST]
+    #[arg(short = 'H', long = "host", global = true)]
     host: Option<String>,
+    /// Name of the context to use (see `berth context`) [env: BERTH_CONTEXT]
+    #[arg(short = 'c', long)]
+    context: Option<String>,
+    /// Use TLS; implied by --tlsverify
+    #[arg(long)]
+    tls: bool,
+    /// Use TLS and verify the daemon's certificate [env: DOCKER_TLS_VERIFY]
+    #[arg(long)]
+    tlsverify: bool,
+    /// Trust certs signed only by this CA [default: $DOCKER_CERT_PATH/ca.pem or ~/.berth/ca.pem]
+    #[arg(long)]
+    tlscacert: Option<PathBuf>,
+    /// Path to TLS certificate file [default: $DOCKER_CERT_PATH/cert.pem or ~/.berth/cert.pem]
+    #[arg(long)]
+    tlscert: Option<PathBuf>,
+    /// Path to TLS key file [default: $DOCKER_CERT_PATH/key.pem or ~/.berth/key.pem]
+    #[arg(long)]
+    tlskey: Option<PathBuf>,
     #[command(subcommand)]
     command: commands::Command,
 }
@@ -64,7 +89,7 @@ impl From<std::io::Error> for Failure {
 /// The socket when no `-H`/`BERTH_HOST` is given: for an unprivileged user, the rootless
 /// daemon's `$XDG_RUNTIME_DIR/berth.sock` when it exists (as docker's rootless socket), else
 /// the system daemon's.
-fn default_socket() -> PathBuf {
+pub(crate) fn default_socket() -> PathBuf {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
@@ -75,18 +100,6 @@ fn default_socket() -> PathBuf {
         }
     }
     PathBuf::from(DEFAULT_SOCKET)
-}
-
-fn socket_of(host: Option<&str>) -> Result<(PathBuf, bool), Failure> {
-    match host {
-        None => Ok((default_socket(), true)),
-        Some(h) => match h.strip_prefix("unix://") {
-            Some(p) if !p.is_empty() => Ok((PathBuf::from(p), false)),
-            _ => Err(Failure::daemon(format!(
-                "unsupported host {h:?}: only unix://PATH is supported"
-            ))),
-        },
-    }
 }
 
 /// For an ordinary user who reached no daemon on the default socket: where a rootless one
@@ -104,7 +117,8 @@ fn rootless_hint(mut f: Failure, default_socket: bool) -> Failure {
 }
 
 fn main() {
-    let args = argv::end_flags_at_command(Cli::command(), std::env::args_os().collect());
+    let args = argv::management_aliases(std::env::args_os().collect());
+    let args = argv::end_flags_at_command(Cli::command(), args);
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -113,13 +127,11 @@ fn main() {
             std::process::exit(code);
         }
     };
-    let code = match socket_of(cli.host.as_deref()).and_then(|(socket, default)| {
-        let client = Client { socket };
-        if default {
-            autostart::ensure_daemon(&client)?;
-        }
-        commands::dispatch(&client, cli.command).map_err(|f| rootless_hint(f, default))
-    }) {
+    if let commands::Command::Completion { shell } = cli.command {
+        commands::completion(shell);
+        std::process::exit(0);
+    }
+    let code = match run(cli) {
         Ok(code) => code,
         Err(f) => {
             if !f.message.is_empty() {
@@ -129,4 +141,18 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+fn run(cli: Cli) -> Result<i32, Failure> {
+    let choice = endpoint::choose(&cli)?;
+    if let commands::Command::Context { command } = cli.command {
+        return context::run(command, &choice.described);
+    }
+    let client = Client {
+        endpoint: choice.endpoint,
+    };
+    if choice.local_default {
+        autostart::ensure_daemon(&client)?;
+    }
+    commands::dispatch(&client, cli.command).map_err(|f| rootless_hint(f, choice.local_default))
 }

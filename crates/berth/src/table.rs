@@ -1,33 +1,81 @@
 //! Docker-style output helpers: aligned columns (tabwriter with 3 spaces of padding), human
 //! durations and sizes.
 
-/// Renders rows as columns separated by at least three spaces (docker's tabwriter setup).
+/// Renders rows as docker's default tables: tab-separated cells through [`tabwrite`].
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut text = header.join("\t") + "\n";
     for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
+        text.push_str(&r.join("\t"));
+        text.push('\n');
     }
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        let last = cells.len().saturating_sub(1);
-        for (i, c) in cells.iter().enumerate() {
-            s.push_str(c);
-            if i < last {
-                let pad = widths[i] - c.chars().count() + 3;
-                s.push_str(&" ".repeat(pad));
-            }
-        }
-        s.trim_end().to_owned() + "\n"
-    };
-    let mut out = line(header.to_vec());
-    for r in rows {
-        out.push_str(&line(r.iter().map(String::as_str).collect()));
-    }
+    tabwrite(&text, 10, 3)
+}
+
+/// Go's `text/tabwriter` with padding character ' ' and no flags: a tab terminates a cell;
+/// the cells of one column in consecutive lines form a block padded to its widest cell plus
+/// `padding` (at least `minwidth`); the last cell of each line is not aligned.
+pub fn tabwrite(text: &str, minwidth: usize, padding: usize) -> String {
+    let lines: Vec<Vec<&str>> = text.split('\n').map(|l| l.split('\t').collect()).collect();
+    let mut out = String::new();
+    let mut widths = Vec::new();
+    format_block(
+        &lines,
+        0,
+        lines.len(),
+        &mut widths,
+        minwidth,
+        padding,
+        &mut out,
+    );
     out
+}
+
+fn write_lines(lines: &[Vec<&str>], from: usize, to: usize, widths: &[usize], out: &mut String) {
+    for (i, line) in lines.iter().enumerate().take(to).skip(from) {
+        for (j, cell) in line.iter().enumerate() {
+            out.push_str(cell);
+            if j + 1 < line.len() {
+                if let Some(w) = widths.get(j) {
+                    out.push_str(&" ".repeat(w.saturating_sub(cell.chars().count())));
+                }
+            }
+        }
+        if i + 1 < lines.len() {
+            out.push('\n');
+        }
+    }
+}
+
+/// Go's `Writer.format`: widths of column `widths.len()` per block, recursively rightwards.
+fn format_block(
+    lines: &[Vec<&str>],
+    mut line0: usize,
+    line1: usize,
+    widths: &mut Vec<usize>,
+    minwidth: usize,
+    padding: usize,
+    out: &mut String,
+) {
+    let column = widths.len();
+    let mut this = line0;
+    while this < line1 {
+        if column + 1 >= lines[this].len() {
+            this += 1;
+            continue;
+        }
+        write_lines(lines, line0, this, widths, out);
+        line0 = this;
+        let mut width = minwidth;
+        while this < line1 && column + 1 < lines[this].len() {
+            width = width.max(lines[this][column].chars().count() + padding);
+            this += 1;
+        }
+        widths.push(width);
+        format_block(lines, line0, this, widths, minwidth, padding, out);
+        widths.pop();
+        line0 = this;
+    }
+    write_lines(lines, line0, line1, widths, out);
 }
 
 /// Docker's `units.HumanDuration`.
@@ -74,6 +122,11 @@ pub fn ago(unix: i64) -> String {
 
 /// Docker's `units.HumanSizeWithPrecision(size, 3)`: decimal units, 3 significant digits.
 pub fn human_size(size: u64) -> String {
+    human_size_prec(size, 3)
+}
+
+/// `units.HumanSizeWithPrecision(size, prec)`: decimal units, Go's `%.{prec}g`.
+pub fn human_size_prec(size: u64, prec: usize) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut v = size as f64;
     let mut i = 0;
@@ -81,14 +134,13 @@ pub fn human_size(size: u64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    let digits = if v >= 100.0 {
-        0
-    } else if v >= 10.0 {
+    let int_digits = if v < 1.0 {
         1
     } else {
-        2
+        v.log10().floor() as usize + 1
     };
-    let s = format!("{v:.digits$}");
+    let decimals = prec.saturating_sub(int_digits);
+    let s = format!("{v:.decimals$}");
     let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_owned()
     } else {
@@ -116,8 +168,13 @@ mod tests {
         assert_eq!(human_size(4_261_000), "4.26MB");
         assert_eq!(human_size(999), "999B");
         assert_eq!(human_size(12_345), "12.3kB");
+        assert_eq!(human_size_prec(1_984_316, 4), "1.984MB");
         assert_eq!(ellipsis("abcdef", 4), "abc…");
         let t = render(&["A", "BB"], &[vec!["xyz".into(), "1".into()]]);
-        assert_eq!(t, "A     BB\nxyz   1\n");
+        assert_eq!(t, "A         BB\nxyz       1\n");
+        assert_eq!(
+            tabwrite("a\tb\n\tlonger-cell-here\tc\n", 10, 3),
+            "a         b\n          longer-cell-here   c\n"
+        );
     }
 }

@@ -63,3 +63,38 @@ fn top_passes_ps_options_through() {
     );
     d.ok(&["rm", "-f", &name]);
 }
+
+/// `berth --help` gives every command its own description (a doc comment once slid onto the
+/// next variant: `build` read "Show the Berth version information" and `version` nothing).
+#[test]
+fn help_describes_every_command_with_its_own_line() {
+    let o = std::process::Command::new(common::BERTH)
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = stdout(&o);
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(commands.len() > 40, "{help}");
+    for l in &commands {
+        assert!(l.split_whitespace().count() > 1, "no description: {l:?}");
+    }
+    let about = |cmd: &str| {
+        commands
+            .iter()
+            .find(|l| l.split_whitespace().next() == Some(cmd))
+            .map(|l| l.trim_start()[cmd.len()..].trim().to_owned())
+    };
+    assert_eq!(
+        about("build").as_deref(),
+        Some("Build an image from a Dockerfile")
+    );
+    assert_eq!(
+        about("version").as_deref(),
+        Some("Show the Berth version information")
+    );
+}

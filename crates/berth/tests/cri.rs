@@ -1,5 +1,5 @@
 //! End-to-end CRI tests: berthd serves the Kubernetes CRI on its own socket, and crictl (from
-//! cri-tools v1.26, built beside the repo: see scripts/build-crictl.sh) drives it: version,
+//! cri-tools v1.26, built beside the repo from its own source; never committed) drives it: version,
 //! info (the CNI network condition), and images pulled from a loopback registry with the
 //! credentials in the request, listed, inspected and removed.
 //!
@@ -107,7 +107,9 @@ fn berth_cfg(d: &Daemon, cfg: &Path, args: &[&str]) -> String {
 
 fn setup() -> Option<(Crictl, Daemon, TempDir)> {
     let Some(bin) = crictl_bin() else {
-        common::skip("crictl (cri-tools v1.26) not installed: see scripts/build-crictl.sh");
+        common::skip(
+            "crictl (cri-tools v1.26) not installed (build cri-tools v1.26 beside the repo)",
+        );
         return None;
     };
     let work = TempDir::new("cri");

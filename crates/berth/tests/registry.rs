@@ -196,31 +196,7 @@ fn login_push_with_htpasswd_then_skopeo_and_podman_pull() {
         "{}",
         stderr(&o)
     );
-    // Wrong password: refused, nothing stored.
-    let o = berth(
-        &d,
-        &cfg,
-        &["login", "-u", "alice", "--password-stdin", &reg.host()],
-        Some(b"wrong\n"),
-    );
-    assert_ne!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert!(
-        !cfg.join("config.json").exists()
-            || !fs::read_to_string(cfg.join("config.json"))
-                .unwrap()
-                .contains(&reg.host())
-    );
-    // Right password: stored docker-style.
-    let o = berth(
-        &d,
-        &cfg,
-        &["login", "-u", "alice", "--password-stdin", &reg.host()],
-        Some(b"s3cret\n"),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("Login Succeeded"));
-    let conf: Value = serde_json::from_slice(&fs::read(cfg.join("config.json")).unwrap()).unwrap();
-    assert!(conf["auths"][reg.host()]["auth"].is_string(), "{conf}");
+    login_refuses_a_wrong_password_and_stores_the_right_one(&d, &cfg, &reg);
 
     let out = ok(&d, &cfg, &["push", &name]);
     assert!(
@@ -251,7 +227,44 @@ fn login_push_with_htpasswd_then_skopeo_and_podman_pull() {
     let v: Value = serde_json::from_slice(&insp.stdout).unwrap();
     assert_eq!(v["Digest"].as_str(), Some(pushed.as_str()));
 
-    // podman pulls it too (own storage root, vfs: no mounts left behind).
+    podman_pulls(&name);
+
+    // logout forgets the credentials.
+    let o = ok(&d, &cfg, &["logout", &reg.host()]);
+    assert!(o.contains("Removing login credentials"), "{o}");
+    assert!(ok(&d, &cfg, &["logout", &reg.host()]).contains("Not logged in"));
+}
+
+fn login_refuses_a_wrong_password_and_stores_the_right_one(d: &Daemon, cfg: &Path, reg: &Registry) {
+    // Wrong password: refused, nothing stored.
+    let o = berth(
+        d,
+        cfg,
+        &["login", "-u", "alice", "--password-stdin", &reg.host()],
+        Some(b"wrong\n"),
+    );
+    assert_ne!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        !cfg.join("config.json").exists()
+            || !fs::read_to_string(cfg.join("config.json"))
+                .unwrap()
+                .contains(&reg.host())
+    );
+    // Right password: stored docker-style.
+    let o = berth(
+        d,
+        cfg,
+        &["login", "-u", "alice", "--password-stdin", &reg.host()],
+        Some(b"s3cret\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Login Succeeded"));
+    let conf: Value = serde_json::from_slice(&fs::read(cfg.join("config.json")).unwrap()).unwrap();
+    assert!(conf["auths"][reg.host()]["auth"].is_string(), "{conf}");
+}
+
+/// podman pulls what berth pushed (own storage root, vfs: no mounts left behind).
+fn podman_pulls(name: &str) {
     let proot = TempDir::new("podman");
     let podman = |args: &[&str]| {
         Command::new("podman")
@@ -270,15 +283,10 @@ fn login_push_with_htpasswd_then_skopeo_and_podman_pull() {
         "--tls-verify=false",
         "--creds",
         "alice:s3cret",
-        &name,
+        name,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let _ = podman(&["rmi", "-af"]);
-
-    // logout forgets the credentials.
-    let o = ok(&d, &cfg, &["logout", &reg.host()]);
-    assert!(o.contains("Removing login credentials"), "{o}");
-    assert!(ok(&d, &cfg, &["logout", &reg.host()]).contains("Not logged in"));
 }
 
 #[test]

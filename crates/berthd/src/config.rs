@@ -34,6 +34,19 @@ pub struct DaemonConfig {
     pub dns: Vec<String>,
     /// Remap containers' root to subordinate ids (`default`, `USER[:GROUP]`, `UID:GID`).
     pub userns_remap: Option<String>,
+    /// Where to listen (`unix://PATH`, `tcp://ADDR:PORT`), as `-H`.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// TLS on tcp:// hosts (`false`: plain HTTP, loopback only).
+    pub tls: Option<bool>,
+    /// TLS with client certificates checked against `tlscacert`.
+    pub tlsverify: Option<bool>,
+    /// The CA that signs client certificates.
+    pub tlscacert: Option<String>,
+    /// The server's certificate.
+    pub tlscert: Option<String>,
+    /// The server's private key.
+    pub tlskey: Option<String>,
     /// Berth's own (dockerd has no such key): the largest streamed request body (a build
     /// context as sent, `docker load`, `docker import`, `docker cp` into a container).
     pub max_upload_size: Option<Size>,
@@ -73,7 +86,7 @@ impl Size {
 
 /// A docker size string (`64g`, `512m`, `100`) for the setting `key`.
 pub fn parse_size(text: &str, key: &str) -> Result<u64> {
-    berth_engine::record::parse_size(text)
+    berth_engine::model::parse_size(text)
         .ok_or_else(|| anyhow::anyhow!("invalid {key} {text:?}: a size such as 512m or 2g"))
 }
 
@@ -138,6 +151,20 @@ mod tests {
         assert_eq!(c.insecure_registries, ["r:5000"]);
         assert_eq!(c.bip.as_deref(), Some("10.9.0.1/24"));
         assert!(serde_json::from_str::<DaemonConfig>(r#"{"no-such-key": 1}"#).is_err());
+    }
+
+    #[test]
+    fn remote_api_keys_are_dockerds() {
+        let c: DaemonConfig = serde_json::from_str(
+            r#"{"hosts": ["unix:///run/b.sock", "tcp://0.0.0.0:2376"], "tls": true,
+                "tlsverify": true, "tlscacert": "/c/ca.pem", "tlscert": "/c/cert.pem",
+                "tlskey": "/c/key.pem"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.hosts, ["unix:///run/b.sock", "tcp://0.0.0.0:2376"]);
+        assert_eq!((c.tls, c.tlsverify), (Some(true), Some(true)));
+        assert_eq!(c.tlscacert.as_deref(), Some("/c/ca.pem"));
+        assert_eq!(c.tlskey.as_deref(), Some("/c/key.pem"));
     }
 
     #[test]

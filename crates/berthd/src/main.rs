@@ -1,11 +1,14 @@
-//! `berthd`: the Berth daemon. It serves Docker's Engine API over unix sockets in front of
+//! `berthd`: the Berth daemon. It serves Docker's Engine API over unix sockets (and TCP with
+//! TLS, see `tls`) in front of
 //! `berth-engine`; containers run under their own `berth-shim`, so the daemon can be stopped,
 //! killed or upgraded while they keep running.
 
 mod api;
 mod config;
 mod cri;
+mod listen;
 mod rootless;
+mod tls;
 
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
@@ -29,9 +32,26 @@ struct Flags {
     /// Runtime state (container bundles, root mounts, shim files) [default: /run/berth]
     #[arg(long)]
     exec_root: Option<PathBuf>,
-    /// Where to listen: unix://PATH (repeatable). Default: unix://<exec-root>/berth.sock.
+    /// Where to listen: unix://PATH or tcp://ADDR:PORT (repeatable). Default:
+    /// unix://<exec-root>/berth.sock.
     #[arg(short = 'H', long = "host")]
     hosts: Vec<String>,
+    /// Use TLS on tcp:// hosts; implied by --tlsverify. `--tls=false`: plain HTTP, only on a
+    /// loopback address
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tls: Option<bool>,
+    /// Use TLS and accept only clients with a certificate signed by --tlscacert
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    tlsverify: Option<bool>,
+    /// Trust client certificates signed only by this CA [default: ~/.berth/ca.pem]
+    #[arg(long)]
+    tlscacert: Option<PathBuf>,
+    /// The server's TLS certificate [default: ~/.berth/cert.pem]
+    #[arg(long)]
+    tlscert: Option<PathBuf>,
+    /// The server's TLS key [default: ~/.berth/key.pem]
+    #[arg(long)]
+    tlskey: Option<PathBuf>,
     /// Log level: error, warn, info, debug, trace [default: info]
     #[arg(long)]
     log_level: Option<String>,
@@ -76,6 +96,7 @@ struct Settings {
     data_root: PathBuf,
     exec_root: PathBuf,
     hosts: Vec<String>,
+    tls: tls::TlsSettings,
     log_level: String,
     bridge: String,
     bip: Option<String>,
@@ -169,11 +190,18 @@ impl Settings {
                 .or(file.data_root.map(PathBuf::from))
                 .unwrap_or_else(|| user_default(|u| &u.data_root, "/var/lib/berth")),
             exec_root,
-            hosts: match (&user, flags.hosts.is_empty()) {
-                (Some(u), true) if !u.socket.as_os_str().is_empty() => {
+            tls: tls::TlsSettings {
+                tls: flags.tls.or(file.tls),
+                verify: flags.tlsverify.or(file.tlsverify),
+                ca: flags.tlscacert.or(file.tlscacert.map(PathBuf::from)),
+                cert: flags.tlscert.or(file.tlscert.map(PathBuf::from)),
+                key: flags.tlskey.or(file.tlskey.map(PathBuf::from)),
+            },
+            hosts: match (&user, or_list(flags.hosts, file.hosts)) {
+                (Some(u), hosts) if hosts.is_empty() && !u.socket.as_os_str().is_empty() => {
                     vec![format!("unix://{}", u.socket.display())]
                 }
-                _ => flags.hosts,
+                (_, hosts) => hosts,
             },
             log_level: flags
                 .log_level
@@ -194,18 +222,36 @@ impl Settings {
     }
 }
 
-fn socket_paths(flags: &Settings) -> Result<Vec<PathBuf>> {
+/// Where to listen, and what the TCP listeners serve (decided before anything starts, so a
+/// missing certificate or a refused plain port stops the daemon at once).
+struct Endpoints {
+    hosts: Vec<listen::Host>,
+    security: Option<tls::Security>,
+}
+
+fn endpoints(flags: &Settings) -> Result<Endpoints> {
+    let default_unix = flags.exec_root.join("berth.sock");
     if flags.hosts.is_empty() {
-        return Ok(vec![flags.exec_root.join("berth.sock")]);
+        return Ok(Endpoints {
+            hosts: vec![listen::Host::Unix(default_unix)],
+            security: None,
+        });
     }
-    flags
+    let tls = flags.tls.tls == Some(true) || flags.tls.verify == Some(true);
+    let hosts = flags
         .hosts
         .iter()
-        .map(|h| match h.strip_prefix("unix://") {
-            Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
-            _ => bail!("unsupported host {h:?}: only unix://PATH is supported so far"),
+        .map(|h| listen::parse_host(h, &default_unix, tls))
+        .collect::<Result<Vec<_>>>()?;
+    let tcp: Vec<_> = hosts
+        .iter()
+        .filter_map(|h| match h {
+            listen::Host::Tcp(a) => Some(*a),
+            listen::Host::Unix(_) => None,
         })
-        .collect()
+        .collect();
+    let security = flags.tls.security(&tcp)?;
+    Ok(Endpoints { hosts, security })
 }
 
 fn bind(path: &PathBuf) -> Result<tokio::net::UnixListener> {
@@ -286,7 +332,7 @@ fn main() -> Result<()> {
     if let Some(m) = &mapping {
         tracing::info!("rootless mode: {m}");
     }
-    let sockets = socket_paths(&flags)?;
+    let endpoints = endpoints(&flags)?;
     let mut engine_cfg = berth_engine::EngineConfig::new(&flags.data_root, &flags.exec_root);
     // Rootless: no bridges nor nftables (containers get `none`, `host` or `pasta`).
     engine_cfg.rootless = flags.rootless;
@@ -298,7 +344,7 @@ fn main() -> Result<()> {
         });
     }
     if !flags.registry.insecure.is_empty() || !flags.registry.mirrors.is_empty() {
-        berth_engine::registry::set_registry_options(flags.registry.clone());
+        engine_cfg.registry = flags.registry.clone();
     }
     engine_cfg.userns_remap = config::userns_remap(flags.userns_remap.as_deref())?;
     let engine = berth_engine::Engine::open(engine_cfg).context("opening the engine")?;
@@ -312,12 +358,31 @@ fn main() -> Result<()> {
         .build()
         .context("tokio runtime")?;
     let cri = flags.cri.as_ref().map(|c| c.options(&flags.data_root));
-    rt.block_on(serve(engine, sockets, flags.limits, cri))
+    rt.block_on(serve(engine, endpoints, flags.limits, cri))
+}
+
+/// Serves `app` on `listener` until `stop` turns true.
+fn spawn_server<L>(
+    listener: L,
+    app: axum::routing::IntoMakeService<api::Service>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    })
 }
 
 async fn serve(
     engine: Arc<berth_engine::Engine>,
-    sockets: Vec<PathBuf>,
+    endpoints: Endpoints,
     limits: api::Limits,
     cri: Option<berth_cri::CriOptions>,
 ) -> Result<()> {
@@ -338,18 +403,28 @@ async fn serve(
                 .map_err(std::io::Error::other)
         }));
     }
-    for path in &sockets {
-        let listener = bind(path)?;
-        tracing::info!("API listening on {}", path.display());
+    let mut sockets = Vec::new();
+    for host in &endpoints.hosts {
         let app = api::app(engine.clone(), limits);
-        let mut rx = stop_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                })
-                .await
-        }));
+        let rx = stop_rx.clone();
+        match (host, &endpoints.security) {
+            (listen::Host::Unix(path), _) => {
+                let listener = bind(path)?;
+                tracing::info!("API listening on {}", path.display());
+                sockets.push(path.clone());
+                tasks.push(spawn_server(listener, app, rx));
+            }
+            (listen::Host::Tcp(addr), Some(tls::Security::Tls(config))) => {
+                let listener = listen::tls(listen::bind_tcp(*addr)?, config.clone())?;
+                tracing::info!("API listening on tcp://{addr} (TLS)");
+                tasks.push(spawn_server(listener, app, rx));
+            }
+            (listen::Host::Tcp(addr), _) => {
+                let listener = listen::plain(listen::bind_tcp(*addr)?)?;
+                tracing::info!("API listening on tcp://{addr} (plain HTTP)");
+                tasks.push(spawn_server(listener, app, rx));
+            }
+        }
     }
     let servers = async {
         for t in tasks {
@@ -372,7 +447,7 @@ async fn serve(
     for path in sockets.iter().chain(cri_socket.iter()) {
         let _ = std::fs::remove_file(path);
     }
-    engine.network_shutdown();
+    engine.networks().shutdown();
     tracing::info!("berthd stopped; containers keep running under their shims");
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! `docker build`: the engine side of `berth-build`. [`Engine::build`] runs the builder with a
+//! `docker build`: the engine side of `berth-build`. [`Builds::build`] runs the builder with a
 //! [`Backend`] over the image store (layers, configs, snapshots) and the container machinery
 //! (RUN steps run as real containers through the shim and the runtime, see [`run`]).
 
@@ -22,18 +22,51 @@ pub fn familiar_tag(t: &str) -> String {
     }
 }
 
-use crate::Engine;
+use std::sync::Arc;
+
+use crate::{EngineConfig, Events, Images, Networks};
 
 fn other(e: impl std::fmt::Display) -> BackendError {
     BackendError::Other(e.to_string())
 }
 
-/// The builder's view of the engine.
-struct EngineBackend<'a> {
-    engine: &'a Engine,
+/// The builds service: `docker build` over the image store, RUN steps as containers of
+/// their own (runtime + shim, not the containers service: a step is not a container users
+/// see), the build cache.
+pub struct Builds {
+    pub(crate) cfg: EngineConfig,
+    pub(crate) images: Arc<Images>,
+    pub(crate) networks: Arc<Networks>,
+    pub(crate) events: Arc<Events>,
 }
 
-impl Engine {
+impl Builds {
+    pub(crate) fn new(
+        cfg: EngineConfig,
+        images: Arc<Images>,
+        networks: Arc<Networks>,
+        events: Arc<Events>,
+    ) -> Builds {
+        Builds {
+            cfg,
+            images,
+            networks,
+            events,
+        }
+    }
+
+    /// The runtime library's state root (shared with containers: one runtime root per daemon).
+    pub(crate) fn runtime_root(&self) -> PathBuf {
+        self.cfg.exec_root.join("runtime")
+    }
+}
+
+/// The builder's view of the engine.
+struct EngineBackend<'a> {
+    engine: &'a Builds,
+}
+
+impl Builds {
     /// Builds an image from `ctx` (the decoded context) as `opts` says, reporting progress to
     /// `on`. Tags are checked before anything runs; on failure nothing is tagged and no build
     /// container or mount is left.
@@ -47,12 +80,12 @@ impl Engine {
             Reference::parse_normalized_named(t)
                 .map_err(|e| BuildError::Context(format!("invalid tag {t:?}: {e}")))?;
         }
-        let _hold = self.images.hold_gc();
+        let _hold = self.images.store.hold_gc();
         let mut cache = berth_build::Cache::open(&self.cfg.data_root.join("build"));
         let backend = EngineBackend { engine: self };
         let result = berth_build::build(&backend, ctx, opts, &mut cache, on)?;
         for t in &opts.tags {
-            self.emit("image", "tag", &result.id, &[("name", t)]);
+            self.events.emit("image", "tag", &result.id, &[("name", t)]);
         }
         Ok(result)
     }
@@ -64,6 +97,7 @@ impl Engine {
         let keys = berth_build::Cache::clear(&self.cfg.data_root.join("build"))?;
         let (_, _, freed) = self
             .images
+            .store
             .collect_garbage()
             .map_err(|e| BuildError::Context(format!("collecting build cache blobs: {e}")))?;
         Ok((keys, freed))
@@ -102,6 +136,7 @@ impl Engine {
 
     fn state_top(&self, state: &ImageState) -> Result<Option<Digest>, BackendError> {
         self.images
+            .store
             .ensure_layers(&state.layers, &state.config.rootfs.diff_ids)
             .map_err(other)
     }
@@ -109,7 +144,7 @@ impl Engine {
 
 /// A mounted snapshot for reading; unmounted and deleted on drop.
 struct View<'a> {
-    engine: &'a Engine,
+    engine: &'a Builds,
     id: String,
     dir: PathBuf,
 }
@@ -134,9 +169,9 @@ impl Backend for EngineBackend<'_> {
         pull: bool,
     ) -> Result<(Digest, ImageState), BackendError> {
         let e = self.engine;
-        let local = e.images.resolve(name).ok();
+        let local = e.images.store.resolve(name).ok();
         if pull || local.is_none() {
-            let pulled = e.pull_image(
+            let pulled = e.images.pull(
                 name,
                 platform,
                 false,
@@ -154,6 +189,7 @@ impl Backend for EngineBackend<'_> {
         }
         let info = e
             .images
+            .store
             .resolve(name)
             .map_err(|e| BackendError::NoSuchImage {
                 name: name.to_owned(),
@@ -161,6 +197,7 @@ impl Backend for EngineBackend<'_> {
             })?;
         let (m, config) = e
             .images
+            .store
             .manifest_and_config(&info.record.id)
             .map_err(other)?;
         Ok((
@@ -173,7 +210,7 @@ impl Backend for EngineBackend<'_> {
     }
 
     fn platform(&self) -> (String, String) {
-        let p = self.engine.images.platform();
+        let p = self.engine.images.store.platform();
         (p.architecture.clone(), p.os.clone())
     }
 
@@ -188,7 +225,12 @@ impl Backend for EngineBackend<'_> {
     }
 
     fn write_layer(&self, write: &mut TarWriter<'_>) -> Result<NewLayer, BackendError> {
-        let (descriptor, diff_id) = self.engine.images.layer_from_writer(write).map_err(other)?;
+        let (descriptor, diff_id) = self
+            .engine
+            .images
+            .store
+            .layer_from_writer(write)
+            .map_err(other)?;
         Ok(NewLayer {
             descriptor,
             diff_id,
@@ -208,6 +250,7 @@ impl Backend for EngineBackend<'_> {
         let mount = self
             .engine
             .images
+            .store
             .prepare_snapshot(&id, top.as_ref())
             .map_err(other)?;
         mount.mount(&dir).map_err(other)?;
@@ -215,15 +258,15 @@ impl Backend for EngineBackend<'_> {
     }
 
     fn put_blob(&self, data: &[u8]) -> Result<Digest, BackendError> {
-        self.engine.images.content().put(data).map_err(other)
+        self.engine.images.store.content().put(data).map_err(other)
     }
 
     fn read_blob(&self, digest: &Digest) -> Option<Vec<u8>> {
-        self.engine.images.content().read(digest).ok()
+        self.engine.images.store.content().read(digest).ok()
     }
 
     fn has_blob(&self, digest: &Digest) -> bool {
-        self.engine.images.content().exists(digest)
+        self.engine.images.store.content().exists(digest)
     }
 
     fn create_image(
@@ -239,6 +282,7 @@ impl Backend for EngineBackend<'_> {
         let info = self
             .engine
             .images
+            .store
             .image_from_config(config, layers.to_vec(), &refs)
             .map_err(other)?;
         Ok(info.record.id.to_string())

@@ -13,9 +13,10 @@ use berth_image::Digest;
 use berth_runtime::container::Container;
 
 use super::other;
-use crate::record::{ContainerConfig, HostConfig};
+use crate::model::{ContainerConfig, HostConfig};
+use crate::network::StepNet;
 use crate::shim::{self, ShimPaths};
-use crate::{names, spec, user, Engine};
+use crate::{names, spec, user, Builds};
 
 fn is_mount_point(path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -27,7 +28,7 @@ fn is_mount_point(path: &Path) -> bool {
 
 /// Removes a build container's leftovers: the runtime's container (killed), the rootfs mount,
 /// the snapshot and the directory. Errors are logged: nothing else can act on them.
-pub(super) fn cleanup(engine: &Engine, id: &str, rootfs: &Path) {
+pub(super) fn cleanup(engine: &Builds, id: &str, rootfs: &Path) {
     if let Ok(c) = Container::load(&engine.runtime_root(), id) {
         if let Err(e) = c.delete(true) {
             tracing::warn!("build container {id}: delete: {e}");
@@ -38,7 +39,7 @@ pub(super) fn cleanup(engine: &Engine, id: &str, rootfs: &Path) {
             tracing::warn!("unmount {}: {e}", rootfs.display());
         }
     }
-    match engine.images.remove_snapshot(id) {
+    match engine.images.store.remove_snapshot(id) {
         Ok(()) | Err(berth_image::StoreError::Snapshot(_)) => {}
         Err(e) => tracing::warn!("build container {id}: remove snapshot: {e}"),
     }
@@ -52,7 +53,7 @@ pub(super) fn cleanup(engine: &Engine, id: &str, rootfs: &Path) {
 }
 
 struct Guard<'a> {
-    engine: &'a Engine,
+    engine: &'a Builds,
     id: String,
     rootfs: std::path::PathBuf,
 }
@@ -105,7 +106,7 @@ fn tail_log(
 
 /// Runs one RUN step on top of snapshot `top`; returns the writable layer as a new layer.
 pub(super) fn run_step(
-    engine: &Engine,
+    engine: &Builds,
     top: Option<&Digest>,
     req: &RunRequest,
     output: &mut dyn FnMut(&[u8]),
@@ -119,11 +120,47 @@ pub(super) fn run_step(
         rootfs: rootfs.clone(),
     };
     std::fs::create_dir_all(&rootfs).map_err(other)?;
-    let mount = engine.images.prepare_snapshot(&id, top).map_err(other)?;
+    let mount = engine
+        .images
+        .store
+        .prepare_snapshot(&id, top)
+        .map_err(other)?;
     mount.mount(&rootfs).map_err(other)?;
     make_workdir(&rootfs, &req.workdir).map_err(other)?;
-    let passwd = user::read_in_root(&rootfs, "etc/passwd").map_err(other)?;
-    let group = user::read_in_root(&rootfs, "etc/group").map_err(other)?;
+    // The step's network lives until the step's container has exited.
+    let (mut v, _net) = step_spec(engine, &id, &dir, &rootfs, req)?;
+    add_run_mounts(engine, &rootfs, req, &mut v)?;
+    let cfg_path = dir.join("config.json");
+    std::fs::write(&cfg_path, serde_json::to_vec(&v).map_err(other)?).map_err(other)?;
+    let code = run_to_exit(engine, &id, &dir, output)?;
+    if code != 0 {
+        return Err(BackendError::RunFailed {
+            command: req.args.join(" "),
+            code,
+        });
+    }
+    // Unmount before reading the upper dir so the diff is complete and stable.
+    if is_mount_point(&rootfs) {
+        berth_image::snapshot::unmount(&rootfs).map_err(other)?;
+    }
+    let (descriptor, diff_id) = engine.images.store.container_layer(&id).map_err(other)?;
+    Ok(NewLayer {
+        descriptor,
+        diff_id,
+    })
+}
+
+/// The step's OCI spec as JSON (user from the stage's own /etc files, the step's network,
+/// rootless adjustments), and the guard of its network endpoint.
+fn step_spec<'a>(
+    engine: &'a Builds,
+    id: &str,
+    dir: &Path,
+    rootfs: &Path,
+    req: &RunRequest,
+) -> Result<(serde_json::Value, Option<StepNet<'a>>), BackendError> {
+    let passwd = user::read_in_root(rootfs, "etc/passwd").map_err(other)?;
+    let group = user::read_in_root(rootfs, "etc/group").map_err(other)?;
     let who = user::resolve(&req.user, &passwd, &group).map_err(other)?;
     let cfg = ContainerConfig {
         hostname: id[..12].to_owned(),
@@ -138,9 +175,10 @@ pub(super) fn run_step(
         network_mode: req.network.clone(),
         ..Default::default()
     };
-    let spec = spec::build(&id, &cfg, &host, &who, &rootfs).map_err(other)?;
-    let (spec, _net) = engine
-        .net_apply_step(&id, &req.network, &cfg.hostname, &dir, spec)
+    let spec = spec::build(id, &cfg, &host, &who, rootfs).map_err(other)?;
+    let (spec, net) = engine
+        .networks
+        .net_apply_step(id, &req.network, &cfg.hostname, dir, spec)
         .map_err(other)?;
     let mut v = serde_json::to_value(&spec).map_err(other)?;
     if req.network == "host" {
@@ -151,7 +189,18 @@ pub(super) fn run_step(
             ns.retain(|n| n.get("type").and_then(|t| t.as_str()) != Some("network"));
         }
     }
-    engine.rootless_apply_value(&mut v).map_err(other)?;
+    crate::rootless::rootless_apply_value(engine.cfg.rootless, &mut v).map_err(other)?;
+    Ok((v, net))
+}
+
+/// `RUN --mount=type=cache|tmpfs`: cache mounts are directories under the data root kept
+/// between builds, keyed by their id.
+fn add_run_mounts(
+    engine: &Builds,
+    rootfs: &Path,
+    req: &RunRequest,
+    v: &mut serde_json::Value,
+) -> Result<(), BackendError> {
     for m in &req.mounts {
         let (target, mount) = match m {
             RunMount::Cache { id: cache, target } => {
@@ -173,23 +222,32 @@ pub(super) fn run_step(
                 serde_json::json!({"destination": target, "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev"]}),
             ),
         };
-        make_workdir(&rootfs, target).map_err(other)?;
+        make_workdir(rootfs, target).map_err(other)?;
         if let Some(list) = v.pointer_mut("/mounts").and_then(|l| l.as_array_mut()) {
             list.push(mount);
         }
     }
-    let cfg_path = dir.join("config.json");
-    std::fs::write(&cfg_path, serde_json::to_vec(&v).map_err(other)?).map_err(other)?;
+    Ok(())
+}
+
+/// Runs the step's container through the shim and follows its output until it exits;
+/// returns the exit code.
+fn run_to_exit(
+    engine: &Builds,
+    id: &str,
+    dir: &Path,
+    output: &mut dyn FnMut(&[u8]),
+) -> Result<i32, BackendError> {
     let runtime_root = engine.runtime_root();
     std::fs::create_dir_all(&runtime_root).map_err(other)?;
     let log_path = dir.join("output.log");
     shim::spawn(
-        &id,
+        id,
         &ShimPaths {
             binary: &engine.cfg.shim_binary,
-            bundle: &dir,
+            bundle: dir,
             runtime_root: &runtime_root,
-            state_dir: &dir,
+            state_dir: dir,
             log_path: &log_path,
             rotation: Default::default(),
             stdio: Default::default(),
@@ -200,12 +258,12 @@ pub(super) fn run_step(
     let mut wait = Duration::from_millis(1);
     let status = loop {
         tail_log(&mut file, &log_path, &mut pos, &mut buf, output);
-        if let Some(s) = shim::read_exit(&dir) {
+        if let Some(s) = shim::read_exit(dir) {
             break s;
         }
-        if !shim::shim_alive(&dir) && shim::read_exit(&dir).is_none() {
+        if !shim::shim_alive(dir) && shim::read_exit(dir).is_none() {
             std::thread::sleep(Duration::from_millis(20));
-            match shim::read_exit(&dir) {
+            match shim::read_exit(dir) {
                 Some(s) => break s,
                 None => return Err(other("the build container's monitor died")),
             }
@@ -217,19 +275,5 @@ pub(super) fn run_step(
     if !buf.is_empty() {
         output(&buf);
     }
-    if status.exit_code != 0 {
-        return Err(BackendError::RunFailed {
-            command: req.args.join(" "),
-            code: status.exit_code,
-        });
-    }
-    // Unmount before reading the upper dir so the diff is complete and stable.
-    if is_mount_point(&rootfs) {
-        berth_image::snapshot::unmount(&rootfs).map_err(other)?;
-    }
-    let (descriptor, diff_id) = engine.images.container_layer(&id).map_err(other)?;
-    Ok(NewLayer {
-        descriptor,
-        diff_id,
-    })
+    Ok(status.exit_code)
 }

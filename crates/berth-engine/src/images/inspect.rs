@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::{familiar, not_found};
 use crate::error::{EngineError, Result};
 use crate::time::parse_rfc3339;
-use crate::Engine;
+use crate::Images;
 
 /// `GET /images/{name}/json`: docker's `ImageInspect`.
 #[derive(Debug, Clone, Serialize)]
@@ -119,17 +119,17 @@ fn extra_str(extra: &serde_json::Map<String, Value>, key: &str) -> String {
         .to_owned()
 }
 
-impl Engine {
+impl Images {
     /// `docker image inspect NAME`.
-    pub fn image_inspect(&self, name: &str) -> Result<ImageInspect> {
-        let info = self.images.resolve(name).map_err(not_found(name))?;
-        let (_, cfg) = self.images.manifest_and_config(&info.record.id)?;
+    pub fn inspect(&self, name: &str) -> Result<ImageInspect> {
+        let info = self.store.resolve(name).map_err(not_found(name))?;
+        let (_, cfg) = self.store.manifest_and_config(&info.record.id)?;
         let comment = cfg
             .history
             .last()
             .and_then(|h| h.comment.clone())
             .unwrap_or_default();
-        let driver = match self.images.snapshots().kind() {
+        let driver = match self.store.snapshots().kind() {
             berth_image::SnapshotterKind::Overlay => "overlay",
             berth_image::SnapshotterKind::Copy => "vfs",
         };
@@ -175,9 +175,9 @@ impl Engine {
     }
 
     /// `docker history NAME`.
-    pub fn image_history(&self, name: &str) -> Result<Vec<HistoryItem>> {
-        let info = self.images.resolve(name).map_err(not_found(name))?;
-        let entries = self.images.history(name).map_err(not_found(name))?;
+    pub fn history(&self, name: &str) -> Result<Vec<HistoryItem>> {
+        let info = self.store.resolve(name).map_err(not_found(name))?;
+        let entries = self.store.history(name).map_err(not_found(name))?;
         let tags: Vec<String> = info.repo_tags.iter().map(|t| familiar(t)).collect();
         Ok(entries
             .into_iter()
@@ -199,7 +199,7 @@ impl Engine {
     }
 
     /// `docker tag SOURCE REPO[:TAG]` (`POST /images/{name}/tag?repo=&tag=`).
-    pub fn tag_image(&self, source: &str, repo: &str, tag: Option<&str>) -> Result<()> {
+    pub fn tag(&self, source: &str, repo: &str, tag: Option<&str>) -> Result<()> {
         let target = match tag.filter(|t| !t.is_empty()) {
             Some(t) => format!("{repo}:{t}"),
             None => repo.to_owned(),
@@ -212,16 +212,14 @@ impl Engine {
                 "refusing to create a tag with a digest reference".into(),
             ));
         }
-        self.images
-            .tag(source, &target)
-            .map_err(not_found(source))?;
+        self.store.tag(source, &target).map_err(not_found(source))?;
         let id = self
-            .images
+            .store
             .resolve(source)
             .map(|i| i.record.id.to_string())
             .unwrap_or_default();
         let shown = familiar(&parsed.to_string());
-        self.emit("image", "tag", &id, &[("name", &shown)]);
+        self.events.emit("image", "tag", &id, &[("name", &shown)]);
         Ok(())
     }
 }

@@ -3,13 +3,40 @@
 
 use std::collections::BTreeMap;
 
-use berth_network::{AttachRequest, CreateNetwork};
+use berth_network::CreateNetwork;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::net_err;
 use crate::error::{EngineError, Result};
-use crate::Engine;
+use std::sync::{Arc, OnceLock};
+
+use crate::{EngineConfig, Events};
+
+/// The networks service: the network objects (`/networks`), the daemon's network manager
+/// (`berth-network`) and each container's endpoints in it, the rootless user-mode network.
+pub struct Networks {
+    pub(crate) cfg: EngineConfig,
+    /// Set once at open; unset when networking is off or failed to open.
+    pub(crate) manager: OnceLock<berth_network::Networks>,
+    pub(crate) events: Arc<Events>,
+}
+
+impl Networks {
+    /// A service whose manager `open_manager` sets up.
+    pub(crate) fn new(cfg: EngineConfig, events: Arc<Events>) -> Networks {
+        Networks {
+            cfg,
+            manager: OnceLock::new(),
+            events,
+        }
+    }
+
+    /// The manager, when networking is on.
+    pub(crate) fn manager(&self) -> Option<&berth_network::Networks> {
+        self.manager.get()
+    }
+}
 
 /// The body of `POST /networks/create`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -103,9 +130,9 @@ pub fn parse_filters(raw: Option<&str>) -> Result<BTreeMap<String, Vec<String>>>
     Ok(out)
 }
 
-impl Engine {
+impl Networks {
     /// `GET /networks`: every network (docker's shape), filtered.
-    pub fn networks(&self, filters: Option<&str>) -> Result<Vec<Value>> {
+    pub fn list(&self, filters: Option<&str>) -> Result<Vec<Value>> {
         let f = parse_filters(filters)?;
         let net = self.net()?;
         let mut all: Vec<Value> = net.list().iter().map(|n| net.inspect(n)).collect();
@@ -115,7 +142,7 @@ impl Engine {
     }
 
     /// `GET /networks/{id}`.
-    pub fn network_inspect(&self, key: &str) -> Result<Value> {
+    pub fn inspect(&self, key: &str) -> Result<Value> {
         if matches!(key, "host" | "none") {
             return Ok(builtin(key));
         }
@@ -125,7 +152,7 @@ impl Engine {
     }
 
     /// `POST /networks/create`: returns the new id.
-    pub fn network_create(&self, req: NetworkCreateRequest) -> Result<String> {
+    pub fn create(&self, req: NetworkCreateRequest) -> Result<String> {
         let pool = req
             .ipam
             .and_then(|i| i.config)
@@ -149,21 +176,21 @@ impl Engine {
     }
 
     /// A network event with docker's `name` and `type` attributes plus `extra`.
-    fn emit_network(&self, id: &str, action: &str, name: &str, extra: &[(&str, &str)]) {
+    pub(crate) fn emit_network(&self, id: &str, action: &str, name: &str, extra: &[(&str, &str)]) {
         let mut attrs = vec![("name", name), ("type", "bridge")];
         attrs.extend_from_slice(extra);
-        self.emit("network", action, id, &attrs);
+        self.events.emit("network", action, id, &attrs);
     }
 
     /// The id and name of the network `key` names, for events.
-    fn network_names(&self, key: &str) -> Result<(String, String)> {
-        let v = self.network_inspect(key)?;
+    pub(crate) fn network_names(&self, key: &str) -> Result<(String, String)> {
+        let v = self.inspect(key)?;
         let field = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
         Ok((field("Id"), field("Name")))
     }
 
     /// `DELETE /networks/{id}`.
-    pub fn network_remove(&self, key: &str) -> Result<()> {
+    pub fn remove(&self, key: &str) -> Result<()> {
         if matches!(key, "host" | "none") {
             return Err(EngineError::Conflict(format!(
                 "{key} is a pre-defined network and cannot be removed"
@@ -175,61 +202,7 @@ impl Engine {
     }
 
     /// `POST /networks/prune`: names of the removed networks.
-    pub fn network_prune(&self) -> Result<Vec<String>> {
+    pub fn prune(&self) -> Result<Vec<String>> {
         Ok(self.net()?.prune())
-    }
-
-    /// `POST /networks/{id}/connect`.
-    pub fn network_connect(
-        &self,
-        network: &str,
-        container: &str,
-        aliases: Vec<String>,
-        ipv4: Option<String>,
-    ) -> Result<()> {
-        let (id, mode) = {
-            let inner = self.lock();
-            let id = Self::find_id(&inner, container)?;
-            let mode = inner
-                .containers
-                .get(&id)
-                .map(|r| r.host_config.network_mode.clone())
-                .unwrap_or_default();
-            (id, mode)
-        };
-        if matches!(mode.as_str(), "host" | "none") || mode.starts_with("container:") {
-            return Err(EngineError::InvalidParameter(format!(
-                "container cannot be disconnected from network \"{mode}\" nor connected to another: its network mode is {mode}"
-            )));
-        }
-        let ipv4 = match ipv4.filter(|s| !s.is_empty()) {
-            Some(s) => Some(s.parse().map_err(|_| {
-                EngineError::InvalidParameter(format!("invalid IPv4 address: {s}"))
-            })?),
-            None => None,
-        };
-        let (net_id, name) = self.network_names(network)?;
-        self.net()?
-            .connect(
-                &id,
-                AttachRequest {
-                    network: network.to_owned(),
-                    aliases,
-                    ipv4,
-                    mac: None,
-                },
-            )
-            .map_err(net_err)?;
-        self.emit_network(&net_id, "connect", &name, &[("container", &id)]);
-        Ok(())
-    }
-
-    /// `POST /networks/{id}/disconnect`.
-    pub fn network_disconnect(&self, network: &str, container: &str) -> Result<()> {
-        let id = Self::find_id(&self.lock(), container)?;
-        let (net_id, name) = self.network_names(network)?;
-        self.net()?.disconnect(&id, network).map_err(net_err)?;
-        self.emit_network(&net_id, "disconnect", &name, &[("container", &id)]);
-        Ok(())
     }
 }

@@ -8,13 +8,13 @@ use std::path::Path;
 use berth_network::{AttachRequest, ContainerNet, DnsConfig, EtcFiles};
 use berth_runtime::oci_spec::runtime::Spec;
 
+use super::Networks;
 use super::{edit_spec, first_addresses, net_err, NsMode};
 use crate::error::Result;
-use crate::Engine;
 
 /// Holds a RUN step's network; dropping it releases the addresses, veths and namespace.
 pub(crate) struct StepNet<'a> {
-    engine: &'a Engine,
+    engine: &'a Networks,
     id: String,
 }
 
@@ -24,7 +24,7 @@ impl Drop for StepNet<'_> {
     }
 }
 
-impl Engine {
+impl Networks {
     /// Points a RUN step's spec at network `mode` (empty or `default`: the daemon's default).
     /// `none` and `host` need no endpoint and come back unchanged (the caller handles `host`);
     /// otherwise the returned guard must live until the step's container has exited.

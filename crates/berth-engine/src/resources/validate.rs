@@ -1,8 +1,9 @@
 //! Checking `Resources` as docker's daemon does, with its messages, and filling in its
 //! defaults.
 
-use super::{bad, device_nodes, Resources, MIN_MEMORY};
+use super::{bad, device_nodes, MIN_MEMORY};
 use crate::error::Result;
+use crate::model::Resources;
 
 /// Parses a cpuset list (`0-2,4`) into its members; `None` when malformed.
 pub fn parse_cpuset(s: &str) -> Option<Vec<u32>> {

@@ -15,7 +15,7 @@ use nix::sys::stat::{
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, symlinkat, Gid, Uid};
 
-use crate::archive::fsops::{ioe, kind, list_dir, open_root, os, resolve};
+use crate::fsops::{ioe, kind, list_dir, open_root, os, resolve};
 
 /// Fills `volume_dir` from `dest` inside `rootfs` when the volume is empty and `dest` is a
 /// directory there; returns whether it copied.

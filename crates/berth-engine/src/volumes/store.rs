@@ -15,8 +15,8 @@ use std::sync::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use super::local::{self, LocalOptions};
-use super::mounts::MountPoint;
 use crate::error::{io_err, EngineError, Result};
+use crate::model::MountPoint;
 use crate::record::atomic_write;
 
 /// The metadata file beside `_data`.

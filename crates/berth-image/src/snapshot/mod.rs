@@ -553,4 +553,6 @@ fn short_id() -> Result<String, SnapshotError> {
 }
 
 #[cfg(test)]
+mod behaviour;
+#[cfg(test)]
 mod tests;

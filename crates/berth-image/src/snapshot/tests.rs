@@ -1,10 +1,12 @@
-//! Snapshotter tests; the mount tests really mount overlay in a temp dir (as root) and
+//! Snapshotter tests of what only one kind does (the shared behaviour is in `behaviour.rs`);
+//! the mount tests really mount overlay in a temp dir (as root) and
 //! unmount in a Drop guard.
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use super::behaviour::{check_merged, stack, three_layers};
 use super::*;
 use crate::layer::tests::Tb;
 
@@ -14,47 +16,6 @@ impl Drop for MountGuard {
     fn drop(&mut self) {
         let _ = unmount(&self.0);
     }
-}
-
-/// Unpack `tars` as a chain of layers and return the chain ids.
-fn stack(s: &Snapshotter, tars: &[Vec<u8>]) -> Vec<Digest> {
-    let diffs: Vec<Digest> = tars.iter().map(|t| Digest::sha256_of(t)).collect();
-    let chain = chain_ids(&diffs);
-    for (i, t) in tars.iter().enumerate() {
-        let parent = i.checked_sub(1).map(|p| &chain[p]);
-        s.unpack_layer(parent, &chain[i], &diffs[i], &t[..], None)
-            .unwrap();
-    }
-    chain
-}
-
-fn three_layers() -> Vec<Vec<u8>> {
-    vec![
-        Tb::default()
-            .dir("etc/")
-            .file("etc/a", b"a")
-            .file("etc/b", b"b1")
-            .dir("d/")
-            .file("d/old", b"o")
-            .bytes(),
-        Tb::default()
-            .dir("etc/")
-            .file("etc/.wh.a", b"")
-            .file("etc/b", b"b2")
-            .bytes(),
-        Tb::default()
-            .dir("d/")
-            .file("d/.wh..wh..opq", b"")
-            .file("d/new", b"n")
-            .bytes(),
-    ]
-}
-
-fn check_merged(root: &Path) {
-    assert!(!root.join("etc/a").exists(), "whiteout hides etc/a");
-    assert_eq!(fs::read(root.join("etc/b")).unwrap(), b"b2");
-    assert!(!root.join("d/old").exists(), "opaque dir hides d/old");
-    assert_eq!(fs::read(root.join("d/new")).unwrap(), b"n");
 }
 
 #[test]
@@ -69,66 +30,29 @@ fn chain_ids_follow_the_spec() {
     assert_eq!(ids[2], Digest::sha256_of(format!("{ab} {c}").as_bytes()));
 }
 
+/// Overlay keeps each layer alone on disk, with whiteouts in overlayfs' format (a 0:0
+/// character device) for the kernel to apply at mount time.
 #[test]
-fn layers_are_shared_and_verified() {
+fn overlay_layers_hold_only_their_own_changes() {
     let tmp = tempfile::tempdir().unwrap();
     let s = Snapshotter::new(tmp.path(), SnapshotterKind::Overlay).unwrap();
-    let tars = three_layers();
-    let chain = stack(&s, &tars);
-    let diff = Digest::sha256_of(&tars[0]);
-    assert!(
-        !s.unpack_layer(None, &chain[0], &diff, &b"not read"[..], None)
-            .unwrap(),
-        "already there"
-    );
-    assert_eq!(
-        fs::read_dir(tmp.path().join("snapshots")).unwrap().count(),
-        3
-    );
-    let wh = fs::symlink_metadata(s.layer_dir(&chain[1]).unwrap().join("etc/a")).unwrap();
-    assert!(wh.file_type().is_char_device() && wh.rdev() == 0);
-    // a tar that does not match its diff id is refused and leaves nothing
-    let other = Digest::sha256_of(b"x");
-    let err = s
-        .unpack_layer(None, &other, &other, &tars[0][..], None)
-        .unwrap_err();
-    assert!(matches!(err, SnapshotError::DiffIdMismatch { .. }));
-    assert_eq!(
-        fs::read_dir(tmp.path().join("snapshots")).unwrap().count(),
-        3
-    );
-    assert_eq!(fs::read_dir(tmp.path().join("l")).unwrap().count(), 3);
-    // reopening sees the same table
-    let again = Snapshotter::new(tmp.path(), SnapshotterKind::Overlay).unwrap();
-    assert_eq!(again.chain(&chain[2]).unwrap().len(), 3);
-}
-
-#[test]
-fn overlay_mount_merges_layers() {
-    let tmp = tempfile::tempdir().unwrap();
-    let s = Snapshotter::new(tmp.path().join("store"), SnapshotterKind::Overlay).unwrap();
     let chain = stack(&s, &three_layers());
+    let mid = s.layer_dir(&chain[1]).unwrap();
+    let wh = fs::symlink_metadata(mid.join("etc/a")).unwrap();
+    assert!(wh.file_type().is_char_device() && wh.rdev() == 0);
+    assert!(
+        !mid.join("d").exists(),
+        "the base layer's files stay in the base"
+    );
     let m = s.prepare("c1", Some(&chain[2])).unwrap();
     assert_eq!(m.fs_type(), "overlay");
     assert_eq!(m.lower_dirs().len(), 3);
-    let target = tmp.path().join("mnt");
-    fs::create_dir(&target).unwrap();
-    m.mount(&target).unwrap();
-    let _g = MountGuard(target.clone());
-    check_merged(&target);
-    fs::write(target.join("etc/c"), b"c").unwrap();
-    assert_eq!(
-        fs::read(s.upper_dir("c1").unwrap().join("etc/c")).unwrap(),
-        b"c"
-    );
-    assert!(matches!(
-        s.prepare("c1", Some(&chain[2])),
-        Err(SnapshotError::Exists(_))
-    ));
 }
 
+/// The copy snapshotter keeps every layer as the full merged tree (whiteouts applied), and a
+/// container's root is a copy bound in place; the parent's tree is not changed by its child.
 #[test]
-fn copy_snapshotter_applies_whiteouts() {
+fn copy_layers_are_full_trees() {
     let tmp = tempfile::tempdir().unwrap();
     let s = Snapshotter::new(tmp.path().join("store"), SnapshotterKind::Copy).unwrap();
     let chain = stack(&s, &three_layers());
@@ -140,11 +64,6 @@ fn copy_snapshotter_applies_whiteouts() {
     let m = s.prepare("c1", Some(&chain[2])).unwrap();
     assert!(matches!(m, Mount::Bind { .. }));
     check_merged(&s.upper_dir("c1").unwrap());
-    let target = tmp.path().join("mnt");
-    fs::create_dir(&target).unwrap();
-    m.mount(&target).unwrap();
-    let _g = MountGuard(target.clone());
-    check_merged(&target);
 }
 
 #[test]
@@ -186,32 +105,6 @@ fn mounts_120_layers() {
         );
     }
     assert_eq!(fs::read_dir(&target).unwrap().count(), 120);
-}
-
-#[test]
-fn gc_keeps_live_chains_and_containers() {
-    let tmp = tempfile::tempdir().unwrap();
-    let s = Snapshotter::new(tmp.path(), SnapshotterKind::Overlay).unwrap();
-    let chain = stack(&s, &three_layers());
-    let other = stack(&s, &[Tb::default().file("x", b"x").bytes()]);
-    s.prepare("c", Some(&chain[1])).unwrap();
-    fs::create_dir_all(tmp.path().join("snapshots/999/fs")).unwrap(); // crash debris
-    let (_, removed) = s.gc(&HashSet::new()).unwrap();
-    assert_eq!(removed, 2, "chain[2] and the unrelated layer go");
-    assert!(s.has_layer(&chain[0]) && s.has_layer(&chain[1]));
-    assert!(!s.has_layer(&chain[2]) && !s.has_layer(&other[0]));
-    assert!(!tmp.path().join("snapshots/999").exists());
-    assert!(matches!(
-        s.remove_layer(&chain[1]),
-        Err(SnapshotError::InUse(_))
-    ));
-    s.remove_container("c").unwrap();
-    s.gc(&HashSet::new()).unwrap();
-    assert_eq!(
-        fs::read_dir(tmp.path().join("snapshots")).unwrap().count(),
-        0
-    );
-    assert_eq!(fs::read_dir(tmp.path().join("l")).unwrap().count(), 0);
 }
 
 #[test]

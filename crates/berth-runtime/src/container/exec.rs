@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 
 use super::Container;
-use crate::cgroup::SelfJoinPlan;
+use crate::cgroup::{Cgroup, SelfJoinPlan};
 use crate::namespaces::{flag, proc_name};
 use crate::process::channel::{self, Channel, Msg};
 use crate::process::fork::{clone_fork, clone_fork_into_cgroup};
@@ -51,45 +51,11 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Spawned, Error> {
     }
     let mut spec = c.spec()?;
     spec.set_process(Some(opts.process.clone()));
-    let init = c.state.pid;
-    let join: Vec<(nix::sched::CloneFlags, PathBuf)> = {
-        let mut v: Vec<_> = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.namespaces().clone())
-            .unwrap_or_default()
-            .iter()
-            .map(|n| n.typ())
-            .filter(|t| *t != LinuxNamespaceType::Time)
-            .map(|t| {
-                let p = PathBuf::from(format!("/proc/{init}/ns/{}", proc_name(t)));
-                (flag(t), p)
-            })
-            .collect();
-        v.sort_by_key(|(f, _)| match *f {
-            nix::sched::CloneFlags::CLONE_NEWUSER => 0,
-            nix::sched::CloneFlags::CLONE_NEWNS => 9,
-            _ => 5,
-        });
-        v
-    };
-    let terminal = opts.process.terminal().unwrap_or(false);
-    let console = match (&opts.console_socket, terminal) {
-        (Some(p), true) => Some(UnixStream::connect(p).map_err(|e| Error::Io {
-            op: "connect console socket",
-            path: p.clone(),
-            source: e,
-        })?),
-        _ => None,
-    };
-    let console_fd = console.as_ref().map(|s| s.as_raw_fd());
+    let join = namespaces_to_join(&spec, c.state.pid);
+    let console = connect_console(opts)?;
     let (parent, child) = channel::pair()?;
-    let parent_fd = parent.raw();
     // Become the reaper of the process once the intermediate exits.
     nix::sys::prctl::set_child_subreaper(true).map_err(|e| Error::Other(format!("prctl: {e}")))?;
-    let preserve = opts.preserve_fds;
-    let spec_ref = &spec;
-    let child_ref = &child;
     // The intermediate is born in (cgroup2) or joins by itself (v1 `tasks`) the container's
     // cgroup before it enters any namespace, and the process it forks inherits that: no
     // `cgroup.procs` move and its RCU wait (see `berth_cgroups::Manager::self_join`).
@@ -100,28 +66,16 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Spawned, Error> {
     // A rootless container without a cgroup has none to join.
     let cgroupless = crate::cgroup::rootless() && cgroup.pids().is_err();
     let plan = SelfJoinPlan::new(&cgroup).filter(|_| !paused && !cgroupless);
-    let tasks: &[std::ffi::CString] = plan.as_ref().map(|p| p.tasks.as_slice()).unwrap_or(&[]);
     let st = Stage1 {
         join: &join,
-        spec: spec_ref,
-        sync: child_ref,
-        console_fd,
-        preserve,
-        parent_fd,
+        spec: &spec,
+        sync: &child,
+        console_fd: console.as_ref().map(|s| s.as_raw_fd()),
+        preserve: opts.preserve_fds,
+        parent_fd: parent.raw(),
     };
-    let stage1_body = |tasks| stage1_main(&st, tasks);
-    let none = nix::sched::CloneFlags::empty();
-    let (stage1, joined) = match plan.as_ref().map(|p| p.unified.as_ref()) {
-        Some(Some(dir)) => {
-            match clone_fork_into_cgroup(none, dir.as_raw_fd(), stage1_body(tasks)) {
-                Ok(pid) => (Ok(pid), true),
-                Err(_) => (clone_fork(none, stage1_body(&[])), false),
-            }
-        }
-        Some(None) => (clone_fork(none, stage1_body(tasks)), true),
-        None => (clone_fork(none, stage1_body(&[])), false),
-    };
-    let stage1 = stage1.map_err(|e| Error::Other(format!("clone: {e}")))?;
+    let (stage1, joined) = spawn_stage1(&st, plan.as_ref())?;
+    // The intermediate holds its own copies now; ours would keep the channel open.
     drop(child);
     drop(console);
     let first = parent.recv();
@@ -131,24 +85,98 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Spawned, Error> {
         Msg::Error(e) => return Err(Error::Other(e)),
         other => return Err(Error::Other(format!("unexpected sync message {other:?}"))),
     };
+    let move_into = (!joined && !cgroupless).then_some(&cgroup);
+    let pty_master = release(&parent, pid, move_into, paused)?;
+    if let Some(pf) = &opts.pid_file {
+        super::create::write_pid_file(pf, pid.as_raw())?;
+    }
+    Ok(Spawned { pid, pty_master })
+}
+
+/// The container's namespaces as `/proc/<init>/ns` paths, in the order they must be joined:
+/// the user namespace first (it grants the rights to join the others), the mount namespace
+/// last (after it the host's `/proc` paths are gone). The time namespace is not joined.
+fn namespaces_to_join(
+    spec: &oci_spec::runtime::Spec,
+    init: i32,
+) -> Vec<(nix::sched::CloneFlags, PathBuf)> {
+    let mut v: Vec<_> = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|n| n.typ())
+        .filter(|t| *t != LinuxNamespaceType::Time)
+        .map(|t| {
+            let p = PathBuf::from(format!("/proc/{init}/ns/{}", proc_name(t)));
+            (flag(t), p)
+        })
+        .collect();
+    v.sort_by_key(|(f, _)| match *f {
+        nix::sched::CloneFlags::CLONE_NEWUSER => 0,
+        nix::sched::CloneFlags::CLONE_NEWNS => 9,
+        _ => 5,
+    });
+    v
+}
+
+/// The console socket, when the process wants a terminal and the caller relays it.
+fn connect_console(opts: &ExecOptions) -> Result<Option<UnixStream>, Error> {
+    match (
+        &opts.console_socket,
+        opts.process.terminal().unwrap_or(false),
+    ) {
+        (Some(p), true) => Ok(Some(UnixStream::connect(p).map_err(|e| Error::Io {
+            op: "connect console socket",
+            path: p.clone(),
+            source: e,
+        })?)),
+        _ => Ok(None),
+    }
+}
+
+/// Clones the intermediate: into the cgroup2 directory (`CLONE_INTO_CGROUP`, falling back to
+/// a plain clone on kernels without it), or joining v1 `tasks` itself, or outside the cgroup
+/// when there is no plan. Returns its pid and whether it joined the cgroup.
+fn spawn_stage1(st: &Stage1<'_>, plan: Option<&SelfJoinPlan>) -> Result<(Pid, bool), Error> {
+    let tasks: &[std::ffi::CString] = plan.map(|p| p.tasks.as_slice()).unwrap_or(&[]);
+    let body = |tasks| stage1_main(st, tasks);
+    let none = nix::sched::CloneFlags::empty();
+    let (stage1, joined) = match plan.map(|p| p.unified.as_ref()) {
+        Some(Some(dir)) => match clone_fork_into_cgroup(none, dir.as_raw_fd(), body(tasks)) {
+            Ok(pid) => (Ok(pid), true),
+            Err(_) => (clone_fork(none, body(&[])), false),
+        },
+        Some(None) => (clone_fork(none, body(tasks)), true),
+        None => (clone_fork(none, body(&[])), false),
+    };
+    let stage1 = stage1.map_err(|e| Error::Other(format!("clone: {e}")))?;
+    Ok((stage1, joined))
+}
+
+/// Lets the forked process go on: moved into the cgroup first when it did not start there,
+/// then waited for until it is ready to exec (not when paused: it is frozen until resume).
+/// Any failure kills it, so no half-set-up process is left in the container.
+fn release(
+    parent: &Channel,
+    pid: Pid,
+    move_into: Option<&Cgroup>,
+    paused: bool,
+) -> Result<Option<OwnedFd>, Error> {
     let fail = |e: Error| {
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
         let _ = waitpid(pid, None);
         e
     };
-    if !joined && !cgroupless {
+    if let Some(cgroup) = move_into {
         cgroup.add(pid.as_raw()).map_err(|e| fail(e.into()))?;
     }
     parent.send(&Msg::Go, None).map_err(|e| fail(e.into()))?;
-    let pty_master = if paused {
-        None
-    } else {
-        wait_ready(&parent).map_err(fail)?
-    };
-    if let Some(pf) = &opts.pid_file {
-        super::create::write_pid_file(pf, pid.as_raw())?;
+    if paused {
+        return Ok(None);
     }
-    Ok(Spawned { pid, pty_master })
+    wait_ready(parent).map_err(fail)
 }
 
 /// What the intermediate needs (it lives in the parent's memory, which the clone copied).

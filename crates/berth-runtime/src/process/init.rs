@@ -362,12 +362,17 @@ fn lookup(name: &str, path_var: &str, cwd: &Path) -> Result<String, InitError> {
         } else {
             cwd.join(name)
         };
-        return if executable(&p) {
-            Ok(name.to_owned())
-        } else {
-            Err(InitError(format!(
+        // runc's words, which docker maps to exit codes: missing is 127, present but not
+        // executable ("permission denied", "is a directory") is 126.
+        return match std::fs::metadata(&p) {
+            Err(_) => Err(InitError(format!(
                 "exec: {name:?}: stat {name}: no such file or directory"
-            )))
+            ))),
+            Ok(m) if m.is_dir() => Err(InitError(format!("exec: {name:?}: is a directory"))),
+            Ok(_) if !executable(&p) => {
+                Err(InitError(format!("exec: {name:?}: permission denied")))
+            }
+            Ok(_) => Ok(name.to_owned()),
         };
     }
     for dir in path_var.split(':').filter(|d| !d.is_empty()) {

@@ -208,33 +208,11 @@ fn plan_mount(
     }
     let mut source = raw_source.clone().unwrap_or_else(|| typ.to_owned());
     let kind = if opts.is_bind() {
-        let Some(src) = m.source() else {
-            return Err(fail("bind mount without a source".into()));
-        };
-        if !opts.data.is_empty() {
-            // The kernel ignores data for bind mounts; say so rather than drop it silently
-            // (a typo such as "rprivat" would otherwise go unnoticed).
-            tracing::warn!(
-                destination = %raw_dest.display(),
-                options = %opts.data.join(","),
-                "ignoring unknown options of a bind mount"
-            );
-        }
-        let src = if src.is_absolute() {
-            src.clone()
-        } else {
-            bundle.join(src)
-        };
-        let meta = std::fs::metadata(&src).map_err(|e| {
-            fail(match e.raw_os_error() {
-                Some(code) => errno_text(nix::errno::Errno::from_raw(code)),
-                None => e.to_string(),
-            })
-        })?;
+        let (src, source_is_dir) = bind_source(m, &opts, bundle, &fail)?;
         source = src.display().to_string();
         Kind::Bind {
             source: src,
-            source_is_dir: meta.is_dir(),
+            source_is_dir,
         }
     } else {
         match typ {
@@ -270,6 +248,41 @@ fn plan_mount(
         opts,
         source,
     })
+}
+
+/// A bind mount's source, relative paths taken from the bundle, and whether it is a
+/// directory (the target is then created as one). A missing source fails here, while
+/// planning, before anything is mounted.
+fn bind_source(
+    m: &Mount,
+    opts: &MountOptions,
+    bundle: &Path,
+    fail: &dyn Fn(String) -> RootfsError,
+) -> Result<(PathBuf, bool), RootfsError> {
+    let Some(src) = m.source() else {
+        return Err(fail("bind mount without a source".into()));
+    };
+    if !opts.data.is_empty() {
+        // The kernel ignores data for bind mounts; say so rather than drop it silently
+        // (a typo such as "rprivat" would otherwise go unnoticed).
+        tracing::warn!(
+            destination = %m.destination().display(),
+            options = %opts.data.join(","),
+            "ignoring unknown options of a bind mount"
+        );
+    }
+    let src = if src.is_absolute() {
+        src.clone()
+    } else {
+        bundle.join(src)
+    };
+    let meta = std::fs::metadata(&src).map_err(|e| {
+        fail(match e.raw_os_error() {
+            Some(code) => errno_text(nix::errno::Errno::from_raw(code)),
+            None => e.to_string(),
+        })
+    })?;
+    Ok((src, meta.is_dir()))
 }
 
 fn plan_device(d: &oci_spec::runtime::LinuxDevice) -> Result<Device, RootfsError> {

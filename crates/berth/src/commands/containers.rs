@@ -27,12 +27,16 @@ fn each(names: &[String], mut op: impl FnMut(&str) -> Result<(), Failure>) -> Re
 }
 
 /// What an attached session relays.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Io {
     /// The container has a terminal: raw mode, one raw stream, window size follows ours.
     pub tty: bool,
     /// Our stdin goes to the container.
     pub stdin: bool,
+    /// `run -a` without `stdout`: the container's stdout is not relayed.
+    pub no_stdout: bool,
+    /// `run -a` without `stderr`.
+    pub no_stderr: bool,
 }
 
 /// Attaches (stdin too when `io.stdin`), runs `start` if given, relays until the container
@@ -48,9 +52,10 @@ pub fn attach_session(
         stream::block_winch();
     }
     let stdin = if io.stdin { "&stdin=1" } else { "" };
+    let (out, err) = (u8::from(!io.no_stdout), u8::from(!io.no_stderr));
     let (resp, writer) = c.hijack_duplex(
         &format!(
-            "/containers/{}/attach?stream=1&stdout=1&stderr=1{stdin}",
+            "/containers/{}/attach?stream=1&stdout={out}&stderr={err}{stdin}",
             enc(id)
         ),
         None,
@@ -98,6 +103,7 @@ pub fn attach(c: &Client, name: &str, no_stdin: bool) -> Result<i32, Failure> {
     let io = Io {
         tty,
         stdin: open_stdin && !no_stdin,
+        ..Io::default()
     };
     attach_session(c, name, io, None::<fn() -> Result<(), Failure>>)
 }
@@ -128,6 +134,7 @@ pub fn start(
         let io = Io {
             tty,
             stdin: interactive && open_stdin,
+            ..Io::default()
         };
         let start = || {
             c.request(
@@ -272,10 +279,7 @@ pub fn inspect(
     kind: Option<&str>,
     names: &[String],
 ) -> Result<i32, Failure> {
-    let template = format
-        .map(|f| crate::template::Template::parse(&f.replace("\\t", "\t")))
-        .transpose()
-        .map_err(|e| Failure::daemon(format!("template parsing error: {e}")))?;
+    let template = format.map(super::format::inspect_template).transpose()?;
     // Without --type, docker looks for a container, then an image, a network, a volume.
     const KINDS: [&str; 4] = ["container", "image", "network", "volume"];
     let kinds: Vec<&str> = match kind {
@@ -307,14 +311,7 @@ pub fn inspect(
         }
     }
     if let Some(t) = template {
-        for v in &found {
-            let out = t.render(v).map_err(|e| Failure {
-                code: 1,
-                message: e.to_string(),
-            })?;
-            println!("{out}");
-        }
-        return Ok(code);
+        return Ok(code.max(super::format::inspect_render(&t, &found, "")));
     }
     let out = serde_json::to_string_pretty(&found).map_err(|e| Failure::daemon(e.to_string()))?;
     println!("{out}");

@@ -3,44 +3,16 @@
 use serde_json::{json, Value};
 
 use crate::client::{Body, Client};
-use crate::table::{ago, ellipsis, human_size, render};
-use crate::template::Template;
 use crate::Failure;
 
-fn short_id(id: &str) -> String {
-    id.trim_start_matches("sha256:").chars().take(12).collect()
-}
-
-/// Renders `rows` (JSON objects) with a user template; a `table` prefix adds a header made
-/// from `headers` and aligns the tab-separated columns.
-pub(crate) fn render_format(format: &str, rows: &[Value], headers: &Value) -> Result<(), Failure> {
-    let (table, body) = match format.strip_prefix("table") {
-        Some(rest) => (true, rest.trim_start().to_owned()),
-        None => (false, format.to_owned()),
-    };
-    let t = Template::parse(&body.replace("\\t", "\t"))
-        .map_err(|e| Failure::daemon(format!("template parsing error: {e}")))?;
-    let render_row = |v: &Value| {
-        t.render(v).map_err(|e| Failure {
-            code: 1,
-            message: e.to_string(),
-        })
-    };
-    if !table {
-        for r in rows {
-            println!("{}", render_row(r)?);
-        }
-        return Ok(());
-    }
-    let cells = |s: String| s.split('\t').map(str::to_owned).collect::<Vec<_>>();
-    let header = cells(render_row(headers)?);
-    let body: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| render_row(r).map(cells))
-        .collect::<Result<_, _>>()?;
-    let h: Vec<&str> = header.iter().map(String::as_str).collect();
-    print!("{}", render(&h, &body));
-    Ok(())
+/// Renders `rows` with a user `--format` as docker's formatter for `type_name`.
+pub(crate) fn render_format(
+    format: &str,
+    rows: &[Value],
+    headers: &Value,
+    type_name: &str,
+) -> Result<(), Failure> {
+    super::format::render_rows(format, rows, headers, type_name)
 }
 
 /// The query string of `GET /containers/json` for `ps`'s flags (`--filter k=v` → docker's
@@ -93,47 +65,24 @@ pub fn ps(
     size: bool,
     format: Option<&str>,
 ) -> Result<i32, Failure> {
-    let list: Vec<Value> = c.json("GET", &format!("/containers/json{query}"), Body::Empty)?;
-    let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    // docker's `ps --format` fields.
+    if let Some(f) = format {
+        let empty = super::rows::container(&Value::Null, true);
+        super::format::validate(f, &empty, "*formatter.ContainerContext")?;
+    }
+    // docker ps exits 1 on a daemon error (a bad filter), not 125.
+    let list: Vec<Value> = c
+        .json("GET", &format!("/containers/json{query}"), Body::Empty)
+        .map_err(|e| Failure {
+            code: 1,
+            message: e.to_string(),
+        })?;
     let rows: Vec<Value> = list
         .iter()
-        .map(|v| {
-            let id = s(&v["Id"]);
-            let cmd = s(&v["Command"]);
-            let cmd = if no_trunc { cmd } else { ellipsis(&cmd, 20) };
-            let names: Vec<String> = v["Names"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|n| s(n).trim_start_matches('/').to_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let labels: Vec<String> = v["Labels"]
-                .as_object()
-                .map(|o| o.iter().map(|(k, v)| format!("{k}={}", s(v))).collect())
-                .unwrap_or_default();
-            json!({
-                "ID": if no_trunc { id.clone() } else { short_id(&id) },
-                "Image": s(&v["Image"]),
-                "Command": format!("\"{cmd}\""),
-                "CreatedAt": v["Created"].as_i64().unwrap_or(0).to_string(),
-                "RunningFor": ago(v["Created"].as_i64().unwrap_or(0)),
-                "Ports": super::network::ports_column(&v["Ports"]),
-                "State": s(&v["State"]),
-                "Status": s(&v["Status"]),
-                "Names": names.join(","),
-                "Labels": labels.join(","),
-                "Size": size_column(v),
-                "Mounts": "",
-                "Networks": "",
-            })
-        })
+        .map(|v| super::rows::container(v, !no_trunc))
         .collect();
     if quiet {
         for r in &rows {
-            println!("{}", s(&r["ID"]));
+            println!("{}", r["ID"].as_str().unwrap_or_default());
         }
         return Ok(0);
     }
@@ -143,23 +92,9 @@ pub fn ps(
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
     };
     let format = format.unwrap_or(default);
-    let headers = json!({
-        "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
-        "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
-        "Names": "NAMES", "Labels": "LABELS", "Size": "SIZE", "Mounts": "MOUNTS",
-        "Networks": "NETWORKS",
-    });
-    render_format(format, &rows, &headers)?;
+    let headers = super::rows::headers(super::rows::CONTAINER_HEADERS);
+    render_format(format, &rows, &headers, "*formatter.ContainerContext")?;
     Ok(0)
-}
-
-/// docker's SIZE cell: the writable layer, and the whole root as "virtual" (empty when the
-/// daemon was not asked for sizes).
-fn size_column(v: &Value) -> String {
-    match (v["SizeRw"].as_u64(), v["SizeRootFs"].as_u64()) {
-        (Some(rw), Some(root)) => format!("{} (virtual {})", human_size(rw), human_size(root)),
-        _ => String::new(),
-    }
 }
 
 /// `berth top CONTAINER`: the container's processes.
@@ -193,7 +128,12 @@ pub fn top(c: &Client, name: &str, ps_args: &str) -> Result<i32, Failure> {
                 .collect()
         })
         .unwrap_or_default();
-    let header: Vec<&str> = titles.iter().map(String::as_str).collect();
-    print!("{}", render(&header, &rows));
+    // docker top's tabwriter has a minimum column width of 20.
+    let mut text = titles.join("\t") + "\n";
+    for r in &rows {
+        text.push_str(&r.join("\t"));
+        text.push('\n');
+    }
+    print!("{}", crate::table::tabwrite(&text, 20, 3));
     Ok(0)
 }

@@ -5,12 +5,15 @@ mod confine;
 mod containers;
 mod cp;
 mod envfile;
+mod format;
+mod health;
 mod images;
 mod limits;
 mod list;
 mod network;
 mod pause;
 mod registry;
+mod rows;
 mod run;
 mod stats;
 mod storage;
@@ -34,6 +37,9 @@ pub struct CreateFlags {
     /// Assign a name to the container.
     #[arg(long)]
     pub name: Option<String>,
+    /// Attach to STDIN, STDOUT or STDERR.
+    #[arg(short = 'a', long = "attach", value_parser = parse_stream)]
+    pub attach: Vec<String>,
     /// Set environment variables (KEY=VALUE, or KEY to take it from this environment).
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
@@ -100,6 +106,9 @@ pub struct CreateFlags {
     /// Networking (`-p`, `-P`, `--network`, `--network-alias`, `--ip`, `--dns`, ...).
     #[command(flatten)]
     pub net: network::flags::NetFlags,
+    /// Healthcheck (`--health-cmd`, `--health-interval`, ..., `--no-healthcheck`).
+    #[command(flatten)]
+    pub health: health::HealthFlags,
     /// The image to run.
     pub image: String,
     /// The command and its arguments.
@@ -185,10 +194,7 @@ pub enum Command {
         command: Vec<String>,
     },
     /// Rename a container.
-    Rename {
-        container: String,
-        new_name: String,
-    },
+    Rename { container: String, new_name: String },
     /// Manage containers (`container prune`).
     Container {
         #[command(subcommand)]
@@ -303,9 +309,7 @@ pub enum Command {
     /// Create a new image from a container's changes.
     Commit(images::CommitArgs),
     /// Inspect changes to files or directories on a container's filesystem.
-    Diff {
-        container: String,
-    },
+    Diff { container: String },
     /// Export a container's filesystem as a tar archive.
     Export(images::ExportArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default).
@@ -335,6 +339,11 @@ pub enum Command {
     },
     /// Copy files/folders between a container and the local filesystem.
     Cp(cp::CpArgs),
+    /// Manage contexts (named daemon endpoints).
+    Context {
+        #[command(subcommand)]
+        command: crate::context::ContextCommand,
+    },
     /// Manage Berth (`system df`, `system prune`).
     System {
         #[command(subcommand)]
@@ -399,7 +408,6 @@ pub enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// Show the Berth version information.
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
     /// Manage builds (`builder prune`).
@@ -407,9 +415,23 @@ pub enum Command {
         #[command(subcommand)]
         command: build::BuilderCommand,
     },
-    Version,
+    /// Generate the autocompletion script for the specified shell.
+    Completion {
+        /// bash, zsh, fish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Show the Berth version information.
+    Version {
+        /// Format output using a Go template.
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+    },
     /// Display system-wide information.
-    Info,
+    Info {
+        /// Format output using a Go template.
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+    },
 }
 
 /// `berth container …`.
@@ -427,7 +449,11 @@ pub enum ContainerCommand {
 pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
     match cmd {
         Command::Run { detach, flags } => run::run(c, &flags, detach),
-        Command::Create { flags } => run::create_only(c, &flags),
+        // docker create exits 1 where docker run exits 125.
+        Command::Create { flags } => run::create_only(c, &flags).map_err(|f| Failure {
+            code: if f.code == 125 { 1 } else { f.code },
+            ..f
+        }),
         Command::Start {
             attach,
             interactive,
@@ -460,6 +486,7 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             let io = containers::Io {
                 tty,
                 stdin: interactive,
+                ..containers::Io::default()
             };
             containers::exec(c, &container, body, detach, io)
         }
@@ -493,7 +520,11 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
             size,
         } => {
             let limit = if latest { Some(1) } else { last };
-            let query = list::ps_query(all, size, &filters, limit)?;
+            // docker asks for sizes when the template shows them.
+            let shows_size = format
+                .as_deref()
+                .is_some_and(|f| f.contains(".Size") || f.contains("json ."));
+            let query = list::ps_query(all, size || shows_size, &filters, limit)?;
             list::ps(c, &query, quiet, no_trunc, size, format.as_deref())
         }
         Command::Logs {
@@ -538,6 +569,8 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         Command::Load(a) => images::load(c, &a),
         Command::Image { command } => images::image(c, command),
         Command::System { command } => system::system(c, command),
+        // Handled before connecting (`context::run`): contexts need no daemon.
+        Command::Context { command } => crate::context::run(command, ""),
         Command::Volume { command } => volume::volume(c, command),
         Command::Network { command } => network::network(c, command),
         Command::Port {
@@ -573,8 +606,12 @@ pub fn dispatch(c: &Client, cmd: Command) -> Result<i32, Failure> {
         } => update::update(c, &limits, restart.as_deref(), &containers),
         Command::Build(a) => build::build(c, &a),
         Command::Builder { command } => build::builder(c, command),
-        Command::Version => system::version(c),
-        Command::Info => system::info(c),
+        Command::Completion { shell } => {
+            completion(shell);
+            Ok(0)
+        }
+        Command::Version { format } => system::version(c, format.as_deref()),
+        Command::Info { format } => system::info(c, format.as_deref()),
     }
 }
 
@@ -589,4 +626,21 @@ pub fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+/// A `-a/--attach` value, lower-cased (docker accepts any case).
+fn parse_stream(s: &str) -> Result<String, String> {
+    let l = s.to_ascii_lowercase();
+    if ["stdin", "stdout", "stderr"].contains(&l.as_str()) {
+        Ok(l)
+    } else {
+        Err("valid streams are STDIN, STDOUT and STDERR".into())
+    }
+}
+
+/// `berth completion SHELL`: the script, generated from the clap tree the command line is
+/// parsed with (no daemon needed).
+pub fn completion(shell: clap_complete::Shell) {
+    let mut cmd = <crate::Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "berth", &mut std::io::stdout());
 }

@@ -147,28 +147,7 @@ pub fn network(c: &Client, cmd: NetworkCommand) -> Result<i32, Failure> {
             opts,
             name,
         } => {
-            let mut pool = Map::new();
-            for (k, v) in [
-                ("Subnet", subnet),
-                ("Gateway", gateway),
-                ("IPRange", ip_range),
-            ] {
-                if let Some(v) = v {
-                    pool.insert(k.into(), json!(v));
-                }
-            }
-            if !pool.is_empty() && !pool.contains_key("Subnet") {
-                return Err(Failure {
-                    code: 1,
-                    message: "Error response from daemon: gateway and ip-range need a subnet"
-                        .into(),
-                });
-            }
-            let config: Vec<Value> = if pool.is_empty() {
-                vec![]
-            } else {
-                vec![Value::Object(pool)]
-            };
+            let config = ipam_config(subnet, gateway, ip_range)?;
             let body = json!({
                 "Name": name,
                 "Driver": driver,
@@ -190,38 +169,8 @@ pub fn network(c: &Client, cmd: NetworkCommand) -> Result<i32, Failure> {
             no_trunc,
         } => ls(c, quiet, &filters, format.as_deref(), no_trunc),
         NetworkCommand::Inspect { format, networks } => inspect(c, format.as_deref(), &networks),
-        NetworkCommand::Rm { force, networks } => {
-            let mut code = 0;
-            for n in &networks {
-                match c.request("DELETE", &format!("/networks/{}", enc(n)), Body::Empty) {
-                    Ok(_) => println!("{n}"),
-                    Err(ClientError::Api { status: 404, .. }) if force => {}
-                    Err(e) => {
-                        eprintln!("{e}");
-                        code = 1;
-                    }
-                }
-            }
-            Ok(code)
-        }
-        NetworkCommand::Prune { force } => {
-            if !force
-                && !confirm("WARNING! This will remove all custom networks not used by at least one container.")?
-            {
-                return Ok(0);
-            }
-            let v: Value = c
-                .json("POST", "/networks/prune", Body::Empty)
-                .map_err(fail)?;
-            let deleted = v["NetworksDeleted"].as_array().cloned().unwrap_or_default();
-            if !deleted.is_empty() {
-                println!("Deleted Networks:");
-                for d in &deleted {
-                    println!("{}", d.as_str().unwrap_or_default());
-                }
-            }
-            Ok(0)
-        }
+        NetworkCommand::Rm { force, networks } => Ok(rm(c, force, &networks)),
+        NetworkCommand::Prune { force } => prune(c, force),
         NetworkCommand::Connect {
             aliases,
             ip,
@@ -258,6 +207,74 @@ pub fn network(c: &Client, cmd: NetworkCommand) -> Result<i32, Failure> {
     }
 }
 
+/// The IPAM pool of `network create`: empty (the daemon picks a subnet), or the subnet with
+/// the gateway and range inside it, which mean nothing without one.
+fn ipam_config(
+    subnet: Option<String>,
+    gateway: Option<String>,
+    ip_range: Option<String>,
+) -> Result<Vec<Value>, Failure> {
+    let mut pool = Map::new();
+    for (k, v) in [
+        ("Subnet", subnet),
+        ("Gateway", gateway),
+        ("IPRange", ip_range),
+    ] {
+        if let Some(v) = v {
+            pool.insert(k.into(), json!(v));
+        }
+    }
+    if !pool.is_empty() && !pool.contains_key("Subnet") {
+        return Err(Failure {
+            code: 1,
+            message: "Error response from daemon: gateway and ip-range need a subnet".into(),
+        });
+    }
+    Ok(if pool.is_empty() {
+        vec![]
+    } else {
+        vec![Value::Object(pool)]
+    })
+}
+
+/// `network rm`: each network in turn; a missing one is an error unless `--force`.
+fn rm(c: &Client, force: bool, networks: &[String]) -> i32 {
+    let mut code = 0;
+    for n in networks {
+        match c.request("DELETE", &format!("/networks/{}", enc(n)), Body::Empty) {
+            Ok(_) => println!("{n}"),
+            Err(ClientError::Api { status: 404, .. }) if force => {}
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
+            }
+        }
+    }
+    code
+}
+
+/// `network prune`, after docker's confirmation prompt unless `--force`.
+fn prune(c: &Client, force: bool) -> Result<i32, Failure> {
+    if !force
+        && !confirm(
+            "WARNING! This will remove all custom networks not used by at least one container.",
+        )?
+    {
+        return Ok(0);
+    }
+    let v: Value = c
+        .json("POST", "/networks/prune", Body::Empty)
+        .map_err(fail)?;
+    let deleted = v["NetworksDeleted"].as_array().cloned().unwrap_or_default();
+    if !deleted.is_empty() {
+        println!("Deleted Networks:");
+        for d in &deleted {
+            println!("{}", d.as_str().unwrap_or_default());
+        }
+    }
+    Ok(0)
+}
+
 fn ls(
     c: &Client,
     quiet: bool,
@@ -287,17 +304,10 @@ fn ls(
     if let Some(f) = format {
         let rows: Vec<Value> = nets
             .iter()
-            .map(|n| {
-                let mut r = n.clone();
-                r["ID"] = json!(id(n));
-                r["IPv6"] = json!(n["EnableIPv6"].as_bool().unwrap_or(false).to_string());
-                r["Internal"] = json!(n["Internal"].as_bool().unwrap_or(false).to_string());
-                r
-            })
+            .map(|n| super::rows::network(n, !no_trunc))
             .collect();
-        let headers = json!({"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE",
-            "IPv6": "IPV6", "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"});
-        render_format(f, &rows, &headers)?;
+        let headers = super::rows::headers(super::rows::NETWORK_HEADERS);
+        render_format(f, &rows, &headers, "*network.networkContext")?;
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = nets
@@ -319,10 +329,7 @@ fn ls(
 }
 
 fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32, Failure> {
-    let template = format
-        .map(|f| crate::template::Template::parse(&f.replace("\\t", "\t")))
-        .transpose()
-        .map_err(|e| Failure::daemon(format!("template parsing error: {e}")))?;
+    let template = format.map(super::format::inspect_template).transpose()?;
     let mut found = Vec::new();
     let mut code = 0;
     for n in names {
@@ -343,14 +350,7 @@ fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32, Fa
         }
     }
     if let Some(t) = template {
-        for v in &found {
-            let out = t.render(v).map_err(|e| Failure {
-                code: 1,
-                message: e.to_string(),
-            })?;
-            println!("{out}");
-        }
-        return Ok(code);
+        return Ok(code.max(super::format::inspect_render(&t, &found, "")));
     }
     let out = serde_json::to_string_pretty(&found).map_err(|e| Failure::daemon(e.to_string()))?;
     println!("{out}");

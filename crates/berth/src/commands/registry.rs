@@ -126,11 +126,16 @@ fn pull_query(name: &str, all_tags: bool) -> Result<(String, String), Failure> {
         if all_tags {
             return Err(Failure::daemon("tag can't be used with --all-tags/-a"));
         }
+        // A digest that is not `alg:hex` goes whole, for the daemon's reference error.
+        if !digest.contains(':') || repo.is_empty() {
+            return Ok((name.to_owned(), String::new()));
+        }
         return Ok((repo.to_owned(), digest.to_owned()));
     }
     let last = name.rsplit('/').next().unwrap_or(name);
     match last.rsplit_once(':') {
         Some(_) if all_tags => Err(Failure::daemon("tag can't be used with --all-tags/-a")),
+        Some(("", _)) => Ok((name.to_owned(), String::new())),
         Some((_, tag)) => Ok((
             name[..name.len() - tag.len() - 1].to_owned(),
             tag.to_owned(),
@@ -375,7 +380,7 @@ pub fn search(c: &Client, a: &SearchArgs) -> Result<i32, Failure> {
     if let Some(f) = &a.format {
         let headers = json!({"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS",
             "IsOfficial": "OFFICIAL", "IsAutomated": "AUTOMATED"});
-        render_format(f, &rows, &headers)?;
+        render_format(f, &rows, &headers, "*registry.searchContext")?;
         return Ok(0);
     }
     let body: Vec<Vec<String>> = rows

@@ -57,16 +57,19 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Valu
             None => (l.clone(), json!("")),
         })
         .collect();
+    // `-a` picks the streams; without it, all of them (stdin with -i).
+    let picked = |s: &str| !detach && (f.attach.is_empty() || f.attach.iter().any(|a| a == s));
+    let attach_stdin = !detach && (f.interactive || f.attach.iter().any(|a| a == "stdin"));
     let mut body = json!({
         "Image": f.image,
         "Env": env,
         "Labels": labels,
         "Tty": f.tty,
         "OpenStdin": f.interactive,
-        "AttachStdin": f.interactive && !detach,
-        "StdinOnce": f.interactive && !detach,
-        "AttachStdout": !detach,
-        "AttachStderr": !detach,
+        "AttachStdin": attach_stdin,
+        "StdinOnce": attach_stdin,
+        "AttachStdout": picked("stdout"),
+        "AttachStderr": picked("stderr"),
         "HostConfig": {"Init": f.init, "AutoRemove": auto_remove, "RestartPolicy": restart_policy(&f.restart)?},
     });
     if !f.command.is_empty() {
@@ -122,6 +125,9 @@ fn request_body(f: &CreateFlags, detach: bool, auto_remove: bool) -> Result<Valu
         body["HostConfig"][k] = v;
     }
     f.net.apply(&mut body)?;
+    if let Some(hc) = f.health.config()? {
+        body["Healthcheck"] = hc;
+    }
     Ok(body)
 }
 
@@ -175,7 +181,7 @@ fn create(c: &Client, f: &CreateFlags, detach: bool, auto_remove: bool) -> Resul
 pub fn start_failure(e: ClientError) -> Failure {
     let msg = e.to_string();
     let lower = msg.to_ascii_lowercase();
-    let code = if lower.contains("permission denied") {
+    let code = if lower.contains("permission denied") || lower.contains("is a directory") {
         126
     } else if lower.contains("not found") || lower.contains("no such file") {
         127
@@ -195,6 +201,12 @@ pub fn create_only(c: &Client, f: &CreateFlags) -> Result<i32, Failure> {
 
 /// `berth run`.
 pub fn run(c: &Client, f: &CreateFlags, detach: bool) -> Result<i32, Failure> {
+    if detach && !f.attach.is_empty() {
+        return Err(Failure {
+            code: 1,
+            message: "conflicting options: cannot specify both --attach and --detach".into(),
+        });
+    }
     // Detached --rm is the daemon's job; in the foreground the CLI removes after the wait, so
     // the exit code is read before the container disappears.
     let id = create(c, f, detach, f.rm && detach)?;
@@ -218,9 +230,12 @@ pub fn run(c: &Client, f: &CreateFlags, detach: bool) -> Result<i32, Failure> {
         let _ = std::io::stdout().flush();
         return Ok(0);
     }
+    let only = |s: &str| f.attach.is_empty() || f.attach.iter().any(|a| a == s);
     let io = containers::Io {
         tty: f.tty,
-        stdin: f.interactive,
+        stdin: f.interactive || f.attach.iter().any(|a| a == "stdin"),
+        no_stdout: !only("stdout"),
+        no_stderr: !only("stderr"),
     };
     let code = containers::attach_session(c, &id, io, Some(start))?;
     if f.rm {

@@ -292,6 +292,6 @@ mod tests {
         assert_eq!(r["BlockIO"], "4.1kB / 0B");
         assert_eq!(r["PIDs"], "3");
         let text = render_rows(&[r], None).unwrap_or_default();
-        assert!(text.starts_with("CONTAINER ID   NAME   CPU %"), "{text}");
+        assert!(text.starts_with("CONTAINER ID   NAME      CPU %"), "{text}");
     }
 }

@@ -54,15 +54,33 @@ fn size_bytes(s: &str) -> Option<i64> {
 
 /// Parses one `--mount` value into docker's API `Mount`.
 pub fn parse_mount(raw: &str) -> Result<Value, Failure> {
-    let mut m = Map::new();
-    let mut kind = "volume".to_owned();
-    let mut bind = Map::new();
-    let mut vol = Map::new();
-    let mut tmpfs = Map::new();
-    let mut labels = Map::new();
-    let mut driver = Map::new();
-    let mut driver_opts = Map::new();
+    let mut f = MountFields {
+        kind: "volume".to_owned(),
+        ..MountFields::default()
+    };
     for field in raw.split(',').filter(|f| !f.is_empty()) {
+        f.field(raw, field)?;
+    }
+    f.into_mount(raw)
+}
+
+/// The fields of one `--mount` value, gathered by option family: each family becomes one
+/// object of the API's `Mount`, and is checked against the type only once all are read
+/// (`type=` may come last).
+#[derive(Default)]
+struct MountFields {
+    m: Map<String, Value>,
+    kind: String,
+    bind: Map<String, Value>,
+    vol: Map<String, Value>,
+    tmpfs: Map<String, Value>,
+    labels: Map<String, Value>,
+    driver: Map<String, Value>,
+    driver_opts: Map<String, Value>,
+}
+
+impl MountFields {
+    fn field(&mut self, raw: &str, field: &str) -> Result<(), Failure> {
         let (k, v) = match field.split_once('=') {
             Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v)),
             None => (field.trim().to_ascii_lowercase(), None),
@@ -76,97 +94,105 @@ pub fn parse_mount(raw: &str) -> Result<Value, Failure> {
             })
         };
         match k.as_str() {
-            "type" => kind = need(v)?,
+            "type" => self.kind = need(v)?,
             "source" | "src" => {
-                m.insert("Source".into(), json!(need(v)?));
+                self.m.insert("Source".into(), json!(need(v)?));
             }
             "target" | "destination" | "dst" => {
-                m.insert("Target".into(), json!(need(v)?));
+                self.m.insert("Target".into(), json!(need(v)?));
             }
             "readonly" | "ro" => {
-                m.insert("ReadOnly".into(), json!(boolean(raw, &k, v)?));
+                self.m
+                    .insert("ReadOnly".into(), json!(boolean(raw, &k, v)?));
             }
             "consistency" => {
-                m.insert("Consistency".into(), json!(need(v)?));
+                self.m.insert("Consistency".into(), json!(need(v)?));
             }
             "bind-propagation" => {
-                bind.insert("Propagation".into(), json!(need(v)?));
+                self.bind.insert("Propagation".into(), json!(need(v)?));
             }
             "volume-nocopy" => {
-                vol.insert("NoCopy".into(), json!(boolean(raw, &k, v)?));
+                self.vol
+                    .insert("NoCopy".into(), json!(boolean(raw, &k, v)?));
             }
             "volume-label" => {
                 let s = need(v)?;
                 let (lk, lv) = s.split_once('=').unwrap_or((&s, ""));
-                labels.insert(lk.to_owned(), json!(lv));
+                self.labels.insert(lk.to_owned(), json!(lv));
             }
             "volume-driver" => {
-                driver.insert("Name".into(), json!(need(v)?));
+                self.driver.insert("Name".into(), json!(need(v)?));
             }
             "volume-opt" => {
                 let s = need(v)?;
                 let (ok, ov) = s
                     .split_once('=')
                     .ok_or_else(|| bad(raw, format!("invalid volume-opt '{s}'")))?;
-                driver_opts.insert(ok.to_owned(), json!(ov));
+                self.driver_opts.insert(ok.to_owned(), json!(ov));
             }
             "tmpfs-size" => {
                 let s = need(v)?;
                 let n =
                     size_bytes(&s).ok_or_else(|| bad(raw, format!("invalid tmpfs-size '{s}'")))?;
-                tmpfs.insert("SizeBytes".into(), json!(n));
+                self.tmpfs.insert("SizeBytes".into(), json!(n));
             }
             "tmpfs-mode" => {
                 let s = need(v)?;
                 let n = u32::from_str_radix(&s, 8)
                     .map_err(|_| bad(raw, format!("invalid tmpfs-mode '{s}'")))?;
-                tmpfs.insert("Mode".into(), json!(n));
+                self.tmpfs.insert("Mode".into(), json!(n));
             }
             _ => return Err(bad(raw, format!("unexpected key '{k}' in '{field}'"))),
         }
+        Ok(())
     }
-    if !m.contains_key("Target") {
-        return Err(bad(raw, "target is required"));
-    }
-    if !driver_opts.is_empty() {
-        driver.insert("Options".into(), Value::Object(driver_opts));
-    }
-    if !labels.is_empty() {
-        vol.insert("Labels".into(), Value::Object(labels));
-    }
-    if !driver.is_empty() {
-        vol.insert("DriverConfig".into(), Value::Object(driver));
-    }
-    let wrong = |opt: &str| {
-        bad(
-            raw,
-            format!("cannot mix '{opt}' options with type '{kind}'"),
-        )
-    };
-    match kind.as_str() {
-        "bind" | "volume" | "tmpfs" => {}
-        other => return Err(bad(raw, format!("invalid type '{other}'"))),
-    }
-    if !bind.is_empty() {
-        if kind != "bind" {
-            return Err(wrong("bind-*"));
+
+    /// The API's `Mount`; options of another type than the mount's are refused, as docker
+    /// does.
+    fn into_mount(self, raw: &str) -> Result<Value, Failure> {
+        let MountFields {
+            mut m,
+            kind,
+            bind,
+            mut vol,
+            tmpfs,
+            labels,
+            mut driver,
+            driver_opts,
+        } = self;
+        if !m.contains_key("Target") {
+            return Err(bad(raw, "target is required"));
         }
-        m.insert("BindOptions".into(), Value::Object(bind));
-    }
-    if !vol.is_empty() {
-        if kind != "volume" {
-            return Err(wrong("volume-*"));
+        if !driver_opts.is_empty() {
+            driver.insert("Options".into(), Value::Object(driver_opts));
         }
-        m.insert("VolumeOptions".into(), Value::Object(vol));
-    }
-    if !tmpfs.is_empty() {
-        if kind != "tmpfs" {
-            return Err(wrong("tmpfs-*"));
+        if !labels.is_empty() {
+            vol.insert("Labels".into(), Value::Object(labels));
         }
-        m.insert("TmpfsOptions".into(), Value::Object(tmpfs));
+        if !driver.is_empty() {
+            vol.insert("DriverConfig".into(), Value::Object(driver));
+        }
+        match kind.as_str() {
+            "bind" | "volume" | "tmpfs" => {}
+            other => return Err(bad(raw, format!("invalid type '{other}'"))),
+        }
+        for (family, opts, key, of) in [
+            ("bind-*", bind, "BindOptions", "bind"),
+            ("volume-*", vol, "VolumeOptions", "volume"),
+            ("tmpfs-*", tmpfs, "TmpfsOptions", "tmpfs"),
+        ] {
+            if opts.is_empty() {
+                continue;
+            }
+            if kind != of {
+                let msg = format!("cannot mix '{family}' options with type '{kind}'");
+                return Err(bad(raw, msg));
+            }
+            m.insert(key.into(), Value::Object(opts));
+        }
+        m.insert("Type".into(), json!(kind));
+        Ok(Value::Object(m))
     }
-    m.insert("Type".into(), json!(kind));
-    Ok(Value::Object(m))
 }
 
 impl StorageFlags {

@@ -4,11 +4,11 @@
 //! demultiplexed), and the window size sent now and on every SIGWINCH.
 
 use std::io::{self, Read, Write};
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::client::{demux, Body, Client, Response};
+use crate::conn::Stream;
 use crate::Failure;
 
 /// Docker's default detach sequence: ctrl-p ctrl-q.
@@ -119,7 +119,7 @@ pub fn follow_window_size(c: &Client, resize_path: &str) {
 
 /// Copies stdin to the connection until EOF (then half-closes it) or the detach sequence
 /// (then closes it and sets `detached`).
-fn copy_stdin(mut conn: UnixStream, detach: bool, detached: Arc<AtomicBool>) {
+fn copy_stdin(mut conn: Stream, detach: bool, detached: Arc<AtomicBool>) {
     let mut stdin = io::stdin().lock();
     let mut buf = [0u8; 4096];
     let mut matched = 0usize;
@@ -159,7 +159,7 @@ fn copy_stdin(mut conn: UnixStream, detach: bool, detached: Arc<AtomicBool>) {
 
 /// Relays one attached session: stdin (if `stdin`) to `writer`, the output of `resp` to our
 /// stdout/stderr, with our terminal raw when `tty`.
-pub fn pump(resp: Response, writer: UnixStream, tty: bool, stdin: bool) -> io::Result<Outcome> {
+pub fn pump(resp: Response, writer: Stream, tty: bool, stdin: bool) -> io::Result<Outcome> {
     let raw = (tty && stdin && is_tty(0)).then(RawMode::enter);
     let detached = Arc::new(AtomicBool::new(false));
     if stdin {

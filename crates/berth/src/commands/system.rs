@@ -2,7 +2,7 @@
 
 mod df;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 
 use serde_json::Value;
 
@@ -21,12 +21,66 @@ pub fn system(c: &Client, cmd: SystemCommand) -> Result<i32, Failure> {
             volumes,
             filters,
         } => df::prune(c, all, force, volumes, &filters),
-        SystemCommand::Info => info(c),
+        SystemCommand::Info { format } => info(c, format.as_deref()),
+        SystemCommand::DialStdio => dial_stdio(c),
     }
 }
 
-/// `berth version`: client and server.
-pub fn version(c: &Client) -> Result<i32, Failure> {
+/// `berth system dial-stdio`: one connection to the daemon, relayed to stdin/stdout. Ends
+/// when the daemon closes the connection; the end of stdin half-closes it (the HTTP exchange
+/// or a hijacked stream may still answer).
+fn dial_stdio(c: &Client) -> Result<i32, Failure> {
+    let conn = c.connect()?;
+    let mut up = conn.try_clone()?;
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut up);
+            let _ = up.shutdown(std::net::Shutdown::Write);
+        })?;
+    let mut down = conn;
+    let mut out = std::io::stdout().lock();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match down.read(&mut buf) {
+            Ok(0) => return Ok(0),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure::daemon(e)),
+        };
+        // Stdout is line-buffered: every chunk goes out at once (attach keystrokes).
+        if out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+            return Ok(0);
+        }
+    }
+}
+
+/// The `Client` part of `version --format` (docker's field names).
+fn client_version() -> Value {
+    serde_json::json!({
+        "Platform": {"Name": ""}, "Version": env!("CARGO_PKG_VERSION"), "ApiVersion": "1.45",
+        "DefaultAPIVersion": "1.45", "GitCommit": "", "GoVersion": "", "Os": "linux",
+        "Arch": std::env::consts::ARCH, "BuildTime": "", "Context": "default",
+    })
+}
+
+/// Renders one document with an inspect-style template (docker's `version`/`info -f`).
+fn render_one(format: &str, doc: &Value) -> Result<i32, Failure> {
+    let t = super::format::inspect_template(format)?;
+    Ok(super::format::inspect_render(
+        &t,
+        std::slice::from_ref(doc),
+        "",
+    ))
+}
+
+/// `berth version [-f FORMAT]`: client and server.
+pub fn version(c: &Client, format: Option<&str>) -> Result<i32, Failure> {
+    if let Some(f) = format {
+        let server: Value = c.json("GET", "/version", Body::Empty)?;
+        let doc = serde_json::json!({"Client": client_version(), "Server": server});
+        return render_one(f, &doc);
+    }
     println!("Client:");
     println!(" Version:           {}", env!("CARGO_PKG_VERSION"));
     println!(" API version:       1.45");
@@ -50,9 +104,12 @@ pub fn version(c: &Client) -> Result<i32, Failure> {
     Ok(0)
 }
 
-/// `berth info`.
-pub fn info(c: &Client) -> Result<i32, Failure> {
+/// `berth info [-f FORMAT]`.
+pub fn info(c: &Client, format: Option<&str>) -> Result<i32, Failure> {
     let v: Value = c.json("GET", "/info", Body::Empty)?;
+    if let Some(f) = format {
+        return render_one(f, &v);
+    }
     let g = |k: &str| match &v[k] {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),

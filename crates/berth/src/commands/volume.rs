@@ -167,9 +167,9 @@ fn ls(c: &Client, quiet: bool, filters: &[String], format: Option<&str>) -> Resu
         return Ok(0);
     }
     if let Some(f) = format {
-        let headers = json!({"Name": "VOLUME NAME", "Driver": "DRIVER", "Mountpoint": "MOUNTPOINT",
-            "Scope": "SCOPE", "Labels": "LABELS", "CreatedAt": "CREATED"});
-        render_format(f, &vols, &headers)?;
+        let headers = super::rows::headers(super::rows::VOLUME_HEADERS);
+        let vols: Vec<Value> = vols.iter().map(super::rows::volume).collect();
+        render_format(f, &vols, &headers, "*formatter.volumeContext")?;
         return Ok(0);
     }
     // Docker's table: columns at least 10 wide, 3 spaces of padding.
@@ -190,10 +190,7 @@ fn ls(c: &Client, quiet: bool, filters: &[String], format: Option<&str>) -> Resu
 }
 
 fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32, Failure> {
-    let template = format
-        .map(|f| crate::template::Template::parse(&f.replace("\\t", "\t")))
-        .transpose()
-        .map_err(|e| Failure::daemon(format!("template parsing error: {e}")))?;
+    let template = format.map(super::format::inspect_template).transpose()?;
     let mut found = Vec::new();
     let mut code = 0;
     for n in names {
@@ -214,14 +211,7 @@ fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32, Fa
         }
     }
     if let Some(t) = template {
-        for v in &found {
-            let out = t.render(v).map_err(|e| Failure {
-                code: 1,
-                message: e.to_string(),
-            })?;
-            println!("{out}");
-        }
-        return Ok(code);
+        return Ok(code.max(super::format::inspect_render(&t, &found, "volume.Volume")));
     }
     let out = serde_json::to_string_pretty(&found).map_err(|e| Failure::daemon(e.to_string()))?;
     println!("{out}");

@@ -6,8 +6,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::path::PathBuf;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -104,123 +104,26 @@ fn unescape(s: &str) -> String {
 impl TokenServer {
     pub fn start(user: &str, pass: &str) -> TokenServer {
         let dir = TempDir::new("token");
-        let key = dir.0.join("key.pem");
-        let cert = dir.0.join("cert.pem");
-        let st = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .args(["-subj", "/CN=berth-test-token"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success(), "openssl req");
-        let der = Command::new("openssl")
-            .args(["x509", "-outform", "DER", "-in"])
-            .arg(&cert)
-            .output()
-            .unwrap()
-            .stdout;
-        let x5c = b64(&der, false);
+        let (key, cert, x5c) = self_signed(&dir.0);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // Non-blocking accepts, so the thread sees `stop` and ends with the server.
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let issued = Arc::new(AtomicUsize::new(0));
         let (stop2, issued2) = (stop.clone(), issued.clone());
-        let want = format!("{user}:{pass}");
-        let key2 = key.clone();
+        let signer = Signer {
+            key,
+            x5c,
+            want: format!("{user}:{pass}"),
+        };
         std::thread::spawn(move || {
             while !stop2.load(Ordering::SeqCst) {
-                let Ok((mut conn, _)) = listener.accept() else {
+                let Ok((conn, _)) = listener.accept() else {
                     std::thread::sleep(Duration::from_millis(5));
                     continue;
                 };
-                conn.set_nonblocking(false).unwrap();
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let mut first = String::new();
-                let _ = reader.read_line(&mut first);
-                let mut authz = None;
-                loop {
-                    let mut l = String::new();
-                    if reader.read_line(&mut l).unwrap_or(0) == 0 || l.trim().is_empty() {
-                        break;
-                    }
-                    if let Some((k, v)) = l.split_once(':') {
-                        if k.eq_ignore_ascii_case("authorization") {
-                            authz = Some(v.trim().to_owned());
-                        }
-                    }
-                }
-                let path = first.split_whitespace().nth(1).unwrap_or("");
-                let query = path.split_once('?').map_or("", |(_, q)| q);
-                let scopes: Vec<String> = query
-                    .split('&')
-                    .filter_map(|kv| kv.strip_prefix("scope="))
-                    .map(unescape)
-                    .collect();
-                let creds = authz
-                    .as_deref()
-                    .and_then(|a| a.strip_prefix("Basic "))
-                    .map(|b| String::from_utf8_lossy(&b64_decode(b)).into_owned());
-                if creds.as_ref().is_some_and(|c| c != &want) {
-                    let _ = conn.write_all(
-                        b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
-                    continue;
-                }
-                // Anonymous users get a token without access.
-                let access: Vec<_> = if creds.is_some() {
-                    scopes
-                        .iter()
-                        .filter_map(|s| {
-                            let mut p = s.splitn(3, ':');
-                            let (t, n, a) = (p.next()?, p.next()?, p.next()?);
-                            Some(json!({"type": t, "name": n, "actions": a.split(',').collect::<Vec<_>>()}))
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs();
-                let n = issued2.fetch_add(1, Ordering::SeqCst);
-                let header = json!({"alg": "RS256", "typ": "JWT", "x5c": [x5c]});
-                let claims = json!({"iss": ISSUER, "sub": "alice", "aud": SERVICE,
-                    "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("t{n}"),
-                    "access": access});
-                let input = format!(
-                    "{}.{}",
-                    b64(header.to_string().as_bytes(), true),
-                    b64(claims.to_string().as_bytes(), true)
-                );
-                let mut child = Command::new("openssl")
-                    .args(["dgst", "-sha256", "-binary", "-sign"])
-                    .arg(&key2)
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(input.as_bytes())
-                    .unwrap();
-                let sig = child.wait_with_output().unwrap().stdout;
-                let token = format!("{input}.{}", b64(&sig, true));
-                let body = json!({"token": token, "expires_in": 300}).to_string();
-                let _ = write!(
-                    conn,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
+                signer.answer(conn, &issued2);
             }
         });
         TokenServer {
@@ -232,6 +135,139 @@ impl TokenServer {
             stop,
             _dir: dir,
         }
+    }
+}
+
+/// A key and self-signed certificate in `dir` (key path, cert path, the DER certificate in
+/// base64 for the tokens' `x5c` header).
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf, String) {
+    let key = dir.join("key.pem");
+    let cert = dir.join("cert.pem");
+    let st = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=berth-test-token"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "openssl req");
+    let der = Command::new("openssl")
+        .args(["x509", "-outform", "DER", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap()
+        .stdout;
+    (key, cert, b64(&der, false))
+}
+
+/// The request line's path and the `Authorization` header of one HTTP request.
+fn read_request(conn: &TcpStream) -> (String, Option<String>) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut first = String::new();
+    let _ = reader.read_line(&mut first);
+    let mut authz = None;
+    loop {
+        let mut l = String::new();
+        if reader.read_line(&mut l).unwrap_or(0) == 0 || l.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            if k.eq_ignore_ascii_case("authorization") {
+                authz = Some(v.trim().to_owned());
+            }
+        }
+    }
+    let path = first.split_whitespace().nth(1).unwrap_or("").to_owned();
+    (path, authz)
+}
+
+/// Issues tokens signed with `key` to the one user it knows.
+struct Signer {
+    key: PathBuf,
+    x5c: String,
+    /// `user:pass` as Basic auth carries it.
+    want: String,
+}
+
+impl Signer {
+    /// Answers one token request: 401 for wrong credentials, else a token granting the asked
+    /// scopes (none to an anonymous caller).
+    fn answer(&self, mut conn: TcpStream, issued: &AtomicUsize) {
+        conn.set_nonblocking(false).unwrap();
+        let (path, authz) = read_request(&conn);
+        let query = path.split_once('?').map_or("", |(_, q)| q);
+        let scopes: Vec<String> = query
+            .split('&')
+            .filter_map(|kv| kv.strip_prefix("scope="))
+            .map(unescape)
+            .collect();
+        let creds = authz
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Basic "))
+            .map(|b| String::from_utf8_lossy(&b64_decode(b)).into_owned());
+        if creds.as_ref().is_some_and(|c| c != &self.want) {
+            let _ = conn.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            return;
+        }
+        // Anonymous users get a token without access.
+        let access: Vec<_> = if creds.is_some() {
+            scopes
+                .iter()
+                .filter_map(|s| {
+                    let mut p = s.splitn(3, ':');
+                    let (t, n, a) = (p.next()?, p.next()?, p.next()?);
+                    Some(json!({"type": t, "name": n, "actions": a.split(',').collect::<Vec<_>>()}))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let token = self.token(access, issued.fetch_add(1, Ordering::SeqCst));
+        let body = json!({"token": token, "expires_in": 300}).to_string();
+        let _ = write!(
+            conn,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
+
+    /// An RS256 JWT for `access`, valid for five minutes, signed by `openssl dgst`.
+    fn token(&self, access: Vec<serde_json::Value>, n: usize) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let header = json!({"alg": "RS256", "typ": "JWT", "x5c": [self.x5c]});
+        let claims = json!({"iss": ISSUER, "sub": "alice", "aud": SERVICE,
+            "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("t{n}"),
+            "access": access});
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes(), true),
+            b64(claims.to_string().as_bytes(), true)
+        );
+        let mut child = Command::new("openssl")
+            .args(["dgst", "-sha256", "-binary", "-sign"])
+            .arg(&self.key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let sig = child.wait_with_output().unwrap().stdout;
+        format!("{input}.{}", b64(&sig, true))
     }
 }
 

@@ -36,7 +36,7 @@ pub async fn head(
     q: Query,
 ) -> ApiResult<Response> {
     let path = path_param(&q)?;
-    let st = blocking(move || engine.archive_stat(&id, &path)).await?;
+    let st = blocking(move || engine.containers().archive_stat(&id, &path)).await?;
     Ok(([stat_header(st.header_value())?], StatusCode::OK).into_response())
 }
 
@@ -49,14 +49,17 @@ pub async fn get(
     let path = path_param(&q)?;
     let st = {
         let (engine, id, path) = (engine.clone(), id.clone(), path.clone());
-        blocking(move || engine.archive_stat(&id, &path)).await?
+        blocking(move || engine.containers().archive_stat(&id, &path)).await?
     };
     let (mut w, body) = BodyWriter::new();
     tokio::task::spawn_blocking(move || {
-        let r = engine.archive_get(&id, &path, &mut w).and_then(|()| {
-            w.flush()
-                .map_err(|e| berth_engine::EngineError::Internal(e.to_string()))
-        });
+        let r = engine
+            .containers()
+            .archive_get(&id, &path, &mut w)
+            .and_then(|()| {
+                w.flush()
+                    .map_err(|e| berth_engine::EngineError::Internal(e.to_string()))
+            });
         if let Err(e) = r {
             // The status is sent: the body is aborted (no final chunk), so the client sees a
             // broken transfer and fails, rather than a well-formed but truncated tar.
@@ -97,7 +100,9 @@ pub async fn put(
     let mut reader = BodyReader::new(body, limits.upload);
     let over = reader.over_limit();
     blocking(move || {
-        let r = engine.archive_put(&id, &path, opts, &mut reader);
+        let r = engine
+            .containers()
+            .archive_put(&id, &path, opts, &mut reader);
         // Drain what the client still sends (up to the cap), so it sees our answer rather
         // than a reset.
         let _ = std::io::copy(&mut reader, &mut std::io::sink());

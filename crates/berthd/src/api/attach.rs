@@ -101,7 +101,7 @@ pub async fn attach(
     // Errors (no such container) are answered now, and an attach before the start is counted
     // before the 101 goes out (clients start right after it); the wait for the start happens
     // after the 101.
-    let mut ticket = streams::setup(move || engine.attach(&id)).await?;
+    let mut ticket = streams::setup(move || engine.containers().attach(&id)).await?;
     let tty = ticket.tty;
     let connect = async move {
         if !live || !ticket.wait_start().await {
@@ -119,7 +119,7 @@ pub async fn resize(
     q: Query,
 ) -> ApiResult<StatusCode> {
     let (rows, cols) = size(&q)?;
-    blocking(move || engine.resize(&id, rows, cols)).await?;
+    blocking(move || engine.containers().resize(&id, rows, cols)).await?;
     Ok(StatusCode::OK)
 }
 

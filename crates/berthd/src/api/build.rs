@@ -122,7 +122,7 @@ async fn spool_context(
     limits.check_length(headers)?;
     let reader = BodyReader::new(body, limits.upload);
     let over = reader.over_limit();
-    let root = engine.build_context_root();
+    let root = engine.builds().build_context_root();
     let caps = limits.context;
     let spooled =
         tokio::task::spawn_blocking(move || Context::spool(reader, &root, &dockerfile, &caps))
@@ -166,7 +166,7 @@ pub async fn build(
         };
         // The context (and its spool directory) goes when this closure ends, however it ends.
         let result = {
-            engine.build(&ctx, &opts, &mut |e| {
+            engine.builds().build(&ctx, &opts, &mut |e| {
                 if quiet {
                     return;
                 }
@@ -225,7 +225,7 @@ pub async fn build(
 
 /// `POST /build/prune`: the build cache emptied; docker's `BuildCachePruneReport`.
 pub async fn prune(State(engine): State<AppState>) -> ApiResult<Response> {
-    let (keys, freed) = tokio::task::spawn_blocking(move || engine.build_prune())
+    let (keys, freed) = tokio::task::spawn_blocking(move || engine.builds().build_prune())
         .await
         .map_err(|e| ApiError::internal(format!("build prune task failed: {e}")))?
         .map_err(|e| ApiError::internal(e.to_string()))?;

@@ -19,7 +19,7 @@ pub async fn create(
     let req: CreateRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
     let name = q.get("name").cloned();
-    let id = blocking(move || engine.create(req, name.as_deref())).await?;
+    let id = blocking(move || engine.containers().create(req, name.as_deref())).await?;
     Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warnings": []}))))
 }
 
@@ -28,7 +28,7 @@ pub async fn start(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let started = blocking(move || engine.start(&id)).await?;
+    let started = blocking(move || engine.containers().start(&id)).await?;
     Ok(if started {
         StatusCode::NO_CONTENT
     } else {
@@ -43,7 +43,7 @@ pub async fn stop(
     q: Query,
 ) -> ApiResult<StatusCode> {
     let t = timeout_param(&q)?;
-    let stopped = blocking(move || engine.stop(&id, t)).await?;
+    let stopped = blocking(move || engine.containers().stop(&id, t)).await?;
     Ok(if stopped {
         StatusCode::NO_CONTENT
     } else {
@@ -58,7 +58,7 @@ pub async fn restart(
     q: Query,
 ) -> ApiResult<StatusCode> {
     let t = timeout_param(&q)?;
-    blocking(move || engine.restart(&id, t)).await?;
+    blocking(move || engine.containers().restart(&id, t)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -69,7 +69,9 @@ pub async fn top(
     q: Query,
 ) -> ApiResult<impl IntoResponse> {
     let ps_args = q.get("ps_args").cloned().unwrap_or_default();
-    Ok(Json(blocking(move || engine.top(&id, &ps_args)).await?))
+    Ok(Json(
+        blocking(move || engine.containers().top(&id, &ps_args)).await?,
+    ))
 }
 
 /// The `t` (or `timeout`) query parameter of stop/restart.
@@ -90,7 +92,7 @@ pub async fn kill(
     q: Query,
 ) -> ApiResult<StatusCode> {
     let signal = q.get("signal").cloned();
-    blocking(move || engine.kill(&id, signal.as_deref())).await?;
+    blocking(move || engine.containers().kill(&id, signal.as_deref())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -104,7 +106,7 @@ pub async fn wait(
 ) -> ApiResult<Response> {
     let condition = WaitCondition::parse(q.get("condition").map_or("", String::as_str))
         .map_err(ApiError::from)?;
-    let waiter = blocking(move || engine.wait(&id, condition)).await?;
+    let waiter = blocking(move || engine.containers().wait(&id, condition)).await?;
     let body = futures_util::stream::once(async move {
         // Awaited, not parked on a thread: many `docker wait` clients cost no threads.
         let v = match waiter.wait_async().await {
@@ -128,7 +130,7 @@ pub async fn remove(
 ) -> ApiResult<StatusCode> {
     let force = flag(&q, "force");
     let volumes = flag(&q, "v");
-    blocking(move || engine.remove_with_volumes(&id, force, volumes)).await?;
+    blocking(move || engine.containers().remove_with_volumes(&id, force, volumes)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,7 +147,7 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl In
     let filters = ListFilters::parse(q.get("filters").map(String::as_str), limit)?;
     let size = flag(&q, "size");
     let v = blocking(move || {
-        let list = engine.list_filtered(all, &filters)?;
+        let list = engine.containers().list_filtered(all, &filters)?;
         let mut rows: Vec<Value> = list
             .iter()
             .map(|s| serde_json::to_value(s).unwrap_or_default())
@@ -172,7 +174,7 @@ pub async fn inspect(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let v = blocking(move || engine.inspect(&id)).await?;
+    let v = blocking(move || engine.containers().inspect(&id)).await?;
     Ok(Json(v))
 }
 
@@ -186,13 +188,13 @@ pub async fn rename(
         .get("name")
         .cloned()
         .ok_or_else(|| ApiError::bad_request("name is required"))?;
-    blocking(move || engine.rename(&id, &name)).await?;
+    blocking(move || engine.containers().rename(&id, &name)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /containers/prune`.
 pub async fn prune(State(engine): State<AppState>) -> ApiResult<impl IntoResponse> {
-    let (ids, space) = blocking(move || engine.prune()).await?;
+    let (ids, space) = blocking(move || engine.containers().prune()).await?;
     Ok(Json(
         json!({"ContainersDeleted": ids, "SpaceReclaimed": space}),
     ))

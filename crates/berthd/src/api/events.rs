@@ -23,7 +23,8 @@ fn unix(q: &Query, k: &str) -> ApiResult<Option<i64>> {
 pub async fn events(State(engine): State<AppState>, q: Query) -> ApiResult<Response> {
     let filter = EventFilter::parse(q.get("filters").map(String::as_str))?;
     let (since, until) = (unix(&q, "since")?, unix(&q, "until")?);
-    let stream = streams::setup(move || Ok(engine.events(since, until, filter))).await?;
+    let stream =
+        streams::setup(move || Ok(engine.events().subscribe(since, until, filter))).await?;
     // Each line is produced when the client's connection asks for more: an idle subscriber is
     // an awaiting future, not a thread, and a client that goes away drops it.
     let body = futures_util::stream::unfold(stream, |mut stream| async move {

@@ -20,7 +20,7 @@ pub async fn create(
 ) -> ApiResult<impl IntoResponse> {
     let cfg: ExecConfig = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-    let exec_id = blocking(move || engine.exec_create(&id, cfg)).await?;
+    let exec_id = blocking(move || engine.containers().exec_create(&id, cfg)).await?;
     Ok((StatusCode::CREATED, Json(json!({"Id": exec_id}))))
 }
 
@@ -49,8 +49,8 @@ pub async fn start(
     let eng = engine.clone();
     let key = id.clone();
     let (conn, cfg) = blocking(move || {
-        let cfg = eng.exec_config(&key)?;
-        Ok((eng.exec_start(&key)?, cfg))
+        let cfg = eng.containers().exec_config(&key)?;
+        Ok((eng.containers().exec_start(&key)?, cfg))
     })
     .await?;
     if body.detach {
@@ -75,7 +75,7 @@ pub async fn resize(
     q: Query,
 ) -> ApiResult<StatusCode> {
     let (rows, cols) = size(&q)?;
-    blocking(move || engine.exec_resize(&id, rows, cols)).await?;
+    blocking(move || engine.containers().exec_resize(&id, rows, cols)).await?;
     Ok(StatusCode::OK)
 }
 
@@ -84,5 +84,7 @@ pub async fn inspect(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(blocking(move || engine.exec_inspect(&id)).await?))
+    Ok(Json(
+        blocking(move || engine.containers().exec_inspect(&id)).await?,
+    ))
 }

@@ -22,7 +22,7 @@ pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl In
     let all = flag(&q, "all");
     let filters = ImageFilters::parse(q.get("filters").map(String::as_str))?;
     Ok(Json(
-        blocking(move || engine.images_filtered(all, &filters)).await?,
+        blocking(move || engine.images().list_filtered(all, &filters)).await?,
     ))
 }
 
@@ -66,7 +66,9 @@ pub async fn create(
     let reader = BodyReader::new(body, limits.upload);
     let over = reader.over_limit();
     let id = blocking(move || {
-        engine.import_image_with(reader, repo_tag.as_deref(), &changes, message.as_deref())
+        engine
+            .images()
+            .import_with(reader, repo_tag.as_deref(), &changes, message.as_deref())
     })
     .await
     .map_err(|e| limits.or_upload_error(&over, e))?;
@@ -80,7 +82,7 @@ pub async fn remove(
     q: Query,
 ) -> ApiResult<impl IntoResponse> {
     let force = flag(&q, "force");
-    let items = blocking(move || engine.remove_image(&name, force)).await?;
+    let items = blocking(move || engine.images().remove(&name, force)).await?;
     let v: Vec<serde_json::Value> = items
         .into_iter()
         .map(|i| match i {

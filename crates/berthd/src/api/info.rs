@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use berth_engine::host_modes::DEFAULT_RUNTIME;
+use berth_engine::model::host_modes::DEFAULT_RUNTIME;
 use serde_json::{json, Value};
 
 use super::system::{kernel_version, VERSION};
@@ -94,8 +94,7 @@ fn host_fields() -> Value {
 
 /// Docker's `RegistryConfig`: loopback and the configured insecure networks, the insecure
 /// registries by name, Docker Hub with its mirrors.
-fn registry_config() -> Value {
-    let opts = berth_engine::registry::registry_options();
+fn registry_config(opts: &berth_engine::registry::RegistryOptions) -> Value {
     let (cidrs, names): (Vec<&String>, Vec<&String>) =
         opts.insecure.iter().partition(|s| s.contains('/'));
     let mut index = serde_json::Map::new();
@@ -121,7 +120,7 @@ fn registry_config() -> Value {
 }
 
 /// The engine's fixed answers: plugins, registry, swarm, runtimes, versions.
-fn engine_fields() -> Value {
+fn engine_fields(registry: &berth_engine::registry::RegistryOptions) -> Value {
     json!({
         "Driver": "overlay",
         "DriverStatus": [],
@@ -136,7 +135,7 @@ fn engine_fields() -> Value {
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": registry_config(),
+        "RegistryConfig": registry_config(registry),
         "GenericResources": null,
         "Labels": [],
         "ServerVersion": VERSION,
@@ -161,7 +160,8 @@ fn engine_fields() -> Value {
 /// `GET /info`.
 pub async fn info(State(engine): State<AppState>) -> ApiResult<Json<Value>> {
     let cfg = engine.config().clone();
-    let i = blocking(move || Ok(engine.info())).await?;
+    let registry = engine.images().registry_options().clone();
+    let i = blocking(move || Ok(engine.containers().info())).await?;
     let mut v = json!({
         "ID": "",
         "Containers": i.containers,
@@ -176,7 +176,7 @@ pub async fn info(State(engine): State<AppState>) -> ApiResult<Json<Value>> {
             .chain(cfg.userns_remap.as_ref().map(|_| "name=userns"))
             .collect::<Vec<_>>(),
     });
-    for extra in [host_fields(), engine_fields()] {
+    for extra in [host_fields(), engine_fields(&registry)] {
         if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
             o.extend(e);
         }

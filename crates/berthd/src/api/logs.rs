@@ -130,8 +130,8 @@ pub async fn logs(
     let eng = engine.clone();
     let key = id.clone();
     let (reader, tty) = streams::setup(move || {
-        let r = eng.logs(&key, opts)?;
-        let tty = eng.inspect(&key)?.record.config.tty;
+        let r = eng.containers().logs(&key, opts)?;
+        let tty = eng.containers().inspect(&key)?.record.config.tty;
         Ok((r, tty))
     })
     .await?;
@@ -169,7 +169,7 @@ where
         follow: false,
         ..opts
     };
-    let reader = streams::setup(move || engine.logs(&id, opts)).await?;
+    let reader = streams::setup(move || engine.containers().logs(&id, opts)).await?;
     let fmt = Format {
         timestamps: false,
         tty,

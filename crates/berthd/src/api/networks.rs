@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use berth_engine::network::{EndpointSettings, NetworkCreateRequest};
+use berth_engine::model::EndpointSettings;
+use berth_engine::network::NetworkCreateRequest;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -15,7 +16,7 @@ use super::{blocking, ApiError, ApiResult, AppState, Query};
 pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl IntoResponse> {
     let filters = q.get("filters").cloned();
     Ok(Json(
-        blocking(move || engine.networks(filters.as_deref())).await?,
+        blocking(move || engine.networks().list(filters.as_deref())).await?,
     ))
 }
 
@@ -24,14 +25,16 @@ pub async fn inspect(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(blocking(move || engine.network_inspect(&id)).await?))
+    Ok(Json(
+        blocking(move || engine.networks().inspect(&id)).await?,
+    ))
 }
 
 /// `POST /networks/create`.
 pub async fn create(State(engine): State<AppState>, body: Bytes) -> ApiResult<impl IntoResponse> {
     let req: NetworkCreateRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid network create request: {e}")))?;
-    let id = blocking(move || engine.network_create(req)).await?;
+    let id = blocking(move || engine.networks().create(req)).await?;
     Ok((StatusCode::CREATED, Json(json!({"Id": id, "Warning": ""}))))
 }
 
@@ -40,13 +43,13 @@ pub async fn remove(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    blocking(move || engine.network_remove(&id)).await?;
+    blocking(move || engine.networks().remove(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /networks/prune`.
 pub async fn prune(State(engine): State<AppState>) -> ApiResult<impl IntoResponse> {
-    let names = blocking(move || engine.network_prune()).await?;
+    let names = blocking(move || engine.networks().prune()).await?;
     Ok(Json(json!({"NetworksDeleted": names})))
 }
 
@@ -79,7 +82,12 @@ pub async fn connect(
     let ep = b.endpoint_config.unwrap_or_default();
     let aliases = ep.aliases.clone().unwrap_or_default();
     let ip = ep.ipam_config.and_then(|c| c.ipv4_address);
-    blocking(move || engine.network_connect(&id, &b.container, aliases, ip)).await?;
+    blocking(move || {
+        engine
+            .containers()
+            .network_connect(&id, &b.container, aliases, ip)
+    })
+    .await?;
     Ok(StatusCode::OK)
 }
 
@@ -90,6 +98,6 @@ pub async fn disconnect(
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     let b = parse_body(&body)?;
-    blocking(move || engine.network_disconnect(&id, &b.container)).await?;
+    blocking(move || engine.containers().network_disconnect(&id, &b.container)).await?;
     Ok(StatusCode::OK)
 }

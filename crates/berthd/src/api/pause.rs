@@ -10,7 +10,7 @@ pub async fn pause(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    blocking(move || engine.pause(&id)).await?;
+    blocking(move || engine.containers().pause(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -19,6 +19,6 @@ pub async fn unpause(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    blocking(move || engine.unpause(&id)).await?;
+    blocking(move || engine.containers().unpause(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -171,7 +171,8 @@ pub async fn pull(
         (image, !has_tag)
     };
     progress_stream(engine, move |e, sink| {
-        e.pull_image(&name, platform.as_deref(), all_tags, &auth, sink)
+        e.images()
+            .pull(&name, platform.as_deref(), all_tags, &auth, sink)
             .map(|_| ())
     })
     .await
@@ -190,14 +191,14 @@ pub async fn push(
         None => name,
     };
     progress_stream(engine, move |e, sink| {
-        e.push_image(&name, &auth, sink).map(|_| ())
+        e.images().push(&name, &auth, sink).map(|_| ())
     })
     .await
 }
 
 /// `POST /auth`: check credentials; docker's CLI stores them itself on success.
 pub async fn auth(State(engine): State<AppState>, Json(body): Json<AuthConfig>) -> Response {
-    match blocking(move || engine.registry_login(&body)).await {
+    match blocking(move || engine.images().login(&body)).await {
         Ok(()) => Json(json!({ "Status": "Login Succeeded", "IdentityToken": "" })).into_response(),
         Err(e) if e.status.is_server_error() && e.message.contains("unauthorized") => ApiError {
             status: StatusCode::UNAUTHORIZED,
@@ -235,7 +236,7 @@ pub async fn search(
         _ => Default::default(),
     };
     let auth = auth_from(&headers)?;
-    let results = blocking(move || engine.search_images(&term, limit, &auth)).await?;
+    let results = blocking(move || engine.images().search(&term, limit, &auth)).await?;
     let want_bool = |key: &str| -> ApiResult<Option<bool>> {
         match filters.get(key).and_then(|v| v.first()) {
             None => Ok(None),

@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use berth_engine::resources::UpdateConfig;
+use berth_engine::model::UpdateConfig;
 use berth_engine::stats::with_previous;
 use serde_json::json;
 
@@ -73,7 +73,7 @@ mod feed {
                 return;
             }
             let (e, key) = (engine.clone(), id.clone());
-            match streams::run(move || e.stats(&key, None)).await {
+            match streams::run(move || e.containers().stats(&key, None)).await {
                 Some(Ok(v)) => {
                     tx.send_replace(Some(Arc::new(v)));
                 }
@@ -98,14 +98,14 @@ pub async fn stats(
     // The first reading here, so a missing container is a 404 rather than an empty stream.
     let first = {
         let (engine, id) = (engine.clone(), id.clone());
-        streams::setup(move || engine.stats(&id, None)).await?
+        streams::setup(move || engine.containers().stats(&id, None)).await?
     };
     if !stream {
         if one_shot {
             return Ok(Json(first).into_response());
         }
         tokio::time::sleep(INTERVAL).await;
-        let doc = streams::setup(move || engine.stats(&id, Some(&first))).await?;
+        let doc = streams::setup(move || engine.containers().stats(&id, Some(&first))).await?;
         return Ok(Json(doc).into_response());
     }
     let full_id = first["id"].as_str().unwrap_or(&id).to_owned();
@@ -145,6 +145,6 @@ pub async fn update(
 ) -> ApiResult<impl IntoResponse> {
     let cfg: UpdateConfig = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-    let warnings = blocking(move || engine.update(&id, cfg)).await?;
+    let warnings = blocking(move || engine.containers().update(&id, cfg)).await?;
     Ok(Json(json!({ "Warnings": warnings })))
 }

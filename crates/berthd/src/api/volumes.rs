@@ -13,7 +13,7 @@ use super::{blocking, flag, ApiError, ApiResult, ApiVersion, AppState, Query};
 /// `GET /volumes?filters=`.
 pub async fn list(State(engine): State<AppState>, q: Query) -> ApiResult<impl IntoResponse> {
     let f = VolumeFilters::parse(q.get("filters").map(String::as_str))?;
-    let vols = blocking(move || Ok(engine.volumes_list(&f))).await?;
+    let vols = blocking(move || Ok(engine.volumes().list(&f))).await?;
     Ok(Json(json!({"Volumes": vols, "Warnings": []})))
 }
 
@@ -25,7 +25,7 @@ pub async fn create(State(engine): State<AppState>, body: Bytes) -> ApiResult<im
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("invalid volume create request: {e}")))?
     };
-    let v = blocking(move || engine.volume_create(req)).await?;
+    let v = blocking(move || engine.volumes().create(req)).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -34,7 +34,9 @@ pub async fn inspect(
     State(engine): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(blocking(move || engine.volume_inspect(&name)).await?))
+    Ok(Json(
+        blocking(move || engine.volumes().inspect(&name)).await?,
+    ))
 }
 
 /// `DELETE /volumes/{name}?force=`.
@@ -44,7 +46,7 @@ pub async fn remove(
     q: Query,
 ) -> ApiResult<StatusCode> {
     let force = flag(&q, "force");
-    blocking(move || engine.volume_remove(&name, force)).await?;
+    blocking(move || engine.volumes().remove(&name, force)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -59,5 +61,5 @@ pub async fn prune(
     if ApiVersion::older_than(version.as_ref().map(|v| &v.0), 1, 42) {
         f.all = true;
     }
-    Ok(Json(blocking(move || engine.volumes_prune(&f)).await?))
+    Ok(Json(blocking(move || engine.volumes().prune(&f)).await?))
 }

@@ -7,7 +7,6 @@ use super::{enc, fail, short_id};
 use crate::client::{Body, Client, ClientError};
 use crate::commands::list::render_format;
 use crate::table::{ago, ellipsis, human_size};
-use crate::template::Template;
 use crate::Failure;
 
 /// `GET /images/{name}/json`; `None` when there is no such image.
@@ -19,27 +18,21 @@ pub fn fetch(c: &Client, name: &str) -> Result<Option<Value>, Failure> {
     }
 }
 
-/// Print inspect documents as docker does: a JSON array, or a template per document.
-pub fn print_docs(docs: &[Value], format: Option<&str>) -> Result<(), Failure> {
+/// Print inspect documents as docker does: a JSON array, or a template per document (the
+/// exit code: 1 when a document failed to render).
+pub fn print_docs(docs: &[Value], format: Option<&str>) -> Result<i32, Failure> {
     match format {
         Some(f) => {
-            let t = Template::parse(&f.replace("\\t", "\t"))
-                .map_err(|e| Failure::daemon(format!("template parsing error: {e}")))?;
-            for v in docs {
-                let out = t.render(v).map_err(|e| Failure {
-                    code: 1,
-                    message: e.to_string(),
-                })?;
-                println!("{out}");
-            }
+            let t = crate::commands::format::inspect_template(f)?;
+            Ok(crate::commands::format::inspect_render(&t, docs, ""))
         }
         None => {
             let s = serde_json::to_string_pretty(&Value::Array(docs.to_vec()))
                 .map_err(|e| Failure::daemon(e.to_string()))?;
             println!("{s}");
+            Ok(0)
         }
     }
-    Ok(())
 }
 
 /// `berth image inspect [-f F] IMAGE...`: exit 1 if any is missing.
@@ -55,8 +48,7 @@ pub fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32
             }
         }
     }
-    print_docs(&docs, format)?;
-    Ok(code)
+    Ok(code.max(print_docs(&docs, format)?))
 }
 
 /// `berth tag SOURCE TARGET`.
@@ -120,6 +112,11 @@ pub fn history(c: &Client, a: &HistoryArgs) -> Result<i32, Failure> {
     let default = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
     let headers = json!({"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
         "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"});
-    render_format(a.format.as_deref().unwrap_or(default), &rows, &headers)?;
+    render_format(
+        a.format.as_deref().unwrap_or(default),
+        &rows,
+        &headers,
+        "*image.historyContext",
+    )?;
     Ok(0)
 }

@@ -1,12 +1,11 @@
 //! `berth images` / `berth image ls`: docker's columns, `--digests`, `--filter`, `-q`.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::args::ImagesArgs;
 use super::{fail, filters_query, short_id};
 use crate::client::{Body, Client};
 use crate::commands::list::render_format;
-use crate::table::{ago, human_size};
 use crate::Failure;
 
 fn strs(v: &Value) -> Vec<String> {
@@ -71,14 +70,9 @@ pub fn images(c: &Client, a: &ImagesArgs) -> Result<i32, Failure> {
     let mut rows = Vec::new();
     for v in &list {
         let id = id_of(v);
-        let created = v["Created"].as_i64().unwrap_or(0);
         let digests = strs(&v["RepoDigests"]);
         let row = |repo: &str, tag: &str| {
-            json!({"Repository": repo, "Tag": tag, "ID": id,
-                   "Digest": digest_for(&digests, repo),
-                   "CreatedSince": ago(created), "CreatedAt": created.to_string(),
-                   "Size": human_size(v["Size"].as_u64().unwrap_or(0)),
-                   "Containers": v["Containers"].as_i64().unwrap_or(0).to_string()})
+            crate::commands::rows::image(v, repo, tag, &digest_for(&digests, repo), &id)
         };
         let tags = strs(&v["RepoTags"]);
         if tags.is_empty() {
@@ -97,10 +91,13 @@ pub fn images(c: &Client, a: &ImagesArgs) -> Result<i32, Failure> {
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    let headers = json!({"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
-        "Digest": "DIGEST", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
-        "Size": "SIZE", "Containers": "CONTAINERS"});
-    render_format(a.format.as_deref().unwrap_or(default), &rows, &headers)?;
+    let headers = crate::commands::rows::headers(crate::commands::rows::IMAGE_HEADERS);
+    render_format(
+        a.format.as_deref().unwrap_or(default),
+        &rows,
+        &headers,
+        "*formatter.imageContext",
+    )?;
     Ok(0)
 }
 

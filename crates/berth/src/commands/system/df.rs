@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::client::{Body, Client, ClientError};
 use crate::commands::images::{confirm, fail, prune_images, short_id};
 use crate::commands::list::render_format;
-use crate::table::{ago, ellipsis, human_size, render};
+use crate::table::{ago, ellipsis, human_size, human_size_prec, render};
 use crate::Failure;
 
 /// `berth system COMMAND`.
@@ -37,7 +37,15 @@ pub enum SystemCommand {
         filters: Vec<String>,
     },
     /// Display system-wide information.
-    Info,
+    Info {
+        /// Format output using a Go template.
+        #[arg(short = 'f', long)]
+        format: Option<String>,
+    },
+    /// Proxy stdin and stdout to the daemon's socket (what `-H ssh://` runs on the remote
+    /// host, as `docker system dial-stdio`).
+    #[command(name = "dial-stdio", hide = true)]
+    DialStdio,
 }
 
 fn arr(v: &Value) -> Vec<Value> {
@@ -48,15 +56,21 @@ fn n(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
 }
 
+/// docker's `units.HumanSize` (4 significant digits), used by the summary.
+fn human4(n: u64) -> String {
+    human_size_prec(n, 4)
+}
+
 fn reclaim(reclaimable: u64, total: u64) -> String {
     if total == 0 {
-        return human_size(reclaimable);
+        return human4(reclaimable);
     }
-    format!(
-        "{} ({}%)",
-        human_size(reclaimable),
-        reclaimable * 100 / total
-    )
+    format!("{} ({}%)", human4(reclaimable), reclaimable * 100 / total)
+}
+
+/// docker counts running, paused and restarting containers as active (not reclaimable).
+fn active_container(c: &Value) -> bool {
+    ["running", "paused", "restarting"].contains(&c["State"].as_str().unwrap_or_default())
 }
 
 /// The summary rows: (type, total, active, size, reclaimable).
@@ -73,13 +87,10 @@ fn summary(v: &Value) -> Vec<Value> {
         .sum();
     let containers = arr(&v["Containers"]);
     let c_size: u64 = containers.iter().map(|c| n(&c["SizeRw"])).sum();
-    let c_running = containers
-        .iter()
-        .filter(|c| c["State"] == "running")
-        .count();
+    let c_running = containers.iter().filter(|c| active_container(c)).count();
     let c_reclaim: u64 = containers
         .iter()
-        .filter(|c| c["State"] != "running")
+        .filter(|c| !active_container(c))
         .map(|c| n(&c["SizeRw"]))
         .sum();
     let volumes = arr(&v["Volumes"]);
@@ -97,7 +108,7 @@ fn summary(v: &Value) -> Vec<Value> {
     let b_size: u64 = cache.iter().map(|x| n(&x["Size"])).sum();
     let row = |t: &str, total_n: usize, active_n: usize, size: u64, r: String| {
         json!({"Type": t, "TotalCount": total_n.to_string(), "Active": active_n.to_string(),
-               "Size": human_size(size), "Reclaimable": r})
+               "Size": human4(size), "Reclaimable": r})
     };
     vec![
         row(
@@ -121,12 +132,65 @@ fn summary(v: &Value) -> Vec<Value> {
             v_size,
             reclaim(v_reclaim, v_size),
         ),
-        row("Build Cache", cache.len(), 0, b_size, human_size(b_size)),
+        row("Build Cache", cache.len(), 0, b_size, human4(b_size)),
     ]
 }
 
+/// `system df -v`: docker's four sections, one table each (the build cache table is
+/// docker's header without rows: the builder keeps no per-record usage to show).
 fn verbose(v: &Value) {
     println!("Images space usage:\n");
+    let header = [
+        "REPOSITORY",
+        "TAG",
+        "IMAGE ID",
+        "CREATED",
+        "SIZE",
+        "SHARED SIZE",
+        "UNIQUE SIZE",
+        "CONTAINERS",
+    ];
+    print!("{}", render(&header, &image_rows(v)));
+    println!("\nContainers space usage:\n");
+    let header = [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "LOCAL VOLUMES",
+        "SIZE",
+        "CREATED",
+        "STATUS",
+        "NAMES",
+    ];
+    print!("{}", render(&header, &container_rows(v)));
+    println!("\nLocal Volumes space usage:\n");
+    let rows: Vec<Vec<String>> = arr(&v["Volumes"])
+        .iter()
+        .map(|x| {
+            vec![
+                x["Name"].as_str().unwrap_or_default().to_owned(),
+                x["UsageData"]["RefCount"].as_i64().unwrap_or(0).to_string(),
+                human_size(n(&x["UsageData"]["Size"])),
+            ]
+        })
+        .collect();
+    print!("{}", render(&["VOLUME NAME", "LINKS", "SIZE"], &rows));
+    let cache: u64 = arr(&v["BuildCache"]).iter().map(|x| n(&x["Size"])).sum();
+    println!("\nBuild cache usage: {}\n", human_size(cache));
+    let header = [
+        "CACHE ID",
+        "CACHE TYPE",
+        "SIZE",
+        "CREATED",
+        "LAST USED",
+        "USAGE",
+        "SHARED",
+    ];
+    print!("{}", render(&header, &[]));
+}
+
+/// One row per tag of each image (`<none>` for an untagged one), as docker lists them.
+fn image_rows(v: &Value) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     for i in arr(&v["Images"]) {
         let tags: Vec<String> = arr(&i["RepoTags"])
@@ -142,8 +206,8 @@ fn verbose(v: &Value) {
                 short_id(i["Id"].as_str().unwrap_or_default()),
                 ago(i["Created"].as_i64().unwrap_or(0)),
                 human_size(size),
-                human_size(shared),
-                human_size(size.saturating_sub(shared)),
+                human_size_prec(shared, 4),
+                human_size_prec(size.saturating_sub(shared), 4),
                 i["Containers"].as_i64().unwrap_or(0).to_string(),
             ])
         };
@@ -157,24 +221,11 @@ fn verbose(v: &Value) {
             }
         }
     }
-    print!(
-        "{}",
-        render(
-            &[
-                "REPOSITORY",
-                "TAG",
-                "IMAGE ID",
-                "CREATED",
-                "SIZE",
-                "SHARED SIZE",
-                "UNIQUE SIZE",
-                "CONTAINERS"
-            ],
-            &rows
-        )
-    );
-    println!("\nContainers space usage:\n");
-    let rows: Vec<Vec<String>> = arr(&v["Containers"])
+    rows
+}
+
+fn container_rows(v: &Value) -> Vec<Vec<String>> {
+    arr(&v["Containers"])
         .iter()
         .map(|c| {
             let names: Vec<String> = arr(&c["Names"])
@@ -195,52 +246,7 @@ fn verbose(v: &Value) {
                 names.join(","),
             ]
         })
-        .collect();
-    print!(
-        "{}",
-        render(
-            &[
-                "CONTAINER ID",
-                "IMAGE",
-                "COMMAND",
-                "LOCAL VOLUMES",
-                "SIZE",
-                "CREATED",
-                "STATUS",
-                "NAMES"
-            ],
-            &rows
-        )
-    );
-    println!("\nLocal Volumes space usage:\n");
-    let rows: Vec<Vec<String>> = arr(&v["Volumes"])
-        .iter()
-        .map(|x| {
-            vec![
-                x["Name"].as_str().unwrap_or_default().to_owned(),
-                x["UsageData"]["RefCount"].as_i64().unwrap_or(0).to_string(),
-                human_size(n(&x["UsageData"]["Size"])),
-            ]
-        })
-        .collect();
-    print!("{}", render(&["VOLUME NAME", "LINKS", "SIZE"], &rows));
-    let cache: u64 = arr(&v["BuildCache"]).iter().map(|x| n(&x["Size"])).sum();
-    println!("\nBuild cache usage: {}\n", human_size(cache));
-    print!(
-        "{}",
-        render(
-            &[
-                "CACHE ID",
-                "CACHE TYPE",
-                "SIZE",
-                "CREATED",
-                "LAST USED",
-                "USAGE",
-                "SHARED"
-            ],
-            &[]
-        )
-    );
+        .collect()
 }
 
 /// `berth system df`.
@@ -254,7 +260,12 @@ pub fn df(c: &Client, verbose_out: bool, format: Option<&str>) -> Result<i32, Fa
         .unwrap_or("table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}");
     let headers = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE",
         "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});
-    render_format(format, &summary(&v), &headers)?;
+    render_format(
+        format,
+        &summary(&v),
+        &headers,
+        "*formatter.diskUsageContext",
+    )?;
     Ok(0)
 }
 

@@ -18,15 +18,15 @@ fn tar_response(body: Body) -> Response {
     ([(CONTENT_TYPE, "application/x-tar")], body).into_response()
 }
 
-/// Stream `engine.save_images(names)` as the response (names checked first, so a missing
+/// Stream `engine.images().save(names)` as the response (names checked first, so a missing
 /// image is a 404 and not a truncated archive).
 pub async fn save_names(engine: AppState, names: Vec<String>) -> ApiResult<Response> {
     let e = engine.clone();
     let checked = names.clone();
-    blocking(move || e.check_images(&checked)).await?;
+    blocking(move || e.images().check(&checked)).await?;
     let (mut w, body) = BodyWriter::new();
     tokio::task::spawn_blocking(move || {
-        if let Err(e) = engine.save_images(&names, &mut w) {
+        if let Err(e) = engine.images().save(&names, &mut w) {
             tracing::warn!("save failed mid-stream: {e}");
             w.fail(e);
         }
@@ -58,20 +58,20 @@ pub async fn load(
     limits.check_length(&headers)?;
     let reader = BodyReader::new(body, limits.upload);
     let over = reader.over_limit();
-    let messages: Vec<serde_json::Value> = match blocking(move || engine.load_images(reader)).await
-    {
-        Ok(lines) => lines
-            .into_iter()
-            .map(|l| serde_json::json!({ "stream": format!("{l}\n") }))
-            .collect(),
-        Err(_) if over.load(std::sync::atomic::Ordering::SeqCst) => {
-            return Err(limits.upload_error())
-        }
-        Err(e) => vec![serde_json::json!({
-            "errorDetail": {"message": e.message},
-            "error": e.message,
-        })],
-    };
+    let messages: Vec<serde_json::Value> =
+        match blocking(move || engine.images().load(reader)).await {
+            Ok(lines) => lines
+                .into_iter()
+                .map(|l| serde_json::json!({ "stream": format!("{l}\n") }))
+                .collect(),
+            Err(_) if over.load(std::sync::atomic::Ordering::SeqCst) => {
+                return Err(limits.upload_error())
+            }
+            Err(e) => vec![serde_json::json!({
+                "errorDetail": {"message": e.message},
+                "error": e.message,
+            })],
+        };
     // A stream body: hyper sends it chunked (no Content-Length), as docker-py's JSON stream
     // decoder needs.
     let chunks = messages
@@ -87,10 +87,10 @@ pub async fn load(
 /// `GET /containers/{id}/export`.
 pub async fn export(State(engine): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let e = engine.clone();
-    let id = blocking(move || e.export_target(&id)).await?;
+    let id = blocking(move || e.containers().export_target(&id)).await?;
     let (mut w, body) = BodyWriter::new();
     tokio::task::spawn_blocking(move || {
-        if let Err(e) = engine.export_container(&id, &mut w) {
+        if let Err(e) = engine.containers().export_container(&id, &mut w) {
             tracing::warn!("export failed mid-stream: {e}");
             w.fail(e);
         }

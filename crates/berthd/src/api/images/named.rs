@@ -30,8 +30,10 @@ pub async fn get(State(engine): State<AppState>, Path(path): Path<String>) -> Ap
         return Err(no_route(&path));
     };
     match op {
-        "json" => Ok(Json(blocking(move || engine.image_inspect(&name)).await?).into_response()),
-        "history" => Ok(Json(blocking(move || engine.image_history(&name)).await?).into_response()),
+        "json" => Ok(Json(blocking(move || engine.images().inspect(&name)).await?).into_response()),
+        "history" => {
+            Ok(Json(blocking(move || engine.images().history(&name)).await?).into_response())
+        }
         "get" => save_names(engine, vec![name]).await,
         _ => Err(no_route(&path)),
     }
@@ -52,7 +54,7 @@ pub async fn post(
         .cloned()
         .ok_or_else(|| ApiError::bad_request("repository name is required (repo=)"))?;
     let tag = q.get("tag").cloned();
-    blocking(move || engine.tag_image(&name, &repo, tag.as_deref())).await?;
+    blocking(move || engine.images().tag(&name, &repo, tag.as_deref())).await?;
     Ok(StatusCode::CREATED.into_response())
 }
 
@@ -84,7 +86,7 @@ pub async fn commit(State(engine): State<AppState>, q: PairsQuery) -> ApiResult<
         author: get("author"),
         changes,
     };
-    let id = blocking(move || engine.commit(&container, &req)).await?;
+    let id = blocking(move || engine.containers().commit(&container, &req)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "Id": id }))).into_response())
 }
 
@@ -93,13 +95,15 @@ pub async fn changes(
     State(engine): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(blocking(move || engine.container_changes(&id)).await?))
+    Ok(Json(
+        blocking(move || engine.containers().container_changes(&id)).await?,
+    ))
 }
 
 /// `POST /images/prune?filters=`.
 pub async fn prune(State(engine): State<AppState>, q: Query) -> ApiResult<impl IntoResponse> {
     let filters = ImageFilters::parse(q.get("filters").map(String::as_str))?;
-    let r = blocking(move || engine.prune_images(&filters)).await?;
+    let r = blocking(move || engine.images().prune(&filters)).await?;
     let items: Vec<serde_json::Value> = r
         .images_deleted
         .into_iter()
