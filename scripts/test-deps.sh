@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
 
 export DEBIAN_FRONTEND=noninteractive
-need_pkgs=(busybox-static iproute2 nftables pkg-config podman docker-registry skopeo umoci apache2-utils gcc libc6-dev docker.io python3-docker uidmap passt openssh-server docker-compose)
+need_pkgs=(busybox-static iproute2 nftables pkg-config podman docker-registry skopeo umoci apache2-utils gcc libc6-dev docker.io python3-docker uidmap passt openssh-server docker-compose containernetworking-plugins)
 missing=()
 for p in "${need_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -54,6 +54,14 @@ pub struct DaemonConfig {
     pub build_context_max_size: Option<Size>,
     /// Berth's own: the most entries (files, directories, links) a build context may hold.
     pub build_context_max_files: Option<usize>,
+    /// Berth's own: `false` turns the CRI endpoint off.
+    pub cri: Option<bool>,
+    /// Berth's own: the CRI socket's path.
+    pub cri_socket: Option<String>,
+    /// The CNI config directory of the CRI's pods (containerd's `conf_dir`).
+    pub cni_conf_dir: Option<String>,
+    /// The CNI plugin directories of the CRI's pods (containerd's `bin_dir`, as a list).
+    pub cni_bin_dirs: Option<Vec<String>>,
 }
 
 /// A size as a number of bytes (`1073741824`) or a docker size string (`"1g"`, `"512m"`).

@@ -5,6 +5,7 @@
 
 mod api;
 mod config;
+mod cri;
 mod listen;
 mod rootless;
 mod tls;
@@ -86,6 +87,8 @@ struct Flags {
     /// The most files, directories and links a build context may hold [default: 1000000]
     #[arg(long)]
     build_context_max_files: Option<usize>,
+    #[command(flatten)]
+    cri: cri::CriFlags,
 }
 
 /// The settings in effect: flags over the config file over defaults.
@@ -103,6 +106,8 @@ struct Settings {
     userns_remap: Option<String>,
     dns: Vec<Ipv4Addr>,
     limits: api::Limits,
+    /// The CRI endpoint (`None`: off).
+    cri: Option<cri::CriSettings>,
 }
 
 /// The request limits: flags over the config file over [`api::Limits::default`].
@@ -171,17 +176,20 @@ impl Settings {
                 })
                 .collect::<Result<_>>()?,
         };
+        let exec_root = flags
+            .exec_root
+            .or(file.exec_root.clone().map(PathBuf::from))
+            .unwrap_or_else(|| user_default(|u| &u.exec_root, "/run/berth"));
+        let cri = cri::resolve(flags.cri, &file, &exec_root)?;
         Ok(Settings {
             dns,
             limits,
+            cri,
             data_root: flags
                 .data_root
                 .or(file.data_root.map(PathBuf::from))
                 .unwrap_or_else(|| user_default(|u| &u.data_root, "/var/lib/berth")),
-            exec_root: flags
-                .exec_root
-                .or(file.exec_root.map(PathBuf::from))
-                .unwrap_or_else(|| user_default(|u| &u.exec_root, "/run/berth")),
+            exec_root,
             tls: tls::TlsSettings {
                 tls: flags.tls.or(file.tls),
                 verify: flags.tlsverify.or(file.tlsverify),
@@ -349,7 +357,8 @@ fn main() -> Result<()> {
         .enable_all()
         .build()
         .context("tokio runtime")?;
-    rt.block_on(serve(engine, endpoints, flags.limits))
+    let cri = flags.cri.as_ref().map(|c| c.options(&flags.data_root));
+    rt.block_on(serve(engine, endpoints, flags.limits, cri))
 }
 
 /// Serves `app` on `listener` until `stop` turns true.
@@ -375,9 +384,25 @@ async fn serve(
     engine: Arc<berth_engine::Engine>,
     endpoints: Endpoints,
     limits: api::Limits,
+    cri: Option<berth_cri::CriOptions>,
 ) -> Result<()> {
+    let cri_socket = cri.as_ref().map(|c| c.socket.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
+    if let Some(opts) = cri {
+        let listener = berth_cri::bind(&opts.socket)?;
+        tracing::info!("CRI listening on {}", opts.socket.display());
+        let mut rx = stop_rx.clone();
+        let engine = engine.clone();
+        tasks.push(tokio::spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            };
+            berth_cri::serve(engine, opts, listener, stop)
+                .await
+                .map_err(std::io::Error::other)
+        }));
+    }
     let mut sockets = Vec::new();
     for host in &endpoints.hosts {
         let app = api::app(engine.clone(), limits);
@@ -419,7 +444,7 @@ async fn serve(
         _ = servers => {}
         _ = stop => tracing::info!("closing the remaining connections"),
     }
-    for path in &sockets {
+    for path in sockets.iter().chain(cri_socket.iter()) {
         let _ = std::fs::remove_file(path);
     }
     engine.networks().shutdown();
