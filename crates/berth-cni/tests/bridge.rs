@@ -125,41 +125,7 @@ fn add_check_del_a_pinned_netns_on_a_test_bridge() {
     let ips = added.ips();
     assert_eq!(ips.len(), 1, "{:?}", added.result);
     assert!(ips[0].starts_with(&format!("10.213.{third}.")), "{ips:?}");
-    let (_, inside) = ip(&[
-        "-n",
-        &guard.netns,
-        "-4",
-        "-o",
-        "addr",
-        "show",
-        "dev",
-        "eth0",
-    ]);
-    assert!(
-        inside.contains(&format!("{}/24", ips[0])),
-        "eth0 in the netns: {inside}"
-    );
-    let sysctl = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &guard.netns,
-            "cat",
-            "/proc/sys/net/ipv4/conf/eth0/arp_notify",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&sysctl.stdout).trim(),
-        "1",
-        "tuning ran on the chained result"
-    );
-    let reservation = ipam.join("berth-cni-test").join(&ips[0]);
-    assert!(
-        reservation.exists(),
-        "host-local reserved {}",
-        reservation.display()
-    );
+    let reservation = assert_attached(&guard, &ipam, &ips[0]);
     let (_, ports) = ip(&["-o", "link", "show", "master", &guard.bridge]);
     assert_eq!(ports.lines().count(), 1, "one veth on the bridge: {ports}");
     cni.check(&at).unwrap();
@@ -180,4 +146,45 @@ fn add_check_del_a_pinned_netns_on_a_test_bridge() {
     drop(guard);
     let (_, netns) = ip(&["netns", "list"]);
     assert!(!netns.contains(&format!("berth-cni-{pid}")), "{netns}");
+}
+
+/// The address is on eth0 inside the netns, tuning ran on the chained result, host-local
+/// reserved it; returns the reservation file.
+fn assert_attached(guard: &Cleanup, ipam: &Path, ip_addr: &str) -> PathBuf {
+    let (_, inside) = ip(&[
+        "-n",
+        &guard.netns,
+        "-4",
+        "-o",
+        "addr",
+        "show",
+        "dev",
+        "eth0",
+    ]);
+    assert!(
+        inside.contains(&format!("{}/24", ip_addr)),
+        "eth0 in the netns: {inside}"
+    );
+    let sysctl = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &guard.netns,
+            "cat",
+            "/proc/sys/net/ipv4/conf/eth0/arp_notify",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&sysctl.stdout).trim(),
+        "1",
+        "tuning ran on the chained result"
+    );
+    let reservation = ipam.join("berth-cni-test").join(ip_addr);
+    assert!(
+        reservation.exists(),
+        "host-local reserved {}",
+        reservation.display()
+    );
+    reservation
 }

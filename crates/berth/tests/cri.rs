@@ -161,17 +161,7 @@ fn crictl_pulls_with_request_credentials_lists_inspects_and_removes_images() {
     let Some((c, d, work)) = setup() else { return };
     let reg = Registry::start_with_auth("kube", "p4ss");
     let cfg = work.0.join("docker-config");
-    // Publish an image with the Docker API, then forget it locally.
-    let name = format!("{}/cri/bb:v1", reg.host());
-    let o = d.berth_with_stdin(&["import", "-", &name], Some(&common::rootfs_tar()));
-    assert!(o.status.success(), "{}", stderr(&o));
-    berth_cfg(
-        &d,
-        &cfg,
-        &["login", "-u", "kube", "-p", "p4ss", &reg.host()],
-    );
-    berth_cfg(&d, &cfg, &["push", &name]);
-    berth_cfg(&d, &cfg, &["rmi", &name]);
+    let name = publish_and_forget(&d, &reg, &cfg);
     assert!(!c.ok(&d, &["images"]).contains("cri/bb"));
 
     // Without credentials the registry refuses; with them in the request it pulls.
@@ -259,6 +249,18 @@ fn crictl_pulls_with_request_credentials_lists_inspects_and_removes_images() {
     let auth = base64_of("kube:p4ss");
     let again = c.ok(&d, &["pull", "--auth", &auth, &name]);
     assert!(again.contains(&id), "{again}");
+}
+
+/// Publishes busybox to the loopback registry with the Docker API, then forgets it locally;
+/// returns its name.
+fn publish_and_forget(d: &Daemon, reg: &Registry, cfg: &Path) -> String {
+    let name = format!("{}/cri/bb:v1", reg.host());
+    let o = d.berth_with_stdin(&["import", "-", &name], Some(&common::rootfs_tar()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    berth_cfg(&d, cfg, &["login", "-u", "kube", "-p", "p4ss", &reg.host()]);
+    berth_cfg(&d, cfg, &["push", &name]);
+    berth_cfg(&d, cfg, &["rmi", &name]);
+    name
 }
 
 /// coreutils' base64 of `s` (crictl's --auth takes it encoded).
