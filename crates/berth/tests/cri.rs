@@ -257,9 +257,9 @@ fn publish_and_forget(d: &Daemon, reg: &Registry, cfg: &Path) -> String {
     let name = format!("{}/cri/bb:v1", reg.host());
     let o = d.berth_with_stdin(&["import", "-", &name], Some(&common::rootfs_tar()));
     assert!(o.status.success(), "{}", stderr(&o));
-    berth_cfg(&d, cfg, &["login", "-u", "kube", "-p", "p4ss", &reg.host()]);
-    berth_cfg(&d, cfg, &["push", &name]);
-    berth_cfg(&d, cfg, &["rmi", &name]);
+    berth_cfg(d, cfg, &["login", "-u", "kube", "-p", "p4ss", &reg.host()]);
+    berth_cfg(d, cfg, &["push", &name]);
+    berth_cfg(d, cfg, &["rmi", &name]);
     name
 }
 
