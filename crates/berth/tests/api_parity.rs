@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{stderr, stdout, Daemon};
+use common::Daemon;
 
 /// Opens both docker-py clients on the daemon's socket.
 const PRELUDE: &str = r#"import io, json, os, sys, tarfile, time
@@ -58,19 +56,7 @@ fn run_py(name: &str, script: &str) -> Option<Daemon> {
     // network (and remove it again).
     let pid = std::process::id();
     let subnet = format!("172.30.{}.{}/28", pid & 0xff, ((pid >> 8) & 0xf) * 16);
-    let o = Command::new("python3")
-        .arg(&path)
-        .env("SOCK", &d.sock)
-        .env("NET_SUBNET", subnet)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success() && stdout(&o).ends_with("ok\n"),
-        "{}\n{}\ndaemon log:\n{}",
-        stdout(&o),
-        stderr(&o),
-        d.log()
-    );
+    common::run_python_ok(&d, &path, &[("NET_SUBNET", &subnet)]);
     Some(d)
 }
 

@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::{stderr, stdout, Daemon};
+use common::{stderr, Daemon};
 use serde_json::Value;
 
 fn state(d: &Daemon, name: &str) -> Value {
@@ -24,18 +23,7 @@ fn run_py(d: &Daemon, name: &str, script: &str) {
         cli = docker.DockerClient(base_url=\"unix://\" + os.environ[\"SOCK\"], version=\"auto\")\n";
     let path = d.dir.join(format!("{name}.py"));
     std::fs::write(&path, format!("{prelude}{script}\nprint(\"ok\")\n")).unwrap();
-    let o = Command::new("python3")
-        .arg(&path)
-        .env("SOCK", &d.sock)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success() && stdout(&o).ends_with("ok\n"),
-        "{}\n{}\ndaemon log:\n{}",
-        stdout(&o),
-        stderr(&o),
-        d.log()
-    );
+    common::run_python_ok(d, &path, &[]);
 }
 
 /// Between an exit and the policy's restart the container is `restarting` (Running and

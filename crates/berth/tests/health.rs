@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::{stderr, stdout, wait_until, Daemon};
+use common::{stderr, wait_until, Daemon};
 use serde_json::Value;
 
 fn inspect(d: &Daemon, name: &str) -> Value {
@@ -328,16 +327,5 @@ print("ok")
 "#;
     let path = d.dir.join("health.py");
     std::fs::write(&path, script).unwrap();
-    let o = Command::new("python3")
-        .arg(&path)
-        .env("SOCK", &d.sock)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success() && stdout(&o).ends_with("ok\n"),
-        "{}\n{}\ndaemon log:\n{}",
-        stdout(&o),
-        stderr(&o),
-        d.log()
-    );
+    common::run_python_ok(&d, &path, &[]);
 }

@@ -431,6 +431,25 @@ pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool
     }
 }
 
+/// Runs the python script at `path` against `d` (its socket in `SOCK`, plus `env`) and
+/// asserts it succeeded and printed `ok` last; the daemon's log is shown when it did not.
+#[allow(dead_code)] // Not every test binary runs python.
+pub fn run_python_ok(d: &Daemon, path: &Path, env: &[(&str, &str)]) {
+    let o = Command::new("python3")
+        .arg(path)
+        .env("SOCK", &d.sock)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).ends_with("ok\n"),
+        "{}\n{}\ndaemon log:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+        d.log()
+    );
+}
+
 /// Whether docker-py (python3-docker) can be imported.
 pub fn has_docker_py() -> bool {
     Command::new("python3")
