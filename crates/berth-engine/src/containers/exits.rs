@@ -175,13 +175,7 @@ pub(crate) fn spawn_watcher(engine: &Arc<Containers>) {
 impl Containers {
     /// Checks every running container for an exit file (or a vanished shim).
     pub(crate) fn sweep(&self) {
-        let running: Vec<String> = self
-            .lock()
-            .containers
-            .values()
-            .filter(|r| r.state.running)
-            .map(|r| r.id.clone())
-            .collect();
+        let running = self.running_ids();
         for id in running {
             self.check_exit(&id);
         }

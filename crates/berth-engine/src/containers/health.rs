@@ -187,13 +187,7 @@ impl Containers {
 
     /// At open: running containers' probes resume where the previous daemon left them.
     pub(crate) fn health_resume(&self) {
-        let running: Vec<String> = self
-            .lock()
-            .containers
-            .values()
-            .filter(|r| r.state.running)
-            .map(|r| r.id.clone())
-            .collect();
+        let running = self.running_ids();
         for id in running {
             self.arm_health(&id, false);
         }

@@ -108,6 +108,16 @@ impl Containers {
         Ok(c)
     }
 
+    /// The ids of the containers that run now.
+    pub(crate) fn running_ids(&self) -> Vec<String> {
+        self.lock()
+            .containers
+            .values()
+            .filter(|r| r.state.running)
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
